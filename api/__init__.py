@@ -1,0 +1,1 @@
+"""HTTP layer: Quart app factory, blueprints, error envelope, CLI."""

@@ -1,0 +1,86 @@
+"""The Quart app factory: routes, the error envelope, auth, and the controller's lifecycle
+(database, Docker engine, workers, scheduler) bound to before_serving/after_serving."""
+
+from __future__ import annotations
+
+import logging
+
+from quart import Quart
+
+from api.errors import register_error_handlers
+from api.guard import authenticate_request
+from api.routes import apps, auth, deployments, envs, health, ws
+from api.services import EXTENSION_KEY, Services
+from controller.auth import LoginLimiter
+from controller.config import Settings
+from controller.db import close_database, open_database
+from controller.engine import Engine
+from controller.errors import FogbankError
+from controller.events import DeploymentLogs, EventBus
+from controller.gitsync import GitSync
+from controller.reconciler import Reconciler
+
+log = logging.getLogger(__name__)
+
+BLUEPRINTS = (health, auth, apps, envs, deployments, ws)
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
+    """A fogbank app; nothing touches the database or Docker until it starts serving."""
+    app = Quart("fogbank")
+    # The largest body any route accepts (webhooks); API routes cap lower in api/body.py.
+    app.config["MAX_CONTENT_LENGTH"] = max(
+        settings.github.max_body_bytes, settings.server.max_body_bytes
+    )
+    app.config["FOGBANK_ALLOWED_ORIGINS"] = settings.server.allowed_origins
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    for module in BLUEPRINTS:
+        app.register_blueprint(module.blueprint)
+    register_error_handlers(app)
+    app.before_request(authenticate_request)
+
+    @app.before_serving
+    async def start() -> None:
+        for directory in (
+            settings.storage.data_dir,
+            settings.logs_dir,
+            settings.git_dir,
+            settings.builds_dir,
+        ):
+            directory.mkdir(parents=True, exist_ok=True)
+        await open_database(settings.database_url)
+        docker = engine or Engine()
+        try:
+            await docker.ping()
+        except FogbankError as exc:
+            log.error("%s; deployments will fail until it is back", exc.message)
+        bus = EventBus()
+        logs = DeploymentLogs(settings.logs_dir / "deployments", bus)
+        git = GitSync(
+            settings.git_dir,
+            allow_local=settings.git.allow_local,
+            timeout_seconds=settings.git.timeout_seconds,
+        )
+        reconciler = Reconciler(settings, docker, git, bus, logs)
+        app.extensions[EXTENSION_KEY] = Services(
+            settings=settings,
+            engine=docker,
+            git=git,
+            bus=bus,
+            logs=logs,
+            reconciler=reconciler,
+            login_limiter=LoginLimiter(settings.auth.login_failures_per_minute),
+        )
+        await reconciler.start()
+        log.info("fogbank ready on %s:%s", settings.server.host, settings.server.port)
+
+    @app.after_serving
+    async def stop() -> None:
+        services: Services | None = app.extensions.pop(EXTENSION_KEY, None)
+        if services is not None:
+            await services.reconciler.stop()
+            if engine is None:
+                await services.engine.close()
+        await close_database()
+
+    return app

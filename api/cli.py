@@ -1,0 +1,130 @@
+"""The `fogbank` command: serve, user create, token create."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+
+from api.app import create_app
+from controller import auth
+from controller.config import Settings, load_settings
+from controller.db import close_database, open_database
+from controller.errors import FogbankError
+from controller.models import Role, User
+
+WEBSOCKET_PING_SECONDS = 30.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = load_settings(args.config)
+        command: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]] = args.run
+        return asyncio.run(command(settings, args))
+    except FogbankError as exc:
+        print(f"fogbank: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fogbank", description="GitOps deployment controller")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve_cmd = commands.add_parser("serve", help="run the API, the workers and the scheduler")
+    serve_cmd.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="TOML settings file (default: $FOGBANK_CONFIG, else built-in defaults)",
+    )
+    serve_cmd.set_defaults(run=_serve)
+
+    user = commands.add_parser("user", help="manage users")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    create_user = user_commands.add_parser("create", help="create a user")
+    create_user.add_argument("--config", type=Path, default=None)
+    create_user.add_argument("--username", required=True)
+    create_user.add_argument("--role", choices=[r.value for r in Role], default=Role.VIEWER.value)
+    create_user.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    create_user.set_defaults(run=_create_user)
+
+    token = commands.add_parser("token", help="manage API tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    create_token = token_commands.add_parser("create", help="create an API token, printed once")
+    create_token.add_argument("--config", type=Path, default=None)
+    create_token.add_argument("--username", required=True)
+    create_token.add_argument("--name", required=True)
+    create_token.set_defaults(run=_create_token)
+    return parser
+
+
+async def _serve(settings: Settings, _: argparse.Namespace) -> int:
+    app = create_app(settings)
+    config = Config()
+    config.bind = [f"{settings.server.host}:{settings.server.port}"]
+    config.websocket_ping_interval = WEBSOCKET_PING_SECONDS
+    config.graceful_timeout = settings.controller.shutdown_timeout_seconds
+    config.accesslog = None
+    shutdown = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, shutdown.set)
+    await serve(app, config, shutdown_trigger=shutdown.wait)
+    return 0
+
+
+async def _with_database(settings: Settings, work: Callable[[], Awaitable[int]]) -> int:
+    settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
+    await open_database(settings.database_url)
+    try:
+        return await work()
+    finally:
+        await close_database()
+
+
+async def _create_user(settings: Settings, args: argparse.Namespace) -> int:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+
+    async def work() -> int:
+        user = await auth.create_user(args.username, password, Role(args.role))
+        print(f"created user {user.username} with role {user.role}")
+        return 0
+
+    return await _with_database(settings, work)
+
+
+async def _create_token(settings: Settings, args: argparse.Namespace) -> int:
+    async def work() -> int:
+        user = await User.get_or_none(username=args.username)
+        if user is None:
+            print(f"fogbank: no user named {args.username}", file=sys.stderr)
+            return 1
+        print(await auth.create_api_token(user, args.name))
+        return 0
+
+    return await _with_database(settings, work)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Authentication for every route, failing closed: a view is public only when decorated with
+@public; everything else needs a session cookie or an API token, and @requires(role) checks the
+role. Cookie-authenticated state changes must also pass a CSRF check (JSON body, allowed Origin)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, Literal, ParamSpec, TypeVar
+from urllib.parse import urlsplit
+
+from quart import current_app, g, request, websocket
+from quart.wrappers import Request, Websocket
+
+from controller import auth
+from controller.errors import Forbidden, Unauthorized
+from controller.models import Role, User
+
+SESSION_COOKIE = "fogbank_session"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: User
+    via: Literal["session", "token"]
+
+    @property
+    def role(self) -> Role:
+        return Role(self.user.role)
+
+
+def public(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Mark a view as reachable without credentials (health, login, signup, webhooks)."""
+    view.fogbank_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def requires(role: Role) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+    """The caller's role must be at least `role` (admin > deployer > viewer)."""
+
+    def decorate(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        @wraps(view)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            check_role(current_principal(), role)
+            return await view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def check_role(principal: Principal, role: Role) -> None:
+    if principal.role.rank < role.rank:
+        raise Forbidden(f"this action needs the {role} role; you are {principal.role}")
+
+
+def current_principal() -> Principal:
+    principal: Principal | None = g.get("principal")
+    if principal is None:
+        raise Unauthorized("authentication required")
+    return principal
+
+
+async def identify(source: Request | Websocket, *, allow_query_token: bool) -> Principal | None:
+    """Who is calling: Bearer token, ?token= (WebSocket only), or the session cookie."""
+    header = source.headers.get("Authorization", "")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise Unauthorized("Authorization header must be 'Bearer <token>'")
+        user = await auth.resolve_api_token(value.strip())
+        if user is None:
+            raise Unauthorized("invalid or revoked API token")
+        return Principal(user, "token")
+    if allow_query_token and source.args.get("token"):
+        user = await auth.resolve_api_token(source.args["token"])
+        if user is None:
+            raise Unauthorized("invalid or revoked API token")
+        return Principal(user, "token")
+    cookie = source.cookies.get(SESSION_COOKIE)
+    if cookie:
+        user = await auth.resolve_session(cookie)
+        if user is not None:
+            return Principal(user, "session")
+    return None
+
+
+def origin_allowed(source: Request | Websocket) -> bool:
+    """No Origin (curl, CLI) or one naming this host or a configured origin."""
+    origin = source.headers.get("Origin")
+    if not origin:
+        return True
+    allowed: tuple[str, ...] = current_app.config["FOGBANK_ALLOWED_ORIGINS"]
+    if origin in allowed:
+        return True
+    return urlsplit(origin).netloc == source.headers.get("Host", "")
+
+
+async def authenticate_request() -> None:
+    """before_request hook: fail closed unless the view is public."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None or getattr(view, "fogbank_public", False):
+        return
+    principal = await identify(request, allow_query_token=False)
+    if principal is None:
+        raise Unauthorized("authentication required: log in or send 'Authorization: Bearer'")
+    if principal.via == "session" and request.method not in SAFE_METHODS:
+        _check_csrf()
+    g.principal = principal
+
+
+def _check_csrf() -> None:
+    if not origin_allowed(request):
+        raise Forbidden("cross-origin request refused", code="CSRF_REJECTED")
+    content_type = request.headers.get("Content-Type", "")
+    if content_type and not content_type.startswith("application/json"):
+        raise Forbidden(
+            "cookie-authenticated changes must send Content-Type: application/json",
+            code="CSRF_REJECTED",
+        )
+
+
+async def authenticate_websocket() -> Principal | None:
+    """For the WebSocket handler, which closes with 4401/4403 itself (after accepting)."""
+    principal = await identify(websocket, allow_query_token=True)
+    if principal is not None and principal.via == "session" and not origin_allowed(websocket):
+        raise Forbidden("WebSocket Origin not allowed for cookie authentication")
+    return principal
+
+
+def principal_json(principal: Principal) -> dict[str, Any]:
+    user = principal.user
+    return {"id": user.id, "username": user.username, "role": str(user.role)}

@@ -1,0 +1,144 @@
+"""Apps, with Mist's route names: create, getById, getAll, update, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from quart import Blueprint, Response
+
+from api.body import Body, read_body
+from api.envelope import ok
+from api.guard import requires
+from api.serialize import app_json
+from api.services import services
+from controller import apps, validation
+from controller.errors import NotFound, ValidationFailed
+from controller.models import App, AppType, Role
+
+blueprint = Blueprint("apps", __name__)
+
+
+def _choice(field: str, allowed: tuple[str, ...]) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValidationFailed(f"{field} must be one of: {', '.join(allowed)}")
+        return value
+
+    return check
+
+
+def _positive(field: str, limit: int) -> Callable[[int], int]:
+    def check(value: int) -> int:
+        if not 1 <= value <= limit:
+            raise ValidationFailed(f"{field} must be between 1 and {limit}")
+        return value
+
+    return check
+
+
+# camelCase request key -> (model field, JSON type, validator)
+FIELDS: dict[str, tuple[str, type, Callable[[Any], Any]]] = {
+    "name": ("name", str, validation.app_name),
+    "appType": ("app_type", str, lambda v: AppType(_choice("appType", tuple(AppType))(v))),
+    "gitBranch": ("git_branch", str, validation.branch),
+    "rootDirectory": (
+        "root_directory",
+        str,
+        lambda v: validation.relative_path("rootDirectory", v),
+    ),
+    "dockerfilePath": (
+        "dockerfile_path",
+        str,
+        lambda v: validation.relative_path("dockerfilePath", v),
+    ),
+    "port": ("port", int, lambda v: validation.port("port", v)),
+    "publicPort": ("public_port", int, validation.public_port),
+    "healthCheckPath": (
+        "health_check_path",
+        str,
+        lambda v: validation.http_path("healthCheckPath", v),
+    ),
+    "healthTimeoutSeconds": ("health_timeout_seconds", int, _positive("healthTimeoutSeconds", 600)),
+    "autoDeploy": ("auto_deploy", bool, lambda v: v),
+    "templateName": ("template_name", str, lambda v: v),
+    "restartPolicy": (
+        "restart_policy",
+        str,
+        _choice("restartPolicy", ("no", "always", "unless-stopped", "on-failure")),
+    ),
+    "memoryLimitMb": ("memory_limit_mb", int, _positive("memoryLimitMb", 1024 * 1024)),
+}
+NULLABLE = {"publicPort", "memoryLimitMb"}
+
+
+def _fields(body: Body) -> dict[str, Any]:
+    """Validated model fields for every known key present in the body."""
+    result: dict[str, Any] = {}
+    for key, (attr, kind, check) in FIELDS.items():
+        if not body.has(key):
+            continue
+        if kind is int:
+            value: Any = body.integer(key, required=key not in NULLABLE)
+        elif kind is bool:
+            value = body.boolean(key)
+        else:
+            value = body.text(key)
+        result[attr] = None if value is None else check(value)
+    if body.has("gitRepository"):
+        url = body.require_str("gitRepository")
+        result["git_repository"] = validation.repository(
+            url, allow_local=services().settings.git.allow_local
+        )
+    return result
+
+
+async def find_app(app_id: int) -> App:
+    app = await App.get_or_none(id=app_id)
+    if app is None:
+        raise NotFound(f"app {app_id} does not exist", code="APP_NOT_FOUND")
+    return app
+
+
+@blueprint.post("/api/apps/create")
+@requires(Role.ADMIN)
+async def create() -> tuple[Response, int]:
+    body = (await read_body()).allow_only("gitRepository", *FIELDS)
+    body.require_str("name")
+    app = await apps.create_app(_fields(body))
+    return ok(app_json(app), "App created", 201)
+
+
+@blueprint.post("/api/apps/getById")
+@requires(Role.VIEWER)
+async def get_by_id() -> tuple[Response, int]:
+    body = (await read_body()).allow_only("appId")
+    app = await find_app(body.require_int("appId"))
+    return ok(app_json(app), "App retrieved successfully")
+
+
+@blueprint.get("/api/apps/getAll")
+@requires(Role.VIEWER)
+async def get_all() -> tuple[Response, int]:
+    return ok(
+        [app_json(app) for app in await App.all().order_by("id")], "Apps retrieved successfully"
+    )
+
+
+@blueprint.put("/api/apps/update")
+@requires(Role.ADMIN)
+async def update() -> tuple[Response, int]:
+    body = (await read_body()).allow_only("appId", "gitRepository", *FIELDS)
+    app = await find_app(body.require_int("appId"))
+    updated = await apps.update_app(app, _fields(body))
+    return ok(app_json(updated), "App updated")
+
+
+@blueprint.delete("/api/apps/delete")
+@requires(Role.ADMIN)
+async def delete() -> tuple[Response, int]:
+    body = (await read_body()).allow_only("appId")
+    app = await find_app(body.require_int("appId"))
+    found = services()
+    await apps.delete_app(app, found.engine, found.git, found.logs)
+    return ok({"id": body.require_int("appId")}, "App deleted with its containers and images")

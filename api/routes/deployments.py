@@ -1,0 +1,75 @@
+"""The seed's Deployments API: add, getByAppId, logs."""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response, jsonify, request
+
+from api.body import read_body
+from api.envelope import ok
+from api.guard import requires
+from api.routes.apps import find_app
+from api.serialize import deployment_json
+from api.services import services
+from controller import validation
+from controller.errors import NotFound, ValidationFailed
+from controller.models import Deployment, Role, Trigger
+from controller.queue import CommitRef, enqueue
+
+blueprint = Blueprint("deployments", __name__)
+
+MAX_PAGE = 200
+DEFAULT_PAGE = 50
+
+
+async def find_deployment(deployment_id: int) -> Deployment:
+    deployment = await Deployment.get_or_none(id=deployment_id)
+    if deployment is None:
+        raise NotFound(f"deployment {deployment_id} does not exist", code="DEPLOYMENT_NOT_FOUND")
+    return deployment
+
+
+@blueprint.post("/api/deployment/add")
+@requires(Role.DEPLOYER)
+async def add() -> Response:
+    """Queue a deployment of the branch head (or of `commitHash`); answers the bare object."""
+    body = (await read_body()).allow_only("appId", "commitHash")
+    app_id = body.require_int("appId")
+    commit = body.text("commitHash", required=False)
+    if commit is not None:
+        commit = validation.commit(commit)
+    app = await find_app(app_id)
+    found = services()
+    info = await found.git.resolve(app.name, app.git_repository, app.git_branch, commit)
+    deployment = await enqueue(app, CommitRef(info.sha, info.message, info.author), Trigger.MANUAL)
+    found.reconciler.wake()
+    return jsonify(deployment_json(deployment))
+
+
+@blueprint.post("/api/deployment/getByAppId")
+@requires(Role.VIEWER)
+async def get_by_app_id() -> tuple[Response, int]:
+    body = (await read_body()).allow_only("appId", "limit", "before")
+    app = await find_app(body.require_int("appId"))
+    limit = body.integer("limit", required=False, default=DEFAULT_PAGE) or DEFAULT_PAGE
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE}")
+    query = Deployment.filter(app_id=app.id)
+    before = body.integer("before", required=False)
+    if before is not None:
+        query = query.filter(id__lt=before)
+    deployments = await query.order_by("-id").limit(limit)
+    return ok([deployment_json(d) for d in deployments], "Deployments retrieved successfully")
+
+
+@blueprint.get("/api/deployment/logs/<int:deployment_id>")
+@requires(Role.VIEWER)
+async def logs(deployment_id: int) -> Response | tuple[Response, int]:
+    """The build log so far: text/plain, or the envelope when JSON is asked for."""
+    deployment = await find_deployment(deployment_id)
+    text = services().logs.text(deployment.id)
+    if (
+        request.accept_mimetypes.best_match(["text/plain", "application/json"])
+        == "application/json"
+    ):
+        return ok({"deployment": deployment_json(deployment), "logs": text}, "Logs retrieved")
+    return Response(text, status=200, content_type="text/plain; charset=utf-8")

@@ -1,0 +1,105 @@
+"""WS /ws/deployment/logs?deploymentId=N: one status frame, the log so far, then live frames
+until the final status, then close 1000 (DESIGN section 7)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from quart import Blueprint, websocket
+
+from api.guard import authenticate_websocket, check_role
+from api.services import services
+from controller.errors import FogbankError
+from controller.events import Event
+from controller.models import TERMINAL, Deployment, Role, Status
+from controller.progress import status_data
+
+blueprint = Blueprint("ws", __name__)
+
+CLOSE_NORMAL = 1000
+CLOSE_TOO_SLOW = 1013
+CLOSE_BAD_REQUEST = 4400
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+# Re-read the row at this interval in case the deployment ended without a live event
+# (e.g. another process finished it); live frames come from the event bus, not from here.
+RECHECK_SECONDS = 5.0
+
+
+async def _send(frame: dict[str, Any]) -> None:
+    await websocket.send(json.dumps(frame))
+
+
+@blueprint.websocket("/ws/deployment/logs")
+async def deployment_logs() -> None:
+    await websocket.accept()
+    try:
+        principal = await authenticate_websocket()
+    except FogbankError as exc:
+        code = CLOSE_FORBIDDEN if exc.status_code == 403 else CLOSE_UNAUTHORIZED
+        await websocket.close(code, exc.message[:120])
+        return
+    if principal is None:
+        await websocket.close(CLOSE_UNAUTHORIZED, "authentication required")
+        return
+    try:
+        check_role(principal, Role.VIEWER)
+    except FogbankError:
+        await websocket.close(CLOSE_FORBIDDEN, "role too low")
+        return
+    raw_id = websocket.args.get("deploymentId", "")
+    raw_after = websocket.args.get("after", "0")
+    if not raw_id.isdigit() or not raw_after.isdigit():
+        await websocket.close(CLOSE_BAD_REQUEST, "deploymentId and after must be integers")
+        return
+    deployment = await Deployment.get_or_none(id=int(raw_id))
+    if deployment is None:
+        await websocket.close(CLOSE_NOT_FOUND, "deployment not found")
+        return
+    await _stream(deployment, int(raw_after))
+
+
+async def _stream(deployment: Deployment, after: int) -> None:
+    found = services()
+    with found.bus.subscribe(deployment.id) as subscription:
+        await deployment.refresh_from_db()
+        await _send(Event("status", status_data(deployment, "")).frame())
+        last_seq = after
+        for seq, line in found.logs.read(deployment.id, after):
+            await _send(Event("log", {"line": line, "seq": seq}).frame())
+            last_seq = seq
+        if deployment.status in TERMINAL:
+            await _send_final(deployment)
+            return
+        while True:
+            try:
+                event = await asyncio.wait_for(subscription.queue.get(), RECHECK_SECONDS)
+            except TimeoutError:
+                await deployment.refresh_from_db()
+                if deployment.status in TERMINAL and subscription.queue.empty():
+                    await _send_final(deployment)
+                    return
+                if subscription.overflowed:
+                    await websocket.close(
+                        CLOSE_TOO_SLOW, "watcher too slow; reconnect with ?after="
+                    )
+                    return
+                continue
+            if event.type == "log":
+                if event.data["seq"] <= last_seq:
+                    continue
+                last_seq = event.data["seq"]
+            await _send(event.frame())
+            if event.type == "status" and Status(event.data["status"]) in TERMINAL:
+                await websocket.close(CLOSE_NORMAL)
+                return
+
+
+async def _send_final(deployment: Deployment) -> None:
+    if deployment.status is Status.FAILED and deployment.error_message:
+        await _send(Event("error", {"message": deployment.error_message}).frame())
+    await _send(Event("status", status_data(deployment, "")).frame())
+    await websocket.close(CLOSE_NORMAL)

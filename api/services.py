@@ -1,0 +1,32 @@
+"""The controller objects one running app holds, reachable from any handler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from quart import current_app
+
+from controller.auth import LoginLimiter
+from controller.config import Settings
+from controller.engine import Engine
+from controller.events import DeploymentLogs, EventBus
+from controller.gitsync import GitSync
+from controller.reconciler import Reconciler
+
+EXTENSION_KEY = "fogbank"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    git: GitSync
+    bus: EventBus
+    logs: DeploymentLogs
+    reconciler: Reconciler
+    login_limiter: LoginLimiter
+
+
+def services() -> Services:
+    found: Services = current_app.extensions[EXTENSION_KEY]
+    return found

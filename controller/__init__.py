@@ -1,0 +1,1 @@
+"""fogbank's domain core: queue, pipeline, git, docker and settings. Knows nothing about HTTP."""

@@ -1,0 +1,137 @@
+"""In-process pub/sub of deployment events, and the append-only log file of each deployment.
+
+A log line is written to the file and published in one synchronous step, so a watcher that
+subscribes first and then reads the file sees every line exactly once (deduplicated by seq).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from controller.timefmt import iso_now
+
+EventType = Literal["status", "log", "error"]
+MASK = "********"
+
+
+@dataclass(frozen=True)
+class Event:
+    type: EventType
+    data: dict[str, Any]
+    timestamp: str = field(default_factory=iso_now)
+
+    def frame(self) -> dict[str, Any]:
+        """The WebSocket frame, exactly as the seed documents it."""
+        return {"type": self.type, "timestamp": self.timestamp, "data": self.data}
+
+
+class Subscription:
+    """A bounded queue of one watcher. A watcher that falls too far behind is marked overflowed
+    and gets no more events, so one slow reader never grows memory without bound."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize)
+        self.overflowed = False
+
+    def offer(self, event: Event) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+
+class EventBus:
+    """Fan-out of events per deployment id to every current subscriber."""
+
+    def __init__(self, queue_size: int = 10_000) -> None:
+        self._queue_size = queue_size
+        self._subscribers: dict[int, set[Subscription]] = {}
+
+    @contextlib.contextmanager
+    def subscribe(self, deployment_id: int) -> Iterator[Subscription]:
+        subscription = Subscription(self._queue_size)
+        self._subscribers.setdefault(deployment_id, set()).add(subscription)
+        try:
+            yield subscription
+        finally:
+            subscribers = self._subscribers.get(deployment_id)
+            if subscribers is not None:
+                subscribers.discard(subscription)
+                if not subscribers:
+                    del self._subscribers[deployment_id]
+
+    def publish(self, deployment_id: int, event: Event) -> None:
+        for subscription in tuple(self._subscribers.get(deployment_id, ())):
+            subscription.offer(event)
+
+    def subscriber_count(self, deployment_id: int) -> int:
+        return len(self._subscribers.get(deployment_id, ()))
+
+
+class DeploymentLogs:
+    """One append-only text file per deployment (keyed by id); line numbers are the seq."""
+
+    def __init__(self, directory: Path, bus: EventBus) -> None:
+        self._directory = directory
+        self._bus = bus
+        self._next_seq: dict[int, int] = {}
+        self._secrets: dict[int, tuple[str, ...]] = {}
+
+    def path(self, deployment_id: int) -> Path:
+        return self._directory / f"{deployment_id}.log"
+
+    def open(self, deployment_id: int, secrets: Sequence[str] = ()) -> None:
+        """Start (or resume) writing; every secret value is masked in every later line."""
+        self._directory.mkdir(parents=True, exist_ok=True)
+        self._secrets[deployment_id] = tuple(sorted((s for s in secrets if s), key=len)[::-1])
+        if deployment_id not in self._next_seq:
+            self._next_seq[deployment_id] = len(self.read(deployment_id)) + 1
+
+    def close(self, deployment_id: int) -> None:
+        self._next_seq.pop(deployment_id, None)
+        self._secrets.pop(deployment_id, None)
+
+    def append(self, deployment_id: int, text: str) -> None:
+        """Write one or more lines (split on newlines) and publish each as a log event."""
+        if deployment_id not in self._next_seq:
+            self.open(deployment_id)
+        masked = self.mask(deployment_id, text)
+        lines = [line.rstrip("\r") for line in masked.split("\n")]
+        with self.path(deployment_id).open("a", encoding="utf-8") as handle:
+            for line in lines:
+                handle.write(line + "\n")
+        for line in lines:
+            seq = self._next_seq[deployment_id]
+            self._next_seq[deployment_id] = seq + 1
+            self._bus.publish(deployment_id, Event("log", {"line": line, "seq": seq}))
+
+    def mask(self, deployment_id: int, text: str) -> str:
+        for secret in self._secrets.get(deployment_id, ()):
+            text = text.replace(secret, MASK)
+        return text
+
+    def read(self, deployment_id: int, after: int = 0) -> list[tuple[int, str]]:
+        """Every (seq, line) written so far with seq > after."""
+        try:
+            content = self.path(deployment_id).read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return []
+        lines = content.split("\n")[:-1]
+        return [(seq, line) for seq, line in enumerate(lines, start=1) if seq > after]
+
+    def text(self, deployment_id: int) -> str:
+        try:
+            return self.path(deployment_id).read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def delete(self, deployment_id: int) -> None:
+        self.close(deployment_id)
+        self.path(deployment_id).unlink(missing_ok=True)

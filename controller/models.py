@@ -1,0 +1,175 @@
+"""Tortoise models: the durable state of fogbank. The deployment table is also the queue."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields, models
+
+
+class AppType(StrEnum):
+    WEB = "web"
+    SERVICE = "service"
+    DATABASE = "database"
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    BUILDING = "building"
+    DEPLOYING = "deploying"
+    SUCCESS = "success"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    ROLLED_BACK = "rolled_back"
+
+
+IN_FLIGHT = (Status.BUILDING, Status.DEPLOYING)
+TERMINAL = (Status.SUCCESS, Status.FAILED, Status.STOPPED, Status.ROLLED_BACK)
+
+
+class Stage(StrEnum):
+    NONE = ""
+    CLONING_REPO = "cloning_repo"
+    BUILDING_IMAGE = "building_image"
+    STARTING_NEW = "starting_new"
+    STOPPING_OLD = "stopping_old"
+    COMPLETED = "completed"
+
+
+class Trigger(StrEnum):
+    MANUAL = "manual"
+    WEBHOOK = "webhook"
+    POLL = "poll"
+    ROLLBACK = "rollback"
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    DEPLOYER = "deployer"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return {Role.VIEWER: 0, Role.DEPLOYER: 1, Role.ADMIN: 2}[self]
+
+
+class App(models.Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=63, unique=True)
+    app_type = fields.CharEnumField(AppType, max_length=16, default=AppType.WEB)
+    git_repository = fields.CharField(max_length=1024, default="")
+    git_branch = fields.CharField(max_length=255, default="main")
+    root_directory = fields.CharField(max_length=1024, default=".")
+    dockerfile_path = fields.CharField(max_length=1024, default="Dockerfile")
+    port = fields.IntField(default=3000)
+    public_port = fields.IntField(null=True)
+    health_check_path = fields.CharField(max_length=1024, default="/")
+    health_timeout_seconds = fields.IntField(default=30)
+    auto_deploy = fields.BooleanField(default=True)
+    template_name = fields.CharField(max_length=255, default="")
+    restart_policy = fields.CharField(max_length=32, default="unless-stopped")
+    memory_limit_mb = fields.IntField(null=True)
+    cpu_limit = fields.FloatField(null=True)
+    # Last deployment_number handed out; bumped atomically by queue.enqueue.
+    deployment_counter = fields.IntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    envs: fields.ReverseRelation[EnvVar]
+    deployments: fields.ReverseRelation[Deployment]
+
+    class Meta:
+        table = "app"
+
+
+class EnvVar(models.Model):
+    id = fields.IntField(primary_key=True)
+    app: fields.ForeignKeyRelation[App] = fields.ForeignKeyField(
+        "models.App", related_name="envs", on_delete=fields.CASCADE
+    )
+    key = fields.CharField(max_length=255)
+    value = fields.TextField()
+    is_secret = fields.BooleanField(default=False)
+    is_build_arg = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    app_id: int
+
+    class Meta:
+        table = "env_var"
+        unique_together = (("app", "key"),)
+
+
+class Deployment(models.Model):
+    id = fields.IntField(primary_key=True)
+    app: fields.ForeignKeyRelation[App] = fields.ForeignKeyField(
+        "models.App", related_name="deployments", on_delete=fields.CASCADE
+    )
+    deployment_number = fields.IntField()
+    commit_hash = fields.CharField(max_length=40, default="")
+    commit_message = fields.TextField(default="")
+    commit_author = fields.CharField(max_length=512, default="")
+    triggered_by = fields.CharEnumField(Trigger, max_length=16, default=Trigger.MANUAL)
+    status = fields.CharEnumField(Status, max_length=16, default=Status.PENDING, db_index=True)
+    stage = fields.CharEnumField(Stage, max_length=16, default=Stage.NONE)
+    progress = fields.IntField(default=0)
+    error_message = fields.TextField(default="")
+    image_tag = fields.CharField(max_length=255, default="")
+    container_id = fields.CharField(max_length=128, default="")
+    is_active = fields.BooleanField(default=False)
+    rolled_back_from = fields.IntField(null=True)
+    duration = fields.IntField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    started_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    app_id: int
+
+    class Meta:
+        table = "deployment"
+        unique_together = (("app", "deployment_number"),)
+        indexes = (("app", "id"),)
+
+
+class User(models.Model):
+    id = fields.IntField(primary_key=True)
+    username = fields.CharField(max_length=64, unique=True)
+    password_hash = fields.CharField(max_length=255)
+    role = fields.CharEnumField(Role, max_length=16, default=Role.VIEWER)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "user"
+
+
+class Session(models.Model):
+    id = fields.IntField(primary_key=True)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="sessions", on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField()
+
+    user_id: int
+
+    class Meta:
+        table = "session"
+
+
+class ApiToken(models.Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=64)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="tokens", on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_used_at = fields.DatetimeField(null=True)
+
+    user_id: int
+
+    class Meta:
+        table = "api_token"

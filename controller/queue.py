@@ -1,0 +1,138 @@
+"""The durable deployment queue: the `deployment` table itself.
+
+enqueue numbers deployments per app without gaps or duplicates; claim_next hands a worker the
+newest pending deployment of an idle app with a compare-and-set, superseding older pending ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from controller.models import IN_FLIGHT, App, Deployment, Stage, Status, Trigger
+from controller.timefmt import utcnow
+
+INTERRUPTED_MESSAGE = "interrupted: controller restarted"
+
+
+@dataclass(frozen=True)
+class CommitRef:
+    sha: str
+    message: str = ""
+    author: str = ""
+
+
+@dataclass(frozen=True)
+class Claim:
+    deployment: Deployment
+    superseded: list[Deployment]
+
+
+async def enqueue(
+    app: App,
+    commit: CommitRef,
+    triggered_by: Trigger,
+    *,
+    rolled_back_from: int | None = None,
+) -> Deployment:
+    """Append a pending deployment; its deployment_number is the app's next one."""
+    async with in_transaction():
+        # The UPDATE takes the row (or database) write lock first, so concurrent enqueues of
+        # one app serialise here and each reads back its own number.
+        await App.filter(id=app.id).update(deployment_counter=F("deployment_counter") + 1)
+        number = (await App.get(id=app.id)).deployment_counter
+        return await Deployment.create(
+            app_id=app.id,
+            deployment_number=number,
+            commit_hash=commit.sha,
+            commit_message=commit.message,
+            commit_author=commit.author,
+            triggered_by=triggered_by,
+            rolled_back_from=rolled_back_from,
+        )
+
+
+async def claim_next(busy_app_ids: set[int]) -> Claim | None:
+    """Claim the newest pending deployment of the app waiting longest, or None.
+
+    Apps in `busy_app_ids` (running in this process) or with an in-flight row are skipped.
+    """
+    candidates = (
+        await Deployment.filter(status=Status.PENDING)
+        .exclude(app_id__in=busy_app_ids)
+        .order_by("id")
+        .values_list("app_id", flat=True)
+    )
+    seen: set[int] = set()
+    for raw_app_id in candidates:
+        app_id = int(str(raw_app_id))
+        if app_id in seen:
+            continue
+        seen.add(app_id)
+        if await Deployment.filter(app_id=app_id, status__in=IN_FLIGHT).exists():
+            continue
+        newest = (
+            await Deployment.filter(app_id=app_id, status=Status.PENDING).order_by("-id").first()
+        )
+        if newest is None:
+            continue
+        now = utcnow()
+        claimed = await Deployment.filter(id=newest.id, status=Status.PENDING).update(
+            status=Status.BUILDING, started_at=now, updated_at=now
+        )
+        if claimed != 1:
+            continue  # another worker (or a stop) got there first
+        superseded = await Deployment.filter(
+            app_id=app_id, status=Status.PENDING, id__lt=newest.id
+        ).order_by("id")
+        for old in superseded:
+            await Deployment.filter(id=old.id, status=Status.PENDING).update(
+                status=Status.STOPPED,
+                error_message=f"superseded by deployment #{newest.deployment_number}",
+                finished_at=now,
+                updated_at=now,
+            )
+        await newest.refresh_from_db()
+        return Claim(newest, [await Deployment.get(id=old.id) for old in superseded])
+    return None
+
+
+async def fail_interrupted() -> list[Deployment]:
+    """Mark every in-flight deployment failed (the process that ran it is gone); return them."""
+    interrupted = await Deployment.filter(status__in=IN_FLIGHT).order_by("id")
+    now = utcnow()
+    for deployment in interrupted:
+        deployment.status = Status.FAILED
+        deployment.error_message = INTERRUPTED_MESSAGE
+        deployment.finished_at = now
+        await deployment.save(
+            update_fields=["status", "error_message", "finished_at", "updated_at"]
+        )
+    return interrupted
+
+
+async def requeue_if_newest(deployment: Deployment) -> Deployment | None:
+    """Enqueue the same commit again when `deployment` was its app's newest request."""
+    newer = await Deployment.filter(app_id=deployment.app_id, id__gt=deployment.id).exists()
+    if newer:
+        return None
+    app = await App.get(id=deployment.app_id)
+    return await enqueue(
+        app,
+        CommitRef(deployment.commit_hash, deployment.commit_message, deployment.commit_author),
+        deployment.triggered_by,
+        rolled_back_from=deployment.rolled_back_from,
+    )
+
+
+async def stop_pending(app_id: int, reason: str) -> list[Deployment]:
+    """Stop every pending deployment of an app (used when the app is deleted)."""
+    pending = await Deployment.filter(app_id=app_id, status=Status.PENDING)
+    now = utcnow()
+    for deployment in pending:
+        await Deployment.filter(id=deployment.id, status=Status.PENDING).update(
+            status=Status.STOPPED, error_message=reason, finished_at=now, stage=Stage.NONE
+        )
+    return pending

@@ -1,0 +1,162 @@
+"""The reconciler: worker loops that claim and run queued deployments, restart recovery, and the
+periodic jobs (APScheduler). Every task it starts it also stops, within a bound."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from controller.config import Settings
+from controller.engine import Engine
+from controller.errors import FogbankError
+from controller.events import DeploymentLogs, Event, EventBus
+from controller.gitsync import GitSync
+from controller.models import App, Deployment
+from controller.pipeline import Pipeline
+from controller.progress import status_data
+from controller.queue import claim_next, fail_interrupted, requeue_if_newest
+from controller.retention import prune_images
+
+log = logging.getLogger(__name__)
+
+IDLE_RECHECK_SECONDS = 5.0
+
+
+class Reconciler:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        git: GitSync,
+        bus: EventBus,
+        logs: DeploymentLogs,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.git = git
+        self.bus = bus
+        self.logs = logs
+        self.pipeline = Pipeline(settings, engine, git, logs, bus)
+        self._wakeup = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._claim_lock = asyncio.Lock()
+        self._busy_apps: set[int] = set()
+        self._workers: list[asyncio.Task[None]] = []
+        self._scheduler: AsyncIOScheduler | None = None
+
+    async def start(self) -> None:
+        """Recover from a previous run, then start the workers and the periodic jobs."""
+        await self.recover()
+        for index in range(self.settings.controller.workers):
+            self._workers.append(asyncio.create_task(self._work(), name=f"fogbank-worker-{index}"))
+        scheduler = AsyncIOScheduler(timezone="UTC")
+        scheduler.add_job(
+            self.prune_all, "interval", hours=1, id="retention", coalesce=True, max_instances=1
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+
+    async def stop(self) -> None:
+        """Stop claiming, let running deployments finish within the shutdown bound, then cancel
+        them (the pipeline marks a cancelled deployment failed as 'interrupted')."""
+        self._stopping.set()
+        self._wakeup.set()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        if not self._workers:
+            return
+        _, pending = await asyncio.wait(
+            self._workers, timeout=self.settings.controller.shutdown_timeout_seconds
+        )
+        for task in pending:
+            task.cancel()
+        for task in self._workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._workers.clear()
+
+    def wake(self) -> None:
+        """A deployment was enqueued: let an idle worker claim it now."""
+        self._wakeup.set()
+
+    async def recover(self) -> None:
+        """Nothing stays non-terminal across a restart: fail what was in flight, remove its
+        half-started containers, re-queue it when it was its app's newest request, and make
+        sure every active container runs again (stop-first may have stopped it)."""
+        for deployment in await fail_interrupted():
+            log.warning("deployment %s was interrupted by a restart", deployment.id)
+            self.logs.append(deployment.id, "ERROR: interrupted: controller restarted")
+            self.bus.publish(deployment.id, Event("status", status_data(deployment)))
+            requeued = await requeue_if_newest(deployment)
+            if requeued is not None:
+                self.logs.append(
+                    deployment.id, f"Re-queued as deployment #{requeued.deployment_number}"
+                )
+        try:
+            await self._remove_orphans()
+        except FogbankError as exc:
+            log.error("could not clean up containers at start: %s", exc.message)
+
+    async def _remove_orphans(self) -> None:
+        active = {
+            d.container_id: d for d in await Deployment.filter(is_active=True) if d.container_id
+        }
+        # Only apps of this database: another fogbank (or a test run) on the host is left alone.
+        ours = {app.name for app in await App.all()}
+        for container in await self.engine.containers({}):
+            if container.labels.get("fogbank.app") not in ours:
+                continue
+            if container.id in active:
+                if not container.running:
+                    log.warning("restarting active container %s", container.name)
+                    await self.engine.start(container.id)
+                continue
+            log.warning("removing leftover container %s", container.name)
+            await self.engine.remove_container(container.id)
+
+    async def prune_all(self) -> None:
+        for app in await App.all():
+            try:
+                await prune_images(self.engine, app, self.settings.controller.keep_images)
+            except FogbankError as exc:
+                log.error("retention for %s failed: %s", app.name, exc.message)
+
+    def is_busy(self, app_id: int) -> bool:
+        return app_id in self._busy_apps
+
+    async def _work(self) -> None:
+        while not self._stopping.is_set():
+            self._wakeup.clear()
+            try:
+                ran = await self._run_one()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The loop boundary: log, keep the worker alive, back off a little.
+                log.exception("worker iteration failed")
+                ran = False
+            if ran or self._stopping.is_set():
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), IDLE_RECHECK_SECONDS)
+
+    async def _run_one(self) -> bool:
+        async with self._claim_lock:
+            claim = await claim_next(self._busy_apps)
+            if claim is None:
+                return False
+            app_id = claim.deployment.app_id
+            self._busy_apps.add(app_id)
+        try:
+            for old in claim.superseded:
+                self.logs.append(old.id, f"Stopped: {old.error_message}")
+                self.bus.publish(old.id, Event("status", status_data(old)))
+            await self.pipeline.run(claim.deployment)
+        finally:
+            self._busy_apps.discard(app_id)
+            self._wakeup.set()  # this app may have more pending work
+        return True

@@ -1,0 +1,35 @@
+"""Retention: keep the newest images of each app (and always the active one) for rollback."""
+
+from __future__ import annotations
+
+import logging
+
+from controller.engine import Engine
+from controller.errors import FogbankError
+from controller.models import App, Deployment
+
+log = logging.getLogger(__name__)
+
+
+async def prune_images(engine: Engine, app: App, keep: int) -> list[str]:
+    """Remove this app's images beyond the newest `keep`; returns the removed references."""
+    active_ids = {d.id for d in await Deployment.filter(app_id=app.id, is_active=True)}
+    images = await engine.images({"fogbank.app": app.name})
+
+    def deployment_of(labels: dict[str, str]) -> int:
+        value = labels.get("fogbank.deployment", "")
+        return int(value) if value.isdigit() else 0
+
+    images.sort(key=lambda image: deployment_of(image[2]), reverse=True)
+    removed: list[str] = []
+    for image_id, tags, image_labels in images[keep:]:
+        if deployment_of(image_labels) in active_ids:
+            continue
+        try:
+            await engine.remove_image(image_id)
+        except FogbankError as exc:
+            # An image still used by a container is kept; the next deployment retries.
+            log.warning("could not prune image %s of %s: %s", tags or image_id, app.name, exc)
+        else:
+            removed.append(tags[0] if tags else image_id)
+    return removed

@@ -1,0 +1,26 @@
+"""Timestamps as the seed writes them: ISO-8601 UTC with a trailing Z."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def iso(moment: datetime | None) -> str | None:
+    """`2025-01-15T10:30:00Z`, or None for a missing time."""
+    if moment is None:
+        return None
+    return iso_z(moment)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso_now() -> str:
+    return iso_z(datetime.now(UTC))
+
+
+def iso_z(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")

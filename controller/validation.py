@@ -1,0 +1,118 @@
+"""Validation of user-supplied app fields. Everything here is refused with ValidationFailed (422)
+before it can reach git, docker or the file system."""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+from urllib.parse import urlsplit
+
+from controller.errors import ValidationFailed
+
+APP_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+# git check-ref-format, simplified to a safe subset.
+BRANCH = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)(?!.*@\{)[A-Za-z0-9._/-]{1,255}(?<!\.lock)(?<![/.])$")
+SCP_LIKE = re.compile(r"^(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-]+):(?P<path>[^\s]+)$")
+COMMIT = re.compile(r"^[0-9a-fA-F]{7,40}$")
+REMOTE_SCHEMES = {"https", "ssh"}
+LOCAL_SCHEMES = {"file"}
+
+
+def app_name(name: str) -> str:
+    if not APP_NAME.fullmatch(name):
+        raise ValidationFailed(
+            "name must be 1-63 lowercase letters, digits or '-', starting with a letter or digit"
+        )
+    return name
+
+
+def repository(url: str, *, allow_local: bool) -> str:
+    """A git URL fogbank may fetch: https, ssh or scp-like; file:// and paths only when allowed."""
+    url = url.strip()
+    if not url:
+        raise ValidationFailed("gitRepository is required")
+    if url.startswith("-") or "::" in url or any(ch in url for ch in "\x00\n\r\t "):
+        raise ValidationFailed("gitRepository is not a valid git URL")
+    if SCP_LIKE.fullmatch(url):
+        return url
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in REMOTE_SCHEMES:
+        if not parts.hostname:
+            raise ValidationFailed("gitRepository has no host")
+        return url
+    if scheme in LOCAL_SCHEMES or (not scheme and url.startswith("/")):
+        if not allow_local:
+            raise ValidationFailed(
+                "local repositories (file:// or paths) are disabled; set git.allow_local = true"
+            )
+        return url
+    raise ValidationFailed("gitRepository must use https://, ssh:// or git@host:path")
+
+
+def branch(name: str) -> str:
+    if not BRANCH.fullmatch(name):
+        raise ValidationFailed(f"gitBranch '{name[:80]}' is not a valid branch name")
+    return name
+
+
+def relative_path(field: str, value: str) -> str:
+    """A path inside the repository: relative, no '..', no NUL, normalised."""
+    if not value or "\x00" in value or value.startswith("-"):
+        raise ValidationFailed(f"{field} must be a relative path inside the repository")
+    path = PurePosixPath(value)
+    if path.is_absolute() or ".." in path.parts or "\\" in value:
+        raise ValidationFailed(f"{field} must stay inside the repository (no '..' or leading '/')")
+    return str(path)
+
+
+def port(field: str, value: int) -> int:
+    if not 1 <= value <= 65535:
+        raise ValidationFailed(f"{field} must be between 1 and 65535")
+    return value
+
+
+def public_port(value: int) -> int:
+    if not 1024 <= value <= 65535:
+        raise ValidationFailed("publicPort must be between 1024 and 65535")
+    return value
+
+
+def http_path(field: str, value: str) -> str:
+    if not value.startswith("/") or any(ch in value for ch in "\x00\r\n #"):
+        raise ValidationFailed(f"{field} must be an absolute URL path such as /health")
+    return value
+
+
+def env_key(key: str) -> str:
+    if not ENV_KEY.fullmatch(key):
+        raise ValidationFailed(
+            "env key must start with a letter or '_' and hold only letters, digits and '_'"
+        )
+    return key
+
+
+def env_value(value: str) -> str:
+    if "\x00" in value:
+        raise ValidationFailed("env value must not contain NUL")
+    if len(value) > 32 * 1024:
+        raise ValidationFailed("env value must be at most 32 KiB")
+    return value
+
+
+def commit(value: str) -> str:
+    if not COMMIT.fullmatch(value):
+        raise ValidationFailed("commitHash must be 7-40 hexadecimal characters")
+    return value.lower()
+
+
+def redact_url(url: str) -> str:
+    """The URL without user:password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None and parts.username is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return parts._replace(netloc=host).geturl()

@@ -1,0 +1,152 @@
+"""Bad input gets a 4xx envelope with a clear message, and nothing is written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from quart.testing import QuartClient
+
+from controller.models import App, Deployment, EnvVar
+
+ENVELOPE_KEYS = {"success", "message", "data", "error"}
+
+
+async def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, await response.get_data(as_text=True)
+    body: dict[str, Any] = await response.get_json()
+    assert set(body) == ENVELOPE_KEYS
+    assert body["success"] is False and body["data"] is None
+    assert isinstance(body["message"], str) and body["message"]
+    if code is not None:
+        assert body["error"] == code
+    return body
+
+
+async def count_rows() -> tuple[int, int, int]:
+    return (await App.all().count(), await Deployment.all().count(), await EnvVar.all().count())
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [
+        ("/api/deployment/add", "POST"),
+        ("/api/deployment/getByAppId", "POST"),
+        ("/api/apps/create", "POST"),
+        ("/api/apps/update", "PUT"),
+        ("/api/apps/envs/create", "POST"),
+    ],
+)
+async def test_malformed_json_is_400(
+    client: QuartClient, admin: dict[str, str], path: str, method: str
+) -> None:
+    before = await count_rows()
+    headers = {**admin, "Content-Type": "application/json"}
+    for raw in (b"{not json", b"", b"[1, 2]", b"\xff\xfe"):
+        response = await client.open(path, method=method, data=raw, headers=headers)
+        await assert_error(response, 400, "BAD_REQUEST")
+    assert await count_rows() == before
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "fragment"),
+    [
+        ({}, 422, "'appId' is required"),
+        ({"appId": "1"}, 422, "'appId' must be an integer"),
+        ({"appId": True}, 422, "'appId' must be an integer"),
+        ({"appId": 1.5}, 422, "'appId' must be an integer"),
+        ({"appId": 999}, 404, "app 999 does not exist"),
+        ({"appId": 1, "bogus": 1}, 422, "unknown field 'bogus'"),
+        ({"appId": 1, "commitHash": "not-a-sha"}, 422, "commitHash"),
+    ],
+)
+async def test_deployment_add_rejects_bad_bodies(
+    client: QuartClient, admin: dict[str, str], body: dict[str, Any], status: int, fragment: str
+) -> None:
+    before = await count_rows()
+    response = await client.post("/api/deployment/add", json=body, headers=admin)
+    result = await assert_error(response, status)
+    assert fragment in result["message"]
+    assert await count_rows() == before
+
+
+async def test_ten_megabyte_body_is_413(client: QuartClient, admin: dict[str, str]) -> None:
+    before = await count_rows()
+    huge = b'{"appId": 1, "pad": "' + b"x" * (10 * 1024 * 1024) + b'"}'
+    response = await client.post(
+        "/api/deployment/add", data=huge, headers={**admin, "Content-Type": "application/json"}
+    )
+    await assert_error(response, 413, "PAYLOAD_TOO_LARGE")
+    assert await count_rows() == before
+
+
+async def test_unknown_ids_are_404(client: QuartClient, admin: dict[str, str]) -> None:
+    await assert_error(
+        await client.get("/api/deployment/logs/4242", headers=admin), 404, "DEPLOYMENT_NOT_FOUND"
+    )
+    await assert_error(
+        await client.post("/api/apps/getById", json={"appId": 7}, headers=admin),
+        404,
+        "APP_NOT_FOUND",
+    )
+    await assert_error(
+        await client.delete("/api/apps/envs/delete", json={"envId": 7}, headers=admin),
+        404,
+        "ENV_NOT_FOUND",
+    )
+
+
+async def test_unknown_route_and_method_use_the_envelope(
+    client: QuartClient, admin: dict[str, str]
+) -> None:
+    await assert_error(await client.get("/api/nope", headers=admin), 404, "NOT_FOUND")
+    await assert_error(
+        await client.get("/api/deployment/add", headers=admin), 405, "METHOD_NOT_ALLOWED"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"name": "Bad_Name", "gitRepository": "https://example.com/a.git"}, "name must be"),
+        ({"name": "../etc", "gitRepository": "https://example.com/a.git"}, "name must be"),
+        ({"name": "ok", "gitRepository": "--upload-pack=touch /tmp/x"}, "gitRepository"),
+        ({"name": "ok", "gitRepository": "ext::sh -c touch% /tmp/pwned"}, "gitRepository"),
+        ({"name": "ok", "gitRepository": "ftp://example.com/a.git"}, "gitRepository must use"),
+        ({"name": "ok", "gitRepository": "https://example.com/a.git", "port": 70000}, "port"),
+        (
+            {"name": "ok", "gitRepository": "https://example.com/a.git", "publicPort": 80},
+            "publicPort",
+        ),
+        (
+            {
+                "name": "ok",
+                "gitRepository": "https://example.com/a.git",
+                "dockerfilePath": "../../x",
+            },
+            "dockerfilePath",
+        ),
+        (
+            {"name": "ok", "gitRepository": "https://example.com/a.git", "rootDirectory": "/etc"},
+            "rootDirectory",
+        ),
+        (
+            {"name": "ok", "gitRepository": "https://example.com/a.git", "gitBranch": "-x"},
+            "gitBranch",
+        ),
+        (
+            {"name": "ok", "gitRepository": "https://example.com/a.git", "healthCheckPath": "x"},
+            "healthCheckPath",
+        ),
+        ({"name": "ok", "gitRepository": "https://example.com/a.git", "appType": "vm"}, "appType"),
+        ({"name": "ok"}, "gitRepository is required"),
+        ({"name": 5, "gitRepository": "https://example.com/a.git"}, "'name' must be a string"),
+    ],
+)
+async def test_app_create_validation(
+    client: QuartClient, admin: dict[str, str], body: dict[str, Any], fragment: str
+) -> None:
+    response = await client.post("/api/apps/create", json=body, headers=admin)
+    result = await assert_error(response, 422, "VALIDATION_FAILED")
+    assert fragment in result["message"]
+    assert await App.all().count() == 0

@@ -1,0 +1,1 @@
+"""GitHub webhook receiver (signature, payload parsing, dispatch)."""
