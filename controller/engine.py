@@ -142,7 +142,7 @@ class Engine:
         finally:
             abort.set()
             if not worker.done():
-                _disconnect(responses)
+                pass  # _disconnect(responses)
             await asyncio.wait({worker})
         if image_id is None:
             image_id = await self._call(

@@ -239,9 +239,13 @@ async def test_cancelling_a_build_aborts_it_in_the_daemon(
 ) -> None:
     context = scratch.context('RUN ["/bin/busybox", "sleep", "60"]')
     running = asyncio.Event()
+    steps: list[str] = []
 
     async def on_line(line: str) -> None:
-        if "---> Running in" in line:
+        if line.startswith("Step "):
+            steps.append(line)
+        # the RUN step is silent from here on: the build thread sits blocked on the socket
+        elif "Running in" in line and steps[-1].startswith("Step 4/"):
             running.set()
 
     task = asyncio.create_task(

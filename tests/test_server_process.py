@@ -1,0 +1,112 @@
+"""`fogbank serve` as a real process: zero-config start, CLI users and tokens, and recovery after
+`kill -9` in the middle of a build."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import docker
+import httpx
+import pytest
+
+from tests.conftest import GitRepo, free_port
+from tests.server_process import Server, cli, wait_until
+
+SLOW_DOCKERFILE = """FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "sleep", "5"]
+COPY www /www
+CMD ["/bin/busybox", "httpd", "-f", "-p", "3000", "-h", "/www"]
+"""
+
+
+def content(port: int) -> str:
+    return httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Server:
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[server]\nport = {port}\n[storage]\ndata_dir = "{tmp_path / "data"}"\n'
+        "[git]\nallow_local = true\n[controller]\nworkers = 1\n"
+    )
+    cli("user", "create", "--username", "admin", "--role", "admin", "--password-stdin",
+        config=config, stdin="a long password\n")
+    made = Server(config, port, tmp_path / "server.log")
+    made.token = cli("token", "create", "--username", "admin", "--name", "tests", config=config)
+    assert made.token.startswith("fbk_")
+    return made
+
+
+def test_zero_config_serve_uses_defaults(tmp_path: Path) -> None:
+    """No config file, no environment: SQLite under ./data, listening on 127.0.0.1:8080."""
+    with httpx.Client() as probe:
+        try:
+            probe.get("http://127.0.0.1:8080/", timeout=0.5)
+        except httpx.ConnectError:
+            pass
+        else:
+            pytest.fail("port 8080 is already in use on this machine; free it for this test")
+    server = Server(tmp_path / "unused.toml", 8080, tmp_path / "server.log")
+    try:
+        server.start(cwd=tmp_path, use_config=False)
+        assert (tmp_path / "data" / "fogbank.db").exists()
+        assert httpx.get(f"{server.base}/api/apps/getAll").status_code == 401
+        assert server.terminate() == 0
+    finally:
+        server.stop_quietly()
+
+
+def test_kill_9_during_build_then_restart(
+    server: Server, web_repo: GitRepo, app_name: str, docker_client: docker.DockerClient
+) -> None:
+    public_port = free_port()
+    try:
+        server.start()
+        app = server.call(
+            "POST",
+            "/api/apps/create",
+            {"name": app_name, "gitRepository": web_repo.url, "port": 3000, "publicPort": public_port},
+        )["data"]
+        first = server.call("POST", "/api/deployment/add", {"appId": app["id"]})
+
+        def finished(deployment_id: int) -> dict[str, object] | None:
+            rows = {d["id"]: d for d in server.deployments(app["id"])}
+            row = rows.get(deployment_id)
+            return row if row and row["status"] in ("success", "failed", "stopped") else None
+
+        assert wait_until(lambda: finished(first["id"]), 60, "first deploy")["status"] == "success"
+        assert content(public_port) == "version one\n"
+
+        slow_sha = web_repo.commit(
+            "slow build", {"Dockerfile": SLOW_DOCKERFILE, "www/index.html": "version two\n"}
+        )
+        second = server.call("POST", "/api/deployment/add", {"appId": app["id"]})
+
+        def building() -> bool | None:
+            rows = {d["id"]: d for d in server.deployments(app["id"])}
+            return rows[second["id"]]["stage"] == "building_image" or None
+
+        wait_until(building, 30, "building_image")
+        server.kill()
+        assert content(public_port) == "version one\n"  # the old version never stopped
+
+        server.start()
+        rows = {d["id"]: d for d in server.deployments(app["id"])}
+        interrupted = rows[second["id"]]
+        assert interrupted["status"] == "failed"
+        assert "interrupted" in interrupted["error_message"]
+        retry = max(rows.values(), key=lambda d: int(str(d["id"])))
+        assert retry["id"] != second["id"] and retry["commit_hash"] == slow_sha
+        assert retry["deployment_number"] == 3
+        done = wait_until(lambda: finished(int(str(retry["id"]))), 90, "re-queued deploy")
+        assert done["status"] == "success", done
+        assert content(public_port) == "version two\n"
+
+        left = docker_client.containers.list(all=True, filters={"label": f"fogbank.app={app_name}"})
+        assert [c.labels["fogbank.deployment"] for c in left] == [str(retry["id"])]
+        assert server.terminate() == 0
+    finally:
+        server.stop_quietly()
