@@ -32,8 +32,17 @@ def server(tmp_path: Path) -> Server:
         f'[server]\nport = {port}\n[storage]\ndata_dir = "{tmp_path / "data"}"\n'
         "[git]\nallow_local = true\n[controller]\nworkers = 1\n"
     )
-    cli("user", "create", "--username", "admin", "--role", "admin", "--password-stdin",
-        config=config, stdin="a long password\n")
+    cli(
+        "user",
+        "create",
+        "--username",
+        "admin",
+        "--role",
+        "admin",
+        "--password-stdin",
+        config=config,
+        stdin="a long password\n",
+    )
     made = Server(config, port, tmp_path / "server.log")
     made.token = cli("token", "create", "--username", "admin", "--name", "tests", config=config)
     assert made.token.startswith("fbk_")
@@ -68,7 +77,12 @@ def test_kill_9_during_build_then_restart(
         app = server.call(
             "POST",
             "/api/apps/create",
-            {"name": app_name, "gitRepository": web_repo.url, "port": 3000, "publicPort": public_port},
+            {
+                "name": app_name,
+                "gitRepository": web_repo.url,
+                "port": 3000,
+                "publicPort": public_port,
+            },
         )["data"]
         first = server.call("POST", "/api/deployment/add", {"appId": app["id"]})
 
