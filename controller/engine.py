@@ -142,7 +142,7 @@ class Engine:
         finally:
             abort.set()
             if not worker.done():
-                pass  # _disconnect(responses)
+                _disconnect(responses)
             await asyncio.wait({worker})
         if image_id is None:
             image_id = await self._call(

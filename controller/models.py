@@ -43,6 +43,11 @@ class Trigger(StrEnum):
     ROLLBACK = "rollback"
 
 
+class UpdateOrder(StrEnum):
+    START_FIRST = "start-first"
+    STOP_FIRST = "stop-first"
+
+
 class Role(StrEnum):
     VIEWER = "viewer"
     DEPLOYER = "deployer"
@@ -70,6 +75,16 @@ class App(models.Model):
     restart_policy = fields.CharField(max_length=32, default="unless-stopped")
     memory_limit_mb = fields.IntField(null=True)
     cpu_limit = fields.FloatField(null=True)
+    # start-first: zero-downtime swap through the edge; stop-first: Mist's order (databases).
+    update_order = fields.CharEnumField(
+        UpdateOrder, max_length=16, default=UpdateOrder.START_FIRST, db_default="start-first"
+    )
+    # After the switch the old container stays, unrouted, this long in case the new one dies.
+    stabilization_seconds = fields.IntField(default=10, db_default=10)
+    # Per-app GitHub webhook secret, generated at creation (shown to admins only).
+    webhook_secret = fields.CharField(max_length=128, default="", db_default="")
+    # 0 = no polling; otherwise ask the remote for the branch head this often.
+    poll_interval_seconds = fields.IntField(default=0, db_default=0)
     # Last deployment_number handed out; bumped atomically by queue.enqueue.
     deployment_counter = fields.IntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -77,6 +92,7 @@ class App(models.Model):
 
     envs: fields.ReverseRelation[EnvVar]
     deployments: fields.ReverseRelation[Deployment]
+    domains: fields.ReverseRelation[Domain]
 
     class Meta:
         table = "app"
@@ -117,6 +133,8 @@ class Deployment(models.Model):
     error_message = fields.TextField(default="")
     image_tag = fields.CharField(max_length=255, default="")
     container_id = fields.CharField(max_length=128, default="")
+    # The loopback port the container's app port is published on (the edge's upstream).
+    host_port = fields.IntField(null=True)
     is_active = fields.BooleanField(default=False)
     rolled_back_from = fields.IntField(null=True)
     duration = fields.IntField(null=True)
@@ -131,6 +149,38 @@ class Deployment(models.Model):
         table = "deployment"
         unique_together = (("app", "deployment_number"),)
         indexes = (("app", "id"),)
+
+
+# Columns added after the first release carry db_default so existing rows get a value when the
+# migration adds them.
+
+
+class Domain(models.Model):
+    id = fields.IntField(primary_key=True)
+    app: fields.ForeignKeyRelation[App] = fields.ForeignKeyField(
+        "models.App", related_name="domains", on_delete=fields.CASCADE
+    )
+    hostname = fields.CharField(max_length=253, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    app_id: int
+
+    class Meta:
+        table = "domain"
+
+
+class WebhookDelivery(models.Model):
+    """One GitHub delivery (X-GitHub-Delivery), so a redelivery answers the same and does nothing."""
+
+    id = fields.IntField(primary_key=True)
+    delivery_id = fields.CharField(max_length=128, unique=True)
+    event = fields.CharField(max_length=64)
+    status_code = fields.IntField()
+    response = fields.TextField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "webhook_delivery"
 
 
 class User(models.Model):

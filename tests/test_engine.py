@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
@@ -81,7 +82,7 @@ class Scratch:
 def remove_everything_labelled(run_id: str) -> None:
     """Remove containers and images (intermediate ones too) of one test run."""
     client = docker.from_env()
-    label = {"label": f"fogbank.test.run={run_id}"}
+    label: dict[str, str | list[str] | bool] = {"label": f"fogbank.test.run={run_id}"}
     try:
         for container in client.containers.list(all=True, filters=label, ignore_removed=True):
             container.remove(force=True)
@@ -92,7 +93,7 @@ def remove_everything_labelled(run_id: str) -> None:
                 break
             for image in sorted(images, key=lambda i: str(i.attrs["Created"]), reverse=True):
                 try:
-                    client.images.remove(image.id, force=True)
+                    client.images.remove(str(image.id), force=True)
                 except docker.errors.APIError:
                     continue
     finally:
@@ -229,7 +230,7 @@ async def test_bad_dockerfile_or_context_is_a_build_error(
         await build(docker_engine, scratch, tmp_path / "nowhere")
     (context / "Dockerfile").write_text("FROM scratch\nNOTANINSTRUCTION x\n")
     with pytest.raises(
-        BuildError, match="^docker build failed: .*unknown instruction: NOTANINSTRUCTION$"
+        BuildError, match=r"^docker build failed: .*unknown instruction: NOTANINSTRUCTION$"
     ):
         await build(docker_engine, scratch, context)
 
@@ -318,7 +319,7 @@ async def test_run_publishes_on_loopback_and_answers_http(
     assert attrs["HostConfig"]["RestartPolicy"]["Name"] == "no"
 
 
-def raw_attrs(container_id: str) -> dict[str, object]:
+def raw_attrs(container_id: str) -> dict[str, Any]:
     client = docker.from_env()
     try:
         return client.containers.get(container_id).attrs
@@ -502,7 +503,7 @@ async def test_ping_reports_an_unreachable_engine(tmp_path: Path) -> None:
     client = docker.DockerClient(base_url=f"unix://{tmp_path}/no-docker.sock", version="1.41")
     engine = Engine(client)
     try:
-        with pytest.raises(EngineError, match="^Docker engine is not reachable: "):
+        with pytest.raises(EngineError, match=r"^Docker engine is not reachable: "):
             await engine.ping()
         with pytest.raises(EngineError, match="Docker engine is not reachable"):
             await engine.containers({})
