@@ -59,7 +59,8 @@ class Engine:
         self._connect_lock = asyncio.Lock()
         # Build threads register here to receive their HTTP response (see _remember_response).
         self._capture = threading.local()
-        self._hooked = False
+        if client is not None:
+            client.api.hooks["response"].append(self._remember_response)
 
     async def ping(self) -> None:
         """Raise EngineError when the Docker engine does not answer."""
@@ -87,7 +88,6 @@ class Engine:
         """
         await asyncio.to_thread(_check_build_inputs, context, dockerfile)
         client = await self._docker()
-        self._hook_responses(client)
         loop = asyncio.get_running_loop()
         items: asyncio.Queue[object] = asyncio.Queue()
         abort = threading.Event()
@@ -164,12 +164,10 @@ class Engine:
         nano_cpus: int | None = None,
         volumes: dict[str, str] | None = None,
     ) -> ContainerState:
-        """Create and start a container with `container_port` published on 127.0.0.1.
-
-        `host_port=None` lets Docker pick a free port; the returned state carries the real one.
-        """
+        """Create and start a container publishing `container_port` on 127.0.0.1:`host_port`."""
         restart = _restart_policy(restart_policy)
-        # An empty host port asks Docker for an ephemeral one; never bind beyond loopback.
+        # An empty host port asks Docker for an ephemeral one, read back from the started
+        # container; never bind beyond loopback.
         ports: dict[str, Any] = {f"{container_port}/tcp": (LOOPBACK, host_port or "")}
         binds = {volume: {"bind": path, "mode": "rw"} for volume, path in (volumes or {}).items()}
 
@@ -268,6 +266,14 @@ class Engine:
 
         return await self._call("cannot list images", find)
 
+    async def tag_image(self, source: str, target: str) -> None:
+        """Give image `source` the extra tag `target` (repository:tag)."""
+        repository, _, tag = target.rpartition(":")
+        await self._call(
+            f"cannot tag image {source} as {target}",
+            lambda client: client.images.get(source).tag(repository, tag),
+        )
+
     async def remove_image(self, ref: str) -> None:
         """Remove an image by tag or id; a missing one is already removed."""
         await self._call(
@@ -291,6 +297,7 @@ class Engine:
                     )
                 except (docker.errors.DockerException, requests.RequestException) as err:
                     raise EngineError(f"Docker engine is not reachable: {_reason(err)}") from err
+                self._client.api.hooks["response"].append(self._remember_response)
             return self._client
 
     async def _call(
@@ -308,11 +315,6 @@ class Engine:
             raise EngineError(f"{action}: {_reason(err)}") from err
         except (docker.errors.DockerException, requests.RequestException) as err:
             raise EngineError(f"{action}: Docker engine is not reachable: {_reason(err)}") from err
-
-    def _hook_responses(self, client: docker.DockerClient) -> None:
-        if not self._hooked:
-            client.api.hooks["response"].append(self._remember_response)
-            self._hooked = True
 
     def _remember_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         # requests calls session hooks in the requesting thread, once the headers are in: a
@@ -335,10 +337,9 @@ def _check_build_inputs(context: Path, dockerfile: str) -> None:
 
 async def _handle_build_item(item: dict[str, Any], on_line: LineSink) -> str | None:
     """Forward the item's text to `on_line`; return the image id when the item carries it."""
-    detail = item.get("errorDetail")
-    if "error" in item or detail:
-        message = item.get("error") or (detail.get("message") if isinstance(detail, dict) else "")
-        raise BuildError(f"docker build failed: {str(message).strip() or 'unknown error'}")
+    if "error" in item or "errorDetail" in item:
+        message = item.get("error") or (item.get("errorDetail") or {}).get("message")
+        raise BuildError(f"docker build failed: {str(message or 'unknown error').strip()}")
     text = item.get("stream") or item.get("status")
     if isinstance(text, str):
         for line in text.splitlines():
@@ -371,15 +372,13 @@ def _disconnect(responses: list[requests.Response]) -> None:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
-def _restart_policy(policy: str) -> Any:  # the SDK stubs only know always/on-failure
+def _restart_policy(policy: str) -> Any:  # Any: the SDK stubs only know always/on-failure
+    """Docker's form of "no", "always", "unless-stopped", "on-failure" or "on-failure:<n>"."""
     name, _, retries = policy.partition(":")
-    if name not in {"no", "always", "unless-stopped", "on-failure"}:
+    valid_retries = not retries or (name == "on-failure" and retries.isdigit())
+    if name not in {"no", "always", "unless-stopped", "on-failure"} or not valid_retries:
         raise EngineError(f"unknown restart policy {policy!r}")
-    if retries:
-        if name != "on-failure" or not retries.isdigit():
-            raise EngineError(f"unknown restart policy {policy!r}")
-        return {"Name": name, "MaximumRetryCount": int(retries)}
-    return {"Name": name}
+    return {"Name": name, "MaximumRetryCount": int(retries or 0)}
 
 
 def _label_filter(labels: dict[str, str]) -> dict[str, Any]:
@@ -406,13 +405,9 @@ def _state(attrs: dict[str, Any], container_port: int | None = None) -> Containe
 def _host_port(attrs: dict[str, Any], container_port: int | None) -> int | None:
     ports: dict[str, Any] = (attrs.get("NetworkSettings") or {}).get("Ports") or {}
     keys = [f"{container_port}/tcp"] if container_port else sorted(ports)
-    for key in keys:
-        bindings = ports.get(key) or []
-        # fogbank binds loopback only; prefer it should someone have added another binding
-        bindings = sorted(bindings, key=lambda b: b.get("HostIp") != LOOPBACK)
-        for binding in bindings:
-            if str(binding.get("HostPort", "")).isdigit():
-                return int(binding["HostPort"])
+    for binding in (binding for key in keys for binding in ports.get(key) or []):
+        if str(binding.get("HostPort")).isdigit():
+            return int(binding["HostPort"])
     return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
 import subprocess
 import time
@@ -230,6 +231,15 @@ async def test_credentials_in_the_url_never_reach_the_message(sync: GitSync) -> 
     assert "deploy" not in message
     assert message.startswith("cannot fetch https://***@127.0.0.1:1/team/app.git: ")
     assert "\n" not in message
+
+
+@pytest.mark.skipif(shutil.which("ssh") is None, reason="needs an ssh client")
+async def test_ssh_failure_reports_the_cause_not_the_generic_line(sync: GitSync) -> None:
+    with pytest.raises(GitError) as caught:
+        await sync.resolve("web", "ssh://git@127.0.0.1:1/app.git", "main")
+
+    assert "Connection refused" in caught.value.message
+    assert "Could not read from remote repository" not in caught.value.message
 
 
 def test_redact_hides_every_userinfo() -> None:
