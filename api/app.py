@@ -9,7 +9,7 @@ from quart import Quart
 
 from api.errors import register_error_handlers
 from api.guard import authenticate_request
-from api.routes import apps, auth, deployments, envs, health, ws
+from api.routes import apps, auth, deployments, envs, health, webhooks, ws
 from api.services import EXTENSION_KEY, Services
 from controller.auth import LoginLimiter
 from controller.config import Settings
@@ -22,7 +22,7 @@ from controller.reconciler import Reconciler
 
 log = logging.getLogger(__name__)
 
-BLUEPRINTS = (health, auth, apps, envs, deployments, ws)
+BLUEPRINTS = (health, auth, apps, envs, deployments, ws, webhooks)
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:

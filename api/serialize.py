@@ -51,6 +51,7 @@ def app_json(app: App) -> dict[str, Any]:
         "template_name": app.template_name,
         "restart_policy": app.restart_policy,
         "memory_limit_mb": app.memory_limit_mb,
+        "poll_interval_seconds": app.poll_interval_seconds,
         "cpu_limit": app.cpu_limit,
         "created_at": iso(app.created_at),
         "updated_at": iso(app.updated_at),

@@ -4,6 +4,7 @@ the app owns (containers, images, mirror, logs)."""
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -29,7 +30,7 @@ async def create_app(fields: dict[str, Any]) -> App:
         raise Conflict(f"an app named '{fields['name']}' already exists", code="APP_EXISTS")
     await _check_public_port(fields.get("public_port"), None)
     try:
-        return await App.create(**fields)
+        return await App.create(**fields, webhook_secret=secrets.token_hex(32))
     except IntegrityError as exc:
         raise Conflict(
             f"an app named '{fields['name']}' already exists", code="APP_EXISTS"

@@ -136,6 +136,55 @@ class GitSync:
 
         await self._locked(app, work)
 
+    async def remote_head(self, url: str, branch: str) -> str:
+        """The sha `branch` points at on the remote now (`git ls-remote`; nothing is fetched)."""
+
+        def work() -> str:
+            self._root.mkdir(parents=True, exist_ok=True)
+            self._check_branch(self._root, branch)
+            ref = f"refs/heads/{branch}"
+            # `--` ends the options: the URL is only ever a repository, never an option.
+            args = ["ls-remote", "--quiet", "--exit-code", "--", url, ref]
+            outcome = self._git(self._root, args, config=self._protocol_config())
+            if outcome.timed_out:
+                raise _fetch_error(url, outcome, self._timeout_seconds)
+            # ls-remote patterns match ref name tails, so keep only the exact ref.
+            for line in outcome.stdout.splitlines():
+                sha, _, name = line.partition("\t")
+                if name.strip() == ref and _COMMIT.fullmatch(sha.strip()):
+                    return sha.strip()
+            if outcome.status in (0, 2):  # 2: --exit-code found no matching ref
+                raise GitError(f"branch {branch!r} does not exist in {redact(url)}")
+            raise GitError(f"cannot list the branches of {redact(url)}: {outcome.reason}")
+
+        return await asyncio.to_thread(work)
+
+    async def is_ancestor(self, app: str, older: str, newer: str) -> bool:
+        """True when commit `older` is `newer` or one of its ancestors, in the app's mirror.
+
+        False when either commit is not in the mirror: a commit never fetched cannot be an
+        ancestor of one that was (fetching a commit brings its whole history).
+        """
+        _check_commit(older)
+        _check_commit(newer)
+
+        def work() -> bool:
+            mirror = self.mirror_path(app)
+            if not (mirror / "HEAD").is_file():
+                return False
+            older_sha = self._find_commit(mirror, older)
+            newer_sha = self._find_commit(mirror, newer)
+            if older_sha is None or newer_sha is None:
+                return False
+            outcome = self._git(mirror, ["merge-base", "--is-ancestor", older_sha, newer_sha])
+            if outcome.status in (0, 1):  # 0: ancestor, 1: not; anything else is an error
+                return outcome.status == 0
+            raise GitError(
+                f"cannot compare commits {older_sha[:12]} and {newer_sha[:12]}: {outcome.reason}"
+            )
+
+        return await self._locked(app, work)
+
     async def remove(self, app: str) -> None:
         """Delete the mirror of `app` (nothing happens when there is none)."""
         mirror = self.mirror_path(app)
@@ -167,13 +216,16 @@ class GitSync:
         (mirror / "info" / "attributes").write_text(_EXACT_TREE_ATTRIBUTES)
         return mirror
 
-    def _fetch_branch(self, mirror: Path, url: str, branch: str) -> None:
+    def _check_branch(self, cwd: Path, branch: str) -> None:
         if (
             not branch
             or branch.startswith("-")
-            or self._git(mirror, ["check-ref-format", f"refs/heads/{branch}"]).status != 0
+            or self._git(cwd, ["check-ref-format", f"refs/heads/{branch}"]).status != 0
         ):
             raise GitError(f"{branch!r} is not a valid branch name")
+
+    def _fetch_branch(self, mirror: Path, url: str, branch: str) -> None:
+        self._check_branch(mirror, branch)
         outcome = self._fetch(mirror, url, f"+refs/heads/{branch}:refs/heads/{branch}")
         if outcome.status == 0:
             return
@@ -214,9 +266,12 @@ class GitSync:
         full_sha, author, message = outcome.stdout.split("\x00", 2)
         return CommitInfo(sha=full_sha.strip(), message=message.strip(), author=author)
 
-    def _fetch(self, mirror: Path, url: str, refspec: str) -> _Outcome:
+    def _protocol_config(self) -> list[str]:
         file_policy = "always" if self._allow_local else "never"
-        config = ["-c", "protocol.ext.allow=never", "-c", f"protocol.file.allow={file_policy}"]
+        return ["-c", "protocol.ext.allow=never", "-c", f"protocol.file.allow={file_policy}"]
+
+    def _fetch(self, mirror: Path, url: str, refspec: str) -> _Outcome:
+        config = self._protocol_config()
         # `--` ends the options: the URL is only ever a repository, never e.g. --upload-pack=...
         args = ["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--", url, refspec]
         return self._git(mirror, args, config=config)

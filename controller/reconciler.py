@@ -16,6 +16,7 @@ from controller.events import DeploymentLogs, Event, EventBus
 from controller.gitsync import GitSync
 from controller.models import App, Deployment
 from controller.pipeline import Pipeline
+from controller.polling import Poller
 from controller.progress import status_data
 from controller.queue import claim_next, fail_interrupted, requeue_if_newest
 from controller.retention import prune_images
@@ -56,6 +57,7 @@ class Reconciler:
         scheduler.add_job(
             self.prune_all, "interval", hours=1, id="retention", coalesce=True, max_instances=1
         )
+        Poller(self.git, self.wake).install(scheduler)
         scheduler.start()
         self._scheduler = scheduler
 

@@ -16,6 +16,8 @@ PUBLIC = {
     ("GET", "/api/health"),
     ("POST", "/api/auth/login"),
     ("POST", "/api/auth/signup"),
+    ("POST", "/webhooks/github"),  # authenticated by the GitHub signature
+    ("POST", "/api/github/webhook"),
 }
 ENVELOPE_KEYS = {"success", "message", "data", "error"}
 

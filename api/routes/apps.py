@@ -12,7 +12,7 @@ from api.envelope import ok
 from api.guard import requires
 from api.serialize import app_json
 from api.services import services
-from controller import apps, validation
+from controller import apps, polling, validation
 from controller.errors import NotFound, ValidationFailed
 from controller.models import App, AppType, Role
 
@@ -68,6 +68,7 @@ FIELDS: dict[str, tuple[str, type, Callable[[Any], Any]]] = {
         _choice("restartPolicy", ("no", "always", "unless-stopped", "on-failure")),
     ),
     "memoryLimitMb": ("memory_limit_mb", int, _positive("memoryLimitMb", 1024 * 1024)),
+    "pollIntervalSeconds": ("poll_interval_seconds", int, polling.check_interval),
 }
 NULLABLE = {"publicPort", "memoryLimitMb"}
 

@@ -1,0 +1,157 @@
+"""Typed reading of GitHub `push` and `ping` payloads, and repository identity.
+
+A repository is known by many spellings (https, ssh, scp-like `git@host:owner/name`, git://,
+`owner/name`); `normalise_repository` maps each to one lowercase key so an app's URL and a
+payload's URLs compare equal when they name the same repository.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from controller.errors import BadRequest
+
+ZERO_SHA = "0" * 40
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+# user@host:path or host:path without a scheme (git's scp-like syntax)
+_SCP_LIKE = re.compile(r"^(?:[^@/\s]+@)?(?P<host>[^:/\s]+):(?P<path>\S+)$")
+# The payload keys that spell the repository's location.
+_URL_KEYS = ("clone_url", "ssh_url", "git_url", "html_url", "url", "svn_url")
+_BRANCH_PREFIX = "refs/heads/"
+
+
+@dataclass(frozen=True)
+class HeadCommit:
+    message: str
+    author: str
+
+
+@dataclass(frozen=True)
+class Push:
+    ref: str
+    after: str
+    deleted: bool
+    head_commit: HeadCommit | None
+    repository_name: str
+
+    @property
+    def branch(self) -> str | None:
+        """The pushed branch, or None when the ref is not a branch (a tag, a note...)."""
+        return self.ref[len(_BRANCH_PREFIX) :] if self.ref.startswith(_BRANCH_PREFIX) else None
+
+    @property
+    def is_deletion(self) -> bool:
+        return self.deleted or self.after == ZERO_SHA
+
+
+@dataclass(frozen=True)
+class Ping:
+    zen: str
+    hook_id: int | None
+
+
+def decode(raw: bytes, content_type: str) -> dict[str, Any]:
+    """The payload object of a delivery sent as JSON or as GitHub's form encoding."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest("webhook body is not UTF-8 text") from exc
+    if content_type.partition(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+        form = parse_qs(text)
+        text = form.get("payload", [""])[0]
+    if not text.strip():
+        raise BadRequest("webhook body must be a JSON object")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise BadRequest(f"webhook body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise BadRequest("webhook body must be a JSON object")
+    return data
+
+
+def normalise_repository(url: str) -> str | None:
+    """One key per repository: `host/owner/name` (no user, port, scheme or `.git`), lowercase.
+
+    `owner/name` (GitHub's full_name) and local paths have no host and stay as a bare path.
+    """
+    text = url.strip().lower()
+    if not text:
+        return None
+    host = ""
+    if "://" in text:
+        parts = urlsplit(text)
+        host, path = parts.hostname or "", parts.path
+    elif scp := _SCP_LIKE.fullmatch(text):
+        host, path = scp.group("host"), scp.group("path")
+    else:
+        path = text
+    path = path.strip("/").removesuffix(".git").rstrip("/")
+    if not path:
+        return None
+    return f"{host}/{path}" if host else path
+
+
+def repository_keys(payload: Mapping[str, Any]) -> frozenset[str]:
+    """Every normalised spelling of the payload's repository (empty when there is none)."""
+    repository = payload.get("repository")
+    if not isinstance(repository, dict):
+        return frozenset()
+    spellings = [repository.get(key) for key in (*_URL_KEYS, "full_name")]
+    keys = {normalise_repository(value) for value in spellings if isinstance(value, str)}
+    return frozenset(key for key in keys if key)
+
+
+def repository_name(payload: Mapping[str, Any]) -> str:
+    """The repository's `owner/name` for messages, or '' when the payload has none."""
+    repository = payload.get("repository")
+    if isinstance(repository, dict) and isinstance(repository.get("full_name"), str):
+        return str(repository["full_name"])
+    return ""
+
+
+def parse_push(payload: Mapping[str, Any]) -> Push:
+    """The fields of a push event fogbank acts on; 400 when they are missing or malformed."""
+    ref = payload.get("ref")
+    if not isinstance(ref, str) or not ref:
+        raise BadRequest("push payload has no 'ref'")
+    after = payload.get("after")
+    if not isinstance(after, str) or not _SHA.fullmatch(after.lower()):
+        raise BadRequest("push payload's 'after' is not a 40-hex commit sha")
+    deleted = payload.get("deleted", False)
+    return Push(
+        ref=ref,
+        after=after.lower(),
+        deleted=deleted is True,
+        head_commit=_head_commit(payload.get("head_commit")),
+        repository_name=repository_name(payload),
+    )
+
+
+def parse_ping(payload: Mapping[str, Any]) -> Ping:
+    """The zen line and hook id of a ping (both optional)."""
+    zen = payload.get("zen")
+    hook_id = payload.get("hook_id")
+    return Ping(
+        zen=zen if isinstance(zen, str) else "",
+        hook_id=hook_id if isinstance(hook_id, int) and not isinstance(hook_id, bool) else None,
+    )
+
+
+def _head_commit(raw: object) -> HeadCommit | None:
+    if not isinstance(raw, dict):
+        return None
+    message = raw.get("message")
+    author = raw.get("author")
+    name = email = ""
+    if isinstance(author, dict):
+        name = str(author.get("name") or "")
+        email = str(author.get("email") or "")
+    # Same shape as git's "%an <%ae>", which manual and poll deployments record.
+    spelled = f"{name} <{email}>" if email else name
+    return HeadCommit(message=message if isinstance(message, str) else "", author=spelled)
