@@ -85,6 +85,8 @@ class App(models.Model):
     webhook_secret = fields.CharField(max_length=128, default="", db_default="")
     # 0 = no polling; otherwise ask the remote for the branch head this often.
     poll_interval_seconds = fields.IntField(default=0, db_default=0)
+    # Stopped on purpose (container/stop): drift repair leaves the container stopped.
+    container_stopped = fields.BooleanField(default=False, db_default=False)
     # Last deployment_number handed out; bumped atomically by queue.enqueue.
     deployment_counter = fields.IntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
