@@ -9,20 +9,32 @@ from quart import Quart
 
 from api.errors import register_error_handlers
 from api.guard import authenticate_request
-from api.routes import apps, auth, deployments, envs, health, webhooks, ws
+from api.routes import (
+    apps,
+    auth,
+    containers,
+    deployments,
+    domains,
+    envs,
+    health,
+    webhooks,
+    ws,
+)
 from api.services import EXTENSION_KEY, Services
 from controller.auth import LoginLimiter
 from controller.config import Settings
 from controller.db import close_database, open_database
+from controller.edge import Edge
 from controller.engine import Engine
-from controller.errors import FogbankError
+from controller.errors import EdgeError, FogbankError
 from controller.events import DeploymentLogs, EventBus
 from controller.gitsync import GitSync
 from controller.reconciler import Reconciler
+from controller.routing import desired_routes
 
 log = logging.getLogger(__name__)
 
-BLUEPRINTS = (health, auth, apps, envs, deployments, ws, webhooks)
+BLUEPRINTS = (health, auth, apps, envs, domains, containers, deployments, ws, webhooks)
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
@@ -49,22 +61,25 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
         ):
             directory.mkdir(parents=True, exist_ok=True)
         await open_database(settings.database_url)
+        edge = Edge(settings.edge, settings.storage.data_dir / "caddy")
+        await _start_edge(edge)
         docker = engine or Engine()
         try:
             await docker.ping()
         except FogbankError as exc:
             log.error("%s; deployments will fail until it is back", exc.message)
         bus = EventBus()
-        logs = DeploymentLogs(settings.logs_dir / "deployments", bus)
+        logs = DeploymentLogs(settings.logs_dir / "deployments", bus, settings.build.max_log_bytes)
         git = GitSync(
             settings.git_dir,
             allow_local=settings.git.allow_local,
             timeout_seconds=settings.git.timeout_seconds,
         )
-        reconciler = Reconciler(settings, docker, git, bus, logs)
+        reconciler = Reconciler(settings, docker, git, bus, logs, edge)
         app.extensions[EXTENSION_KEY] = Services(
             settings=settings,
             engine=docker,
+            edge=edge,
             git=git,
             bus=bus,
             logs=logs,
@@ -77,10 +92,28 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
     @app.after_serving
     async def stop() -> None:
         services: Services | None = app.extensions.pop(EXTENSION_KEY, None)
-        if services is not None:
-            await services.reconciler.stop()
-            if engine is None:
-                await services.engine.close()
-        await close_database()
+        try:
+            if services is not None:
+                try:
+                    await services.reconciler.stop()
+                finally:
+                    await services.edge.stop()
+                    if engine is None:
+                        await services.engine.close()
+        finally:
+            await close_database()
 
     return app
+
+
+async def _start_edge(edge: Edge) -> None:
+    """Start the edge with the database's routes. Failures are logged, not fatal: the API stays
+    up, and a supervised Caddy keeps being retried and boots with these routes."""
+    try:
+        await edge.start()
+    except EdgeError as exc:
+        log.error("edge: %s; app routes are down until it is back", exc.message)
+    try:
+        await edge.apply(await desired_routes())
+    except EdgeError as exc:
+        log.error("edge: routes not applied: %s", exc.message)

@@ -52,6 +52,8 @@ def app_json(app: App) -> dict[str, Any]:
         "restart_policy": app.restart_policy,
         "memory_limit_mb": app.memory_limit_mb,
         "poll_interval_seconds": app.poll_interval_seconds,
+        "update_order": str(app.update_order),
+        "stabilization_seconds": app.stabilization_seconds,
         "cpu_limit": app.cpu_limit,
         "created_at": iso(app.created_at),
         "updated_at": iso(app.updated_at),

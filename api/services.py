@@ -8,6 +8,7 @@ from quart import current_app
 
 from controller.auth import LoginLimiter
 from controller.config import Settings
+from controller.edge import Edge
 from controller.engine import Engine
 from controller.events import DeploymentLogs, EventBus
 from controller.gitsync import GitSync
@@ -20,6 +21,7 @@ EXTENSION_KEY = "fogbank"
 class Services:
     settings: Settings
     engine: Engine
+    edge: Edge
     git: GitSync
     bus: EventBus
     logs: DeploymentLogs

@@ -16,11 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from controller.errors import ConfigError
 
 ENV_PREFIX = "FOGBANK_"
 CONFIG_PATH_ENV = "FOGBANK_CONFIG"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,23 @@ class ControllerSettings:
     workers: int = 2
     shutdown_timeout_seconds: float = 30.0
     keep_images: int = 5
+    reconcile_interval_seconds: float = 15.0
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    timeout_seconds: float = 900.0
+    memory_limit_mb: int = 2048
+    cpu_shares: int = 512
+    max_line_chars: int = 4096
+    max_log_bytes: int = 10 * 1024 * 1024
+    min_free_disk_mb: int = 1024
+
+
+@dataclass(frozen=True)
+class HistorySettings:
+    keep_deployments: int = 100
+    keep_webhook_deliveries: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -77,15 +96,49 @@ class AuthSettings:
 
 
 @dataclass(frozen=True)
+class EdgeSettings:
+    # Start and supervise our own Caddy; false: use the one answering at admin_url.
+    manage: bool = True
+    caddy_binary: str = "caddy"
+    admin_url: str = "http://127.0.0.1:2019"
+    http_port: int = 8000
+    bind_address: str = "127.0.0.1"
+    drain_seconds: float = 2.0
+
+    def __post_init__(self) -> None:
+        # The admin API can rewrite every route; it must never be reachable from the network.
+        parts = urlsplit(self.admin_url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if (
+            parts.scheme != "http"
+            or parts.hostname not in LOOPBACK_HOSTS
+            or port is None
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.username is not None
+        ):
+            raise ConfigError(
+                f"edge.admin_url must be http://127.0.0.1:<port> (loopback only), "
+                f"not {self.admin_url!r}"
+            )
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = ServerSettings()
     storage: StorageSettings = StorageSettings()
     database: DatabaseSettings = DatabaseSettings()
     controller: ControllerSettings = ControllerSettings()
     deploy: DeploySettings = DeploySettings()
+    build: BuildSettings = BuildSettings()
+    history: HistorySettings = HistorySettings()
     git: GitSettings = GitSettings()
     github: GithubSettings = GithubSettings()
     auth: AuthSettings = AuthSettings()
+    edge: EdgeSettings = EdgeSettings()
 
     @property
     def database_url(self) -> str:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import docker
 import docker.errors
@@ -80,6 +80,7 @@ class Engine:
         buildargs: dict[str, str],
         on_line: LineSink,
         memory_bytes: int | None = None,
+        cpu_shares: int | None = None,
     ) -> str:
         """Build `context` into `tag`, streaming each output line to `on_line`; return the id.
 
@@ -112,7 +113,7 @@ class Engine:
                         rm=True,
                         forcerm=True,
                         pull=False,
-                        container_limits=None if memory_bytes is None else {"memory": memory_bytes},
+                        container_limits=_build_limits(memory_bytes, cpu_shares),
                         timeout=None,  # a silent RUN step may last long; cancellation ends it
                     )
                 finally:
@@ -182,6 +183,9 @@ class Engine:
                 mem_limit=memory_bytes,
                 nano_cpus=nano_cpus,
                 volumes=binds,
+                # A tiny init as PID 1 forwards SIGTERM and reaps zombies, so an app that never
+                # installed a signal handler still stops at once instead of after the grace.
+                init=True,
                 detach=True,
             )
             try:
@@ -322,6 +326,24 @@ class Engine:
         sink: list[requests.Response] | None = getattr(self._capture, "responses", None)
         if sink is not None:
             sink.append(response)
+
+
+class _BuildLimits(TypedDict, total=False):  # the SDK's container_limits
+    memory: int
+    memswap: int
+    cpushares: int
+    cpusetcpus: str
+
+
+def _build_limits(memory_bytes: int | None, cpu_shares: int | None) -> _BuildLimits | None:
+    limits: _BuildLimits = {}
+    if memory_bytes is not None:
+        # memswap equal to memory: a build step cannot escape its limit into swap.
+        limits["memory"] = memory_bytes
+        limits["memswap"] = memory_bytes
+    if cpu_shares is not None:
+        limits["cpushares"] = cpu_shares
+    return limits or None
 
 
 def _check_build_inputs(context: Path, dockerfile: str) -> None:

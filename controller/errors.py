@@ -81,3 +81,10 @@ class EngineError(FogbankError):
 
     status_code = 503
     code = "ENGINE_ERROR"
+
+
+class EdgeError(FogbankError):
+    """The Caddy edge could not be started, reached or given its routes."""
+
+    status_code = 503
+    code = "EDGE_ERROR"

@@ -78,10 +78,13 @@ class EventBus:
 class DeploymentLogs:
     """One append-only text file per deployment (keyed by id); line numbers are the seq."""
 
-    def __init__(self, directory: Path, bus: EventBus) -> None:
+    def __init__(self, directory: Path, bus: EventBus, max_bytes: int | None = None) -> None:
         self._directory = directory
         self._bus = bus
+        self._max_bytes = max_bytes
         self._next_seq: dict[int, int] = {}
+        self._size: dict[int, int] = {}
+        self._truncated: set[int] = set()
         self._secrets: dict[int, tuple[str, ...]] = {}
 
     def path(self, deployment_id: int) -> Path:
@@ -93,17 +96,31 @@ class DeploymentLogs:
         self._secrets[deployment_id] = tuple(sorted((s for s in secrets if s), key=len)[::-1])
         if deployment_id not in self._next_seq:
             self._next_seq[deployment_id] = len(self.read(deployment_id)) + 1
+            path = self.path(deployment_id)
+            self._size[deployment_id] = path.stat().st_size if path.exists() else 0
 
     def close(self, deployment_id: int) -> None:
         self._next_seq.pop(deployment_id, None)
+        self._size.pop(deployment_id, None)
+        self._truncated.discard(deployment_id)
         self._secrets.pop(deployment_id, None)
 
-    def append(self, deployment_id: int, text: str) -> None:
-        """Write one or more lines (split on newlines) and publish each as a log event."""
+    def append(self, deployment_id: int, text: str, *, essential: bool = False) -> None:
+        """Write one or more lines (split on newlines) and publish each as a log event.
+
+        Past max_bytes only `essential` lines (stage changes, errors) are still written; the
+        first line dropped leaves a marker, so the file never grows without bound."""
         if deployment_id not in self._next_seq:
             self.open(deployment_id)
         masked = self.mask(deployment_id, text)
         lines = [line.rstrip("\r") for line in masked.split("\n")]
+        size = self._size.get(deployment_id, 0)
+        if self._max_bytes is not None and not essential and size >= self._max_bytes:
+            if deployment_id in self._truncated:
+                return
+            self._truncated.add(deployment_id)
+            lines = [f"[log truncated: build.max_log_bytes ({self._max_bytes}) reached]"]
+        self._size[deployment_id] = size + sum(len(line.encode()) + 1 for line in lines)
         with self.path(deployment_id).open("a", encoding="utf-8") as handle:
             for line in lines:
                 handle.write(line + "\n")

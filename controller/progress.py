@@ -28,8 +28,8 @@ class Tracker:
         self._logs = logs
         self._bus = bus
 
-    def log(self, text: str) -> None:
-        self._logs.append(self.deployment.id, text)
+    def log(self, text: str, *, essential: bool = False) -> None:
+        self._logs.append(self.deployment.id, text, essential=essential)
 
     async def enter(self, status: Status, stage: Stage, progress: int, message: str) -> None:
         """Move to a new status/stage, log the message and tell every watcher."""
@@ -38,7 +38,7 @@ class Tracker:
         deployment.stage = stage
         deployment.progress = max(deployment.progress, progress)
         await deployment.save(update_fields=["status", "stage", "progress", "updated_at"])
-        self.log(message)
+        self.log(message, essential=True)
         self._publish(message)
 
     async def advance(self, progress: int, message: str = "") -> None:
@@ -53,7 +53,7 @@ class Tracker:
 
     async def fail(self, error_message: str) -> None:
         """Fail at the current stage; watchers get an `error` frame before the final status."""
-        self.log(f"ERROR: {error_message}")
+        self.log(f"ERROR: {error_message}", essential=True)
         self._bus.publish(
             self.deployment.id,
             Event("error", {"message": self._logs.mask(self.deployment.id, error_message)}),
@@ -75,7 +75,7 @@ class Tracker:
         if deployment.started_at is not None:
             deployment.duration = max(0, round((now - deployment.started_at).total_seconds()))
         await deployment.save()
-        self.log(message)
+        self.log(message, essential=True)
         self._publish(message)
         self._logs.close(deployment.id)
 

@@ -36,6 +36,7 @@ async def enqueue(
     triggered_by: Trigger,
     *,
     rolled_back_from: int | None = None,
+    image_tag: str = "",
 ) -> Deployment:
     """Append a pending deployment; its deployment_number is the app's next one."""
     async with in_transaction():
@@ -51,6 +52,7 @@ async def enqueue(
             commit_author=commit.author,
             triggered_by=triggered_by,
             rolled_back_from=rolled_back_from,
+            image_tag=image_tag,
         )
 
 
@@ -84,18 +86,18 @@ async def claim_next(busy_app_ids: set[int]) -> Claim | None:
         )
         if claimed != 1:
             continue  # another worker (or a stop) got there first
-        superseded = await Deployment.filter(
-            app_id=app_id, status=Status.PENDING, id__lt=newest.id
-        ).order_by("id")
-        for old in superseded:
-            await Deployment.filter(id=old.id, status=Status.PENDING).update(
-                status=Status.STOPPED,
-                error_message=f"superseded by deployment #{newest.deployment_number}",
-                finished_at=now,
-                updated_at=now,
-            )
+        older = Deployment.filter(app_id=app_id, status=Status.PENDING, id__lt=newest.id)
+        superseded_ids = [d.id for d in await older.only("id")]
+        # One statement for all of them: a burst of pushes may leave hundreds pending.
+        await Deployment.filter(id__in=superseded_ids, status=Status.PENDING).update(
+            status=Status.STOPPED,
+            error_message=f"superseded by deployment #{newest.deployment_number}",
+            finished_at=now,
+            updated_at=now,
+        )
         await newest.refresh_from_db()
-        return Claim(newest, [await Deployment.get(id=old.id) for old in superseded])
+        superseded = await Deployment.filter(id__in=superseded_ids).order_by("id")
+        return Claim(newest, list(superseded))
     return None
 
 
@@ -124,6 +126,7 @@ async def requeue_if_newest(deployment: Deployment) -> Deployment | None:
         CommitRef(deployment.commit_hash, deployment.commit_message, deployment.commit_author),
         deployment.triggered_by,
         rolled_back_from=deployment.rolled_back_from,
+        image_tag=deployment.image_tag if deployment.triggered_by is Trigger.ROLLBACK else "",
     )
 
 

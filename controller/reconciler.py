@@ -11,19 +11,25 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from controller.config import Settings
 from controller.engine import Engine
-from controller.errors import FogbankError
+from controller.errors import Conflict, FogbankError
 from controller.events import DeploymentLogs, Event, EventBus
 from controller.gitsync import GitSync
-from controller.models import App, Deployment
-from controller.pipeline import Pipeline
+from controller.imagebuild import ImageBuilder
+from controller.models import IN_FLIGHT, App, Deployment, Status
+from controller.pipeline import SHUTDOWN_MESSAGE, Pipeline
 from controller.polling import Poller
-from controller.progress import status_data
+from controller.progress import Tracker, status_data
 from controller.queue import claim_next, fail_interrupted, requeue_if_newest
 from controller.retention import prune_images
+from controller.runcontrol import RunControl, RunRegistry, StopOutcome
+from controller.swap import Swapper
+from controller.switchboard import RouteSink, Switchboard
+from controller.timefmt import utcnow
 
 log = logging.getLogger(__name__)
 
 IDLE_RECHECK_SECONDS = 5.0
+STOP_WAIT_SECONDS = 60.0
 
 
 class Reconciler:
@@ -34,13 +40,18 @@ class Reconciler:
         git: GitSync,
         bus: EventBus,
         logs: DeploymentLogs,
+        edge: RouteSink,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.git = git
         self.bus = bus
         self.logs = logs
-        self.pipeline = Pipeline(settings, engine, git, logs, bus)
+        self.switchboard = Switchboard(edge)
+        self.runs = RunRegistry()
+        swapper = Swapper(settings, engine, self.switchboard)
+        self.builder = ImageBuilder(settings, engine, git)
+        self.pipeline = Pipeline(settings, engine, git, logs, bus, swapper, self.builder)
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._claim_lock = asyncio.Lock()
@@ -153,12 +164,89 @@ class Reconciler:
                 return False
             app_id = claim.deployment.app_id
             self._busy_apps.add(app_id)
+        deployment = claim.deployment
+        control = RunControl(deployment.id, app_id, deployment.deployment_number)
+        self.runs.add(control)
         try:
             for old in claim.superseded:
                 self.logs.append(old.id, f"Stopped: {old.error_message}")
                 self.bus.publish(old.id, Event("status", status_data(old)))
-            await self.pipeline.run(claim.deployment)
+            # The pipeline runs as its own task so a stop can cancel it without cancelling
+            # this worker; a cancelled worker (shutdown) cancels it too.
+            control.task = asyncio.create_task(
+                self.pipeline.run(deployment, control), name=f"fogbank-deploy-{deployment.id}"
+            )
+            if control.stop_reason is not None:
+                control.task.cancel()  # stopped while it was being claimed
+            try:
+                await asyncio.wait({control.task})
+            except asyncio.CancelledError:
+                control.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await control.task
+                await asyncio.shield(self._settle_unstarted(deployment, control))
+                raise
+            await self._settle_unstarted(deployment, control)
+            if not control.task.cancelled() and (error := control.task.exception()) is not None:
+                raise error
         finally:
+            self.runs.remove(control)
             self._busy_apps.discard(app_id)
             self._wakeup.set()  # this app may have more pending work
         return True
+
+    async def stop_deployment(self, deployment_id: int, reason: str) -> Deployment:
+        """Stop a deployment: pending ones at once; running ones are aborted (build cancelled,
+        candidate removed, previous version untouched). Conflict once traffic has switched."""
+        deployment = await Deployment.get(id=deployment_id)
+        if deployment.status is Status.PENDING:
+            stopped = await Deployment.filter(id=deployment.id, status=Status.PENDING).update(
+                status=Status.STOPPED, error_message=reason, finished_at=utcnow()
+            )
+            await deployment.refresh_from_db()
+            if stopped:
+                self.logs.append(deployment.id, f"Stopped: {reason}")
+                self.bus.publish(deployment.id, Event("status", status_data(deployment)))
+                return deployment
+        if deployment.status in IN_FLIGHT:
+            if self.runs.request_stop(deployment.id, reason) is StopOutcome.TOO_LATE:
+                raise Conflict(
+                    f"deployment #{deployment.deployment_number} already serves traffic; "
+                    "roll back to an earlier deployment instead",
+                    code="ALREADY_SWITCHED",
+                )
+            if not await self.runs.wait_finished(deployment.id, STOP_WAIT_SECONDS):
+                raise Conflict(
+                    f"deployment #{deployment.deployment_number} did not stop within "
+                    f"{STOP_WAIT_SECONDS:g} s (is another controller running it?)",
+                    code="STOP_TIMEOUT",
+                )
+            await deployment.refresh_from_db()
+            return deployment
+        raise Conflict(
+            f"deployment #{deployment.deployment_number} is already {deployment.status}",
+            code="NOT_STOPPABLE",
+        )
+
+    async def _settle_unstarted(self, deployment: Deployment, control: RunControl) -> None:
+        """A pipeline task cancelled before its first step never recorded anything: do it."""
+        await deployment.refresh_from_db()
+        if deployment.status not in IN_FLIGHT:
+            return
+        tracker = Tracker(deployment, self.logs, self.bus)
+        if control.stop_reason is not None:
+            await tracker.stop(control.stop_reason)
+        else:
+            await tracker.fail(SHUTDOWN_MESSAGE)
+
+    def submitted(self, deployment: Deployment) -> None:
+        """A deployment was enqueued: cancel its app's older build, wake a worker."""
+        self.supersede_running(deployment)
+        self.wake()
+
+    def supersede_running(self, newer: Deployment) -> None:
+        """Latest wins: a newer request cancels its app's build still in progress (before the
+        switch; after it, the newer one simply runs next)."""
+        control = self.runs.for_app(newer.app_id)
+        if control is not None and control.deployment_id < newer.id:
+            control.request_stop(f"superseded by deployment #{newer.deployment_number}")

@@ -15,6 +15,7 @@ ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 BRANCH = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)(?!.*@\{)[A-Za-z0-9._/-]{1,255}(?<!\.lock)(?<![/.])$")
 SCP_LIKE = re.compile(r"^(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-]+):(?P<path>[^\s]+)$")
 COMMIT = re.compile(r"^[0-9a-fA-F]{7,40}$")
+HOST_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 REMOTE_SCHEMES = {"https", "ssh"}
 LOCAL_SCHEMES = {"file"}
 
@@ -105,6 +106,30 @@ def commit(value: str) -> str:
     if not COMMIT.fullmatch(value):
         raise ValidationFailed("commitHash must be 7-40 hexadecimal characters")
     return value.lower()
+
+
+def hostname(value: str) -> str:
+    """A domain for the edge: an RFC 1123 host name, returned lowercase. Dot-separated labels of
+    1-63 letters, digits or '-' (not at either end), 253 characters at most; no scheme, port,
+    path, spaces, wildcard or IP address."""
+    if not value:
+        raise ValidationFailed("hostname is required")
+    if any(ch.isspace() for ch in value):
+        raise ValidationFailed("hostname must not contain spaces")
+    if any(ch in value for ch in ":/?#@"):
+        raise ValidationFailed(
+            "hostname must be a bare host name such as app.example.com (no scheme, port or path)"
+        )
+    name = value.lower()
+    if len(name) > 253:
+        raise ValidationFailed("hostname must be at most 253 characters")
+    if not all(HOST_LABEL.fullmatch(label) for label in name.split(".")):
+        raise ValidationFailed(
+            "hostname labels must be 1-63 letters, digits or '-', not starting or ending with '-'"
+        )
+    if name.replace(".", "").isdigit():
+        raise ValidationFailed("hostname must be a host name, not an IP address")
+    return name
 
 
 def redact_url(url: str) -> str:

@@ -120,6 +120,8 @@ def settings(tmp_path: Path) -> Settings:
         base,
         storage=StorageSettings(data_dir=tmp_path / "data"),
         git=GitSettings(allow_local=True, timeout_seconds=60),
+        # Each test its own Caddy on free loopback ports.
+        edge=replace(base.edge, admin_url=f"http://127.0.0.1:{free_port()}", http_port=free_port()),
     )
 
 
@@ -178,12 +180,20 @@ def app_name(docker_client: docker.DockerClient) -> Iterator[str]:
         container.remove(force=True)
     for image in docker_client.images.list(filters={"label": f"fogbank.app={name}"}):
         docker_client.images.remove(str(image.id), force=True)
+    for volume in docker_client.volumes.list(filters={"name": f"fogbank-{name}-"}):
+        volume.remove(force=True)
 
 
 async def create_web_app(
     client: QuartClient, headers: dict[str, str], name: str, repo: GitRepo, **extra: Any
 ) -> dict[str, Any]:
-    body = {"name": name, "gitRepository": repo.url, "port": 3000, "healthTimeoutSeconds": 10}
+    body: dict[str, Any] = {
+        "name": name,
+        "gitRepository": repo.url,
+        "port": 3000,
+        "healthTimeoutSeconds": 10,
+        "stabilizationSeconds": 1,  # keeps the suite fast; tests of the window set their own
+    }
     body.update(extra)
     response = await client.post("/api/apps/create", json=body, headers=headers)
     assert response.status_code == 201, await response.get_data(as_text=True)

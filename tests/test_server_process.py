@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import docker
@@ -12,8 +13,10 @@ import pytest
 from tests.conftest import GitRepo, free_port
 from tests.server_process import Server, cli, wait_until
 
+# The nonce file makes every run's RUN step new to Docker's layer cache.
 SLOW_DOCKERFILE = """FROM scratch
 COPY busybox /bin/busybox
+COPY nonce /nonce
 RUN ["/bin/busybox", "sleep", "5"]
 COPY www /www
 CMD ["/bin/busybox", "httpd", "-f", "-p", "3000", "-h", "/www"]
@@ -95,7 +98,12 @@ def test_kill_9_during_build_then_restart(
         assert content(public_port) == "version one\n"
 
         slow_sha = web_repo.commit(
-            "slow build", {"Dockerfile": SLOW_DOCKERFILE, "www/index.html": "version two\n"}
+            "slow build",
+            {
+                "Dockerfile": SLOW_DOCKERFILE,
+                "www/index.html": "version two\n",
+                "nonce": uuid.uuid4().hex,
+            },
         )
         second = server.call("POST", "/api/deployment/add", {"appId": app["id"]})
 

@@ -14,7 +14,7 @@ from api.serialize import app_json
 from api.services import services
 from controller import apps, polling, validation
 from controller.errors import NotFound, ValidationFailed
-from controller.models import App, AppType, Role
+from controller.models import App, AppType, Role, UpdateOrder
 
 blueprint = Blueprint("apps", __name__)
 
@@ -23,6 +23,15 @@ def _choice(field: str, allowed: tuple[str, ...]) -> Callable[[str], str]:
     def check(value: str) -> str:
         if value not in allowed:
             raise ValidationFailed(f"{field} must be one of: {', '.join(allowed)}")
+        return value
+
+    return check
+
+
+def _bounded(field: str, low: int, high: int) -> Callable[[int], int]:
+    def check(value: int) -> int:
+        if not low <= value <= high:
+            raise ValidationFailed(f"{field} must be between {low} and {high}")
         return value
 
     return check
@@ -69,6 +78,16 @@ FIELDS: dict[str, tuple[str, type, Callable[[Any], Any]]] = {
     ),
     "memoryLimitMb": ("memory_limit_mb", int, _positive("memoryLimitMb", 1024 * 1024)),
     "pollIntervalSeconds": ("poll_interval_seconds", int, polling.check_interval),
+    "updateOrder": (
+        "update_order",
+        str,
+        lambda v: UpdateOrder(_choice("updateOrder", tuple(UpdateOrder))(v)),
+    ),
+    "stabilizationSeconds": (
+        "stabilization_seconds",
+        int,
+        _bounded("stabilizationSeconds", 0, 600),
+    ),
 }
 NULLABLE = {"publicPort", "memoryLimitMb"}
 

@@ -6,7 +6,7 @@ from quart import Blueprint, Response, jsonify, request
 
 from api.body import read_body
 from api.envelope import ok
-from api.guard import requires
+from api.guard import current_principal, requires
 from api.routes.apps import find_app
 from api.serialize import deployment_json
 from api.services import services
@@ -14,6 +14,7 @@ from controller import validation
 from controller.errors import NotFound, ValidationFailed
 from controller.models import Deployment, Role, Trigger
 from controller.queue import CommitRef, enqueue
+from controller.rollback import enqueue_rollback
 
 blueprint = Blueprint("deployments", __name__)
 
@@ -41,8 +42,29 @@ async def add() -> Response:
     found = services()
     info = await found.git.resolve(app.name, app.git_repository, app.git_branch, commit)
     deployment = await enqueue(app, CommitRef(info.sha, info.message, info.author), Trigger.MANUAL)
-    found.reconciler.wake()
+    found.reconciler.submitted(deployment)
     return jsonify(deployment_json(deployment))
+
+
+@blueprint.post("/api/deployment/stop")
+@requires(Role.DEPLOYER)
+async def stop() -> tuple[Response, int]:
+    """Pending: stopped at once. Building or starting: aborted. After the switch: 409."""
+    body = (await read_body()).allow_only("deploymentId")
+    deployment = await find_deployment(body.require_int("deploymentId"))
+    reason = f"stopped by {current_principal().user.username}"
+    stopped = await services().reconciler.stop_deployment(deployment.id, reason)
+    return ok(deployment_json(stopped), "Deployment stopped")
+
+
+@blueprint.post("/api/deployment/rollback")
+@requires(Role.DEPLOYER)
+async def rollback() -> tuple[Response, int]:
+    """Queue a return to an earlier successful deployment (`deploymentId` is the target)."""
+    body = (await read_body()).allow_only("deploymentId")
+    deployment = await enqueue_rollback(body.require_int("deploymentId"))
+    services().reconciler.submitted(deployment)
+    return ok(deployment_json(deployment), "Rollback queued")
 
 
 @blueprint.post("/api/deployment/getByAppId")

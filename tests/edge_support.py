@@ -1,0 +1,103 @@
+"""Helpers for the edge tests: free edge ports, tiny HTTP upstreams, and edge requests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from controller.config import EdgeSettings
+from controller.edge import Edge
+from tests.conftest import free_port
+
+
+def edge_settings(**extra: Any) -> EdgeSettings:
+    """Free loopback ports for the admin API and the edge HTTP port, then `extra`."""
+    base = EdgeSettings(
+        admin_url=f"http://127.0.0.1:{free_port()}", http_port=free_port(), drain_seconds=1.0
+    )
+    return replace(base, **extra)
+
+
+@contextlib.asynccontextmanager
+async def responder(body: str | None = None) -> AsyncIterator[int]:
+    """A tiny HTTP/1.1 server with keep-alive on an ephemeral loopback port. It answers `body`,
+    or, without one, the request head it received."""
+    handlers: set[asyncio.Task[Any]] = set()
+    writers: set[asyncio.StreamWriter] = set()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.add(task)
+        writers.add(writer)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                payload = head if body is None else body.encode()
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                    + f"Content-Length: {len(payload)}\r\n\r\n".encode()
+                    + payload
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+            writers.discard(writer)
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port: int = server.sockets[0].getsockname()[1]
+    try:
+        yield port
+    finally:
+        server.close()
+        for writer in list(writers):  # let each handler end on its own (EOF), not by cancel
+            writer.close()
+        if handlers:
+            await asyncio.wait(handlers, timeout=5)
+        await server.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def started_edge(directory: Path, **extra: Any) -> AsyncIterator[Edge]:
+    """A managed edge on free ports, stopped afterwards whatever happens."""
+    made = Edge(edge_settings(**extra), directory)
+    try:
+        await made.start()
+        yield made
+    finally:
+        await made.stop()
+
+
+async def get(port: int, host: str | None = None) -> httpx.Response:
+    headers = {"Host": host} if host else {}
+    async with httpx.AsyncClient(timeout=5) as http:
+        return await http.get(f"http://127.0.0.1:{port}/", headers=headers)
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie may wait a while for its reaper)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
+
+
+async def wait_for_text(port: int, host: str, text: str, timeout_seconds: float = 10) -> None:
+    """Poll the edge until it answers `text` (after a restart); fail after the bound."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_seconds
+    while True:
+        with contextlib.suppress(httpx.HTTPError):
+            if (await get(port, host)).text == text:
+                return
+        assert loop.time() < deadline, f"the edge did not answer {text!r} in {timeout_seconds} s"
+        await asyncio.sleep(0.1)

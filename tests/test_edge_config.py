@@ -1,0 +1,163 @@
+"""The Caddy configs the edge computes (pure functions) and the edge settings' loopback rule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from controller.config import EdgeSettings, load_settings
+from controller.edge import Route, caddy_config
+from controller.edge_config import (
+    CLIENT_HEADER,
+    ENTRY_HEADER,
+    SwitchSockets,
+    front_config,
+    switch_config,
+)
+from controller.errors import ConfigError, EdgeError
+
+SETTINGS = EdgeSettings(admin_url="http://127.0.0.1:2999", http_port=8100, drain_seconds=1.5)
+SOCKETS = SwitchSockets(Path("/srv/caddy/switch.sock"), Path("/srv/caddy/switch-admin.sock"))
+ROUTES = [
+    Route("shop", 40001, ("shop.example.com", "www.shop.example.com"), 9001),
+    Route("blog", 40002, ("blog.example.com",), None),
+    Route("api", 40003, (), 9003),
+]
+
+
+def dials(route: dict[str, Any]) -> list[str]:
+    return [upstream["dial"] for upstream in route["handle"][0]["upstreams"]]
+
+
+def test_single_layer_config() -> None:
+    config = caddy_config(ROUTES, SETTINGS)
+    assert config["admin"] == {"listen": "127.0.0.1:2999", "config": {"persist": False}}
+    http = config["apps"]["http"]
+    assert http["grace_period"] == "1.5s"
+    servers = http["servers"]
+    assert set(servers) == {"domains", "public-9001", "public-9003"}
+    for server in servers.values():
+        assert server["automatic_https"] == {"disable": True}
+        assert "logs" not in server  # no access log at all
+    domains = servers["domains"]
+    assert domains["listen"] == ["127.0.0.1:8100"]
+    matched = [r for r in domains["routes"] if "match" in r]
+    assert [r["match"][0]["host"] for r in matched] == [
+        ["shop.example.com", "www.shop.example.com"],
+        ["blog.example.com"],
+    ]
+    assert [dials(r) for r in matched] == [["127.0.0.1:40001"], ["127.0.0.1:40002"]]
+    assert all(r["terminal"] for r in matched)
+    fallback = domains["routes"][-1]
+    assert "match" not in fallback and fallback["handle"][0]["status_code"] == 404
+    assert servers["public-9003"]["listen"] == ["127.0.0.1:9003"]
+    assert [dials(r) for r in servers["public-9003"]["routes"]] == [["127.0.0.1:40003"]]
+    assert caddy_config([], SETTINGS)["apps"]["http"]["servers"]["domains"]["routes"] == [fallback]
+    ipv6 = caddy_config([], EdgeSettings(bind_address="::1"))
+    assert ipv6["apps"]["http"]["servers"]["domains"]["listen"] == ["[::1]:8000"]
+
+
+def test_front_depends_only_on_the_ports() -> None:
+    front = front_config(ROUTES, SETTINGS, SOCKETS)
+    assert front["admin"]["listen"] == "127.0.0.1:2999"
+    servers = front["apps"]["http"]["servers"]
+    assert {name: s["listen"] for name, s in servers.items()} == {
+        "domains": ["127.0.0.1:8100"],
+        "port-9001": ["127.0.0.1:9001"],
+        "port-9003": ["127.0.0.1:9003"],
+    }
+    for name, server in servers.items():
+        assert server["automatic_https"] == {"disable": True} and "logs" not in server
+        (route,) = server["routes"]
+        proxy = route["handle"][0]
+        assert dials(route) == ["unix//srv/caddy/switch.sock"]
+        assert proxy["transport"]["keep_alive"] == {"enabled": False}
+        assert proxy["load_balancing"]["try_duration"]
+        assert proxy["headers"]["request"]["set"][ENTRY_HEADER] == [name]
+        assert proxy["headers"]["request"]["set"][CLIENT_HEADER] == ["{http.request.remote.host}"]
+    # A deploy (new upstream ports) or a domain change leaves the front as it is.
+    moved = [
+        Route("shop", 50001, ("other.example.com",), 9001),
+        Route("blog", 50002, (), None),
+        Route("api", 50003, (), 9003),
+    ]
+    assert front_config(moved, SETTINGS, SOCKETS) == front
+
+
+def test_switch_routes_entries_to_upstreams() -> None:
+    switch = switch_config(ROUTES, SETTINGS, SOCKETS)
+    assert switch["admin"] == {
+        "listen": "unix//srv/caddy/switch-admin.sock",
+        "origins": ["caddy"],
+        "config": {"persist": False},
+    }
+    (server,) = switch["apps"]["http"]["servers"].values()
+    assert server["listen"] == ["unix//srv/caddy/switch.sock"]
+    *table, fallback = server["routes"]
+    assert [r["match"] for r in table] == [
+        [{"header": {ENTRY_HEADER: ["port-9001"]}}],
+        [{"header": {ENTRY_HEADER: ["port-9003"]}}],
+        [
+            {
+                "header": {ENTRY_HEADER: ["domains"]},
+                "host": ["shop.example.com", "www.shop.example.com"],
+            }
+        ],
+        [{"header": {ENTRY_HEADER: ["domains"]}, "host": ["blog.example.com"]}],
+    ]
+    assert [dials(r) for r in table] == [
+        ["127.0.0.1:40001"],
+        ["127.0.0.1:40003"],
+        ["127.0.0.1:40001"],
+        ["127.0.0.1:40002"],
+    ]
+    for route in table:
+        headers = route["handle"][0]["headers"]["request"]
+        assert set(headers["delete"]) == {ENTRY_HEADER, CLIENT_HEADER}
+        assert headers["set"]["X-Forwarded-For"] == [f"{{http.request.header.{CLIENT_HEADER}}}"]
+    assert fallback["handle"][0]["status_code"] == 404
+
+
+def test_configs_refuse_port_clashes() -> None:
+    builders: list[Callable[[list[Route]], dict[str, Any]]] = [
+        lambda routes: caddy_config(routes, SETTINGS),
+        lambda routes: front_config(routes, SETTINGS, SOCKETS),
+        lambda routes: switch_config(routes, SETTINGS, SOCKETS),
+    ]
+    for build in builders:
+        for clash in (8100, 2999):
+            with pytest.raises(EdgeError, match=f"public port {clash}"):
+                build([Route("a", 40001, (), clash)])
+        with pytest.raises(EdgeError, match="already used by app a"):
+            build([Route("a", 40001, (), 9000), Route("b", 40002, (), 9000)])
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://0.0.0.0:2019",
+        "http://10.1.2.3:2019",
+        "http://example.com:2019",
+        "https://127.0.0.1:2019",
+        "http://127.0.0.1",
+        "http://127.0.0.1:2019/prefix",
+        "http://127.0.0.1:99999",
+    ],
+)
+def test_admin_url_must_be_loopback(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"edge\.admin_url"):
+        EdgeSettings(admin_url=url)
+    with pytest.raises(ConfigError, match=r"edge\.admin_url"):
+        load_settings(environ={"FOGBANK_EDGE__ADMIN_URL": url})
+
+
+def test_loopback_admin_urls_are_accepted() -> None:
+    for url in ("http://127.0.0.1:2019", "http://localhost:2020/", "http://[::1]:2021"):
+        assert EdgeSettings(admin_url=url).admin_url == url
+    loaded = load_settings(
+        environ={"FOGBANK_EDGE__HTTP_PORT": "8200", "FOGBANK_EDGE__MANAGE": "false"}
+    )
+    assert (loaded.edge.http_port, loaded.edge.manage) == (8200, False)
