@@ -17,7 +17,6 @@ from api.services import services
 from controller import validation
 from controller.errors import Conflict, EdgeError, NotFound, ValidationFailed
 from controller.models import AppType, Domain, Role
-from controller.routing import desired_routes
 from controller.timefmt import iso
 
 log = logging.getLogger(__name__)
@@ -38,7 +37,8 @@ async def _refresh_edge(done: str) -> str:
     """Re-apply the routes; the answer's message, which says so when the edge did not take them
     (the change itself is saved and reaches the edge with its next update)."""
     try:
-        await services().edge.apply_latest(desired_routes)
+        # Through the switchboard: it keeps any candidate a deployment is switching to.
+        await services().reconciler.switchboard.refresh()
     except EdgeError as exc:
         log.warning("domains changed but the edge was not updated: %s", exc.message)
         return f"{done}, but the edge could not be updated yet: {exc.message}"
