@@ -6,6 +6,7 @@ left running by a fogbank that was killed is adopted, so traffic never depends o
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -135,6 +136,20 @@ class Edge:
         apply their answers out of order (an older, stale set last)."""
         async with self._lock:
             await self._load(tuple(await compute()))
+
+    async def drifted(self) -> bool:
+        """Whether a layer's live config differs from the routes last applied (someone changed
+        Caddy by hand, or it lost its config). Unreachable counts as drifted."""
+        async with self._lock:
+            for layer in self._layers:
+                try:
+                    response = await layer.admin.get("/config/", timeout=PING_TIMEOUT_SECONDS)
+                except httpx.HTTPError:
+                    return True
+                expected = json.loads(config_bytes(layer.config(self._routes)))
+                if response.status_code != 200 or response.json() != expected:
+                    return True
+        return False
 
     async def ping(self) -> bool:
         """Whether every admin API of the edge answers."""

@@ -9,7 +9,9 @@ import logging
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from controller.appevents import AppEvents
 from controller.config import Settings
+from controller.drift import DriftRepair
 from controller.engine import Engine
 from controller.errors import Conflict, FogbankError
 from controller.events import DeploymentLogs, Event, EventBus
@@ -20,7 +22,7 @@ from controller.pipeline import SHUTDOWN_MESSAGE, Pipeline
 from controller.polling import Poller
 from controller.progress import Tracker, status_data
 from controller.queue import claim_next, fail_interrupted, requeue_if_newest
-from controller.retention import prune_images
+from controller.retention import prune_deliveries, prune_history, prune_images
 from controller.runcontrol import RunControl, RunRegistry, StopOutcome
 from controller.swap import Swapper
 from controller.switchboard import RouteSink, Switchboard
@@ -51,6 +53,15 @@ class Reconciler:
         self.runs = RunRegistry()
         swapper = Swapper(settings, engine, self.switchboard)
         self.builder = ImageBuilder(settings, engine, git)
+        self.app_events = AppEvents(settings.logs_dir / "apps")
+        self.drift = DriftRepair(
+            engine,
+            self.builder,
+            self.switchboard,
+            self.runs,
+            self.app_events,
+            settings.deploy.health_interval_seconds,
+        )
         self.pipeline = Pipeline(settings, engine, git, logs, bus, swapper, self.builder)
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -67,6 +78,14 @@ class Reconciler:
         scheduler = AsyncIOScheduler(timezone="UTC")
         scheduler.add_job(
             self.prune_all, "interval", hours=1, id="retention", coalesce=True, max_instances=1
+        )
+        scheduler.add_job(
+            self.drift.reconcile_all,
+            "interval",
+            seconds=self.settings.controller.reconcile_interval_seconds,
+            id="drift",
+            coalesce=True,
+            max_instances=1,
         )
         Poller(self.git, self.wake).install(scheduler)
         scheduler.start()
@@ -132,11 +151,16 @@ class Reconciler:
             await self.engine.remove_container(container.id)
 
     async def prune_all(self) -> None:
+        """Images, deployment history and webhook deliveries beyond their retention."""
+        history = self.settings.history
         for app in await App.all():
             try:
                 await prune_images(self.engine, app, self.settings.controller.keep_images)
             except FogbankError as exc:
                 log.error("retention for %s failed: %s", app.name, exc.message)
+            for deployment_id in await prune_history(app, history.keep_deployments):
+                self.logs.delete(deployment_id)
+        await prune_deliveries(history.keep_webhook_deliveries)
 
     def is_busy(self, app_id: int) -> bool:
         return app_id in self._busy_apps

@@ -6,7 +6,7 @@ import logging
 
 from controller.engine import Engine
 from controller.errors import FogbankError
-from controller.models import App, Deployment
+from controller.models import TERMINAL, App, Deployment, WebhookDelivery
 
 log = logging.getLogger(__name__)
 
@@ -33,3 +33,28 @@ async def prune_images(engine: Engine, app: App, keep: int) -> list[str]:
         else:
             removed.append(tags[0] if tags else image_id)
     return removed
+
+
+async def prune_history(app: App, keep: int) -> list[int]:
+    """Delete finished deployments beyond the newest `keep` of the app (never the active one);
+    returns their ids so their log files can go too."""
+    newest = await Deployment.filter(app_id=app.id).order_by("-id").offset(keep).only("id")
+    doomed = [
+        d.id
+        for d in await Deployment.filter(
+            app_id=app.id, id__lte=newest[0].id if newest else 0, status__in=TERMINAL
+        )
+        .exclude(is_active=True)
+        .only("id")
+    ]
+    if doomed:
+        await Deployment.filter(id__in=doomed).delete()
+    return doomed
+
+
+async def prune_deliveries(keep: int) -> int:
+    """Forget webhook deliveries beyond the newest `keep`."""
+    cutoff = await WebhookDelivery.all().order_by("-id").offset(keep).first()
+    if cutoff is None:
+        return 0
+    return await WebhookDelivery.filter(id__lte=cutoff.id).delete()

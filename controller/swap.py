@@ -27,6 +27,34 @@ class DeployFailed(FogbankError):
     code = "DEPLOY_FAILED"
 
 
+async def launch(
+    engine: Engine, app: App, envs: list[EnvVar], deployment: Deployment
+) -> ContainerState:
+    """Create and start the deployment's container and record where it listens. Web apps are
+    published on an ephemeral loopback port behind the edge; others on their public port."""
+    container = await engine.run(
+        name=container_name(app, deployment),
+        image=image_tag(app, deployment),
+        env={e.key: e.value for e in envs if not e.is_build_arg or e.is_secret},
+        labels=labels(app, deployment),
+        container_port=app.port,
+        host_port=None if app.app_type is AppType.WEB else app.public_port,
+        restart_policy=app.restart_policy,
+        memory_bytes=app.memory_limit_mb * 1024 * 1024 if app.memory_limit_mb else None,
+        nano_cpus=int(app.cpu_limit * 1e9) if app.cpu_limit else None,
+        volumes={data_volume(app): "/data"} if app.app_type is AppType.DATABASE else None,
+    )
+    deployment.container_id = container.id
+    deployment.host_port = container.host_port
+    await deployment.save(update_fields=["container_id", "host_port", "updated_at"])
+    return container
+
+
+def health_path(app: App) -> str | None:
+    """HTTP path of the health gate; None means a TCP connect (service and database apps)."""
+    return app.health_check_path if app.app_type is AppType.WEB else None
+
+
 def is_start_first(app: App) -> bool:
     """Only HTTP apps behind the edge can run two versions side by side."""
     return app.app_type is AppType.WEB and app.update_order is UpdateOrder.START_FIRST
@@ -49,7 +77,7 @@ class Swapper:
     ) -> None:
         """Candidate beside the old container; health gate; switch; safety window; stop old."""
         await tracker.enter(Status.DEPLOYING, Stage.STARTING_NEW, 75, "Starting new container...")
-        candidate = await self.start_candidate(app, envs, deployment, tracker, publish_on=None)
+        candidate = await self.start_candidate(app, envs, deployment, tracker)
         assert candidate.host_port is not None
         try:
             if not control.try_switch():
@@ -88,9 +116,7 @@ class Swapper:
             await tracker.enter(
                 Status.DEPLOYING, Stage.STARTING_NEW, 75, "Starting new container..."
             )
-            # Web apps are reached through the edge; others on their public port directly.
-            direct = None if app.app_type is AppType.WEB else app.public_port
-            candidate = await self.start_candidate(app, envs, deployment, tracker, direct)
+            candidate = await self.start_candidate(app, envs, deployment, tracker)
             if app.app_type is AppType.WEB and candidate.host_port is not None:
                 await self.switchboard.point(app.id, candidate.host_port)
         except BaseException:
@@ -99,29 +125,10 @@ class Swapper:
             raise
 
     async def start_candidate(
-        self,
-        app: App,
-        envs: list[EnvVar],
-        deployment: Deployment,
-        tracker: Tracker,
-        publish_on: int | None,
+        self, app: App, envs: list[EnvVar], deployment: Deployment, tracker: Tracker
     ) -> ContainerState:
         """Run the new container and hold it at the health gate; remove it if it fails."""
-        container = await self.engine.run(
-            name=container_name(app, deployment),
-            image=image_tag(app, deployment),
-            env={e.key: e.value for e in envs if not e.is_build_arg or e.is_secret},
-            labels=labels(app, deployment),
-            container_port=app.port,
-            host_port=publish_on,
-            restart_policy=app.restart_policy,
-            memory_bytes=app.memory_limit_mb * 1024 * 1024 if app.memory_limit_mb else None,
-            nano_cpus=int(app.cpu_limit * 1e9) if app.cpu_limit else None,
-            volumes={data_volume(app): "/data"} if app.app_type is AppType.DATABASE else None,
-        )
-        deployment.container_id = container.id
-        deployment.host_port = container.host_port
-        await deployment.save(update_fields=["container_id", "host_port", "updated_at"])
+        container = await launch(self.engine, app, envs, deployment)
         tracker.log(f"Container {container.name} started on 127.0.0.1:{container.host_port}")
         await tracker.advance(78, "Waiting for the health check...")
         try:
@@ -136,7 +143,7 @@ class Swapper:
                 self.engine,
                 container.id,
                 host_port=container.host_port,
-                http_path=app.health_check_path if app.app_type is AppType.WEB else None,
+                http_path=health_path(app),
                 deadline_seconds=float(app.health_timeout_seconds),
                 interval_seconds=self.settings.deploy.health_interval_seconds,
                 on_attempt=on_attempt,

@@ -15,6 +15,8 @@ from controller.routing import desired_routes
 class RouteSink(Protocol):
     async def apply(self, routes: Sequence[Route]) -> None: ...
 
+    async def drifted(self) -> bool: ...
+
 
 class Switchboard:
     def __init__(self, edge: RouteSink) -> None:
@@ -33,6 +35,10 @@ class Switchboard:
         async with self._lock:
             self._overrides.pop(app_id, None)
             await self._edge.apply(await desired_routes(self._overrides))
+
+    async def in_sync(self) -> bool:
+        """Whether the edge still holds the routes last applied."""
+        return not await self._edge.drifted()
 
     async def refresh(self) -> None:
         """Re-apply the desired config (after a start, a domain change or drift)."""

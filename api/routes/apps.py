@@ -134,15 +134,40 @@ async def create() -> tuple[Response, int]:
 async def get_by_id() -> tuple[Response, int]:
     body = (await read_body()).allow_only("appId")
     app = await find_app(body.require_int("appId"))
-    return ok(app_json(app), "App retrieved successfully")
+    return ok(_with_state(app), "App retrieved successfully")
 
 
 @blueprint.get("/api/apps/getAll")
 @requires(Role.VIEWER)
 async def get_all() -> tuple[Response, int]:
     return ok(
-        [app_json(app) for app in await App.all().order_by("id")], "Apps retrieved successfully"
+        [_with_state(app) for app in await App.all().order_by("id")], "Apps retrieved successfully"
     )
+
+
+def _with_state(app: App) -> dict[str, Any]:
+    """The app with what the reconciler last saw: sync and health, reported separately."""
+    state = services().reconciler.drift.state(app.id)
+    return {
+        **app_json(app),
+        "sync": str(state.sync),
+        "health": str(state.health),
+        "sync_detail": state.detail,
+        "checked_at": state.checked_at,
+    }
+
+
+@blueprint.post("/api/apps/events")
+@requires(Role.VIEWER)
+async def events() -> tuple[Response, int]:
+    """The app's event log: drift found and repaired by the reconciler, newest last."""
+    body = (await read_body()).allow_only("appId", "limit")
+    app_id = body.require_int("appId")
+    limit = body.integer("limit", required=False, default=100) or 100
+    if not 1 <= limit <= 1000:
+        raise ValidationFailed("limit must be between 1 and 1000")
+    app = await find_app(app_id)
+    return ok(services().reconciler.app_events.recent(app.name, limit), "App events")
 
 
 @blueprint.put("/api/apps/update")
@@ -150,7 +175,10 @@ async def get_all() -> tuple[Response, int]:
 async def update() -> tuple[Response, int]:
     body = (await read_body()).allow_only("appId", "gitRepository", *FIELDS)
     app = await find_app(body.require_int("appId"))
-    updated = await apps.update_app(app, _fields(body))
+    fields = _fields(body)
+    updated = await apps.update_app(app, fields)
+    if "public_port" in fields:
+        await services().reconciler.switchboard.refresh()
     return ok(app_json(updated), "App updated")
 
 
@@ -161,4 +189,6 @@ async def delete() -> tuple[Response, int]:
     app = await find_app(body.require_int("appId"))
     found = services()
     await apps.delete_app(app, found.engine, found.git, found.logs)
+    found.reconciler.app_events.delete(app.name)
+    await found.reconciler.switchboard.refresh()
     return ok({"id": body.require_int("appId")}, "App deleted with its containers and images")

@@ -1,0 +1,115 @@
+"""Drift self-heal against a real Docker engine and a real Caddy: what is changed by hand behind
+fogbank's back is put back by the reconcile job, and the app's event log says so."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+
+import docker
+import httpx
+import pytest
+from quart import Quart
+from quart.testing import QuartClient
+
+from controller.config import Settings
+from controller.models import Deployment, Status
+from tests.conftest import GitRepo, create_web_app, free_port, services_of, wait_terminal
+from tests.test_deploy_flow import add
+
+RECONCILE_SECONDS = 1.0
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return replace(
+        settings,
+        controller=replace(settings.controller, reconcile_interval_seconds=RECONCILE_SECONDS),
+    )
+
+
+async def serving(port: int, expected: str, timeout_seconds: float) -> float:
+    """Seconds until `expected` is served on the port; fails after the timeout."""
+    started = time.monotonic()
+    async with httpx.AsyncClient(timeout=2) as http:
+        while time.monotonic() - started < timeout_seconds:
+            try:
+                if (await http.get(f"http://127.0.0.1:{port}/")).text == expected:
+                    return time.monotonic() - started
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"{expected!r} not served on {port} within {timeout_seconds} s")
+
+
+async def app_state(client: QuartClient, headers: dict[str, str], app_id: int) -> dict[str, str]:
+    response = await client.post("/api/apps/getById", json={"appId": app_id}, headers=headers)
+    data: dict[str, str] = (await response.get_json())["data"]
+    return data
+
+
+async def events(client: QuartClient, headers: dict[str, str], app_id: int) -> str:
+    response = await client.post("/api/apps/events", json={"appId": app_id}, headers=headers)
+    return "\n".join((await response.get_json())["data"])
+
+
+async def test_drift_is_repaired(
+    app: Quart,
+    client: QuartClient,
+    admin: dict[str, str],
+    web_repo: GitRepo,
+    app_name: str,
+    docker_client: docker.DockerClient,
+) -> None:
+    port = free_port()
+    created = await create_web_app(client, admin, app_name, web_repo, publicPort=port)
+    first = await add(client, admin, created["id"])
+    assert (await wait_terminal(app, first["id"])).status is Status.SUCCESS
+    await serving(port, "version one\n", 5)
+    await asyncio.sleep(RECONCILE_SECONDS * 2)
+    state = await app_state(client, admin, created["id"])
+    assert (state["sync"], state["health"]) == ("synced", "healthy")
+
+    # 1. Container removed by hand: recreated from the active image.
+    active = await Deployment.get(id=first["id"])
+    docker_client.containers.get(active.container_id).remove(force=True)
+    recovered = await serving(port, "version one\n", RECONCILE_SECONDS + 15)
+    print(f"container removed by hand: serving again after {recovered:.2f} s")
+    assert "is missing; repairing" in await events(client, admin, created["id"])
+
+    # 2. Stopped by hand: started again. Stopped through the API: left stopped.
+    active = await Deployment.get(id=first["id"])
+    docker_client.containers.get(active.container_id).stop(timeout=1)
+    await serving(port, "version one\n", RECONCILE_SECONDS + 15)
+    stop = await client.post(
+        "/api/apps/container/stop", json={"appId": created["id"]}, headers=admin
+    )
+    assert stop.status_code == 200
+    await asyncio.sleep(RECONCILE_SECONDS * 3)
+    assert not docker_client.containers.get(active.container_id).attrs["State"]["Running"]
+    start = await client.post(
+        "/api/apps/container/start", json={"appId": created["id"]}, headers=admin
+    )
+    assert start.status_code == 200
+    await serving(port, "version one\n", 10)
+
+    # 3. Image deleted and container removed: rebuilt from the commit.
+    active = await Deployment.get(id=first["id"])
+    docker_client.containers.get(active.container_id).remove(force=True)
+    docker_client.images.remove(active.image_tag, force=True)
+    await serving(port, "version one\n", RECONCILE_SECONDS + 60)
+    assert "is missing: rebuilding" in await events(client, admin, created["id"])
+
+    # 4. Edge config wiped by hand: re-applied.
+    edge = services_of(app).edge
+    async with httpx.AsyncClient() as http:
+        wiped = await http.post(
+            f"{services_of(app).settings.edge.admin_url}/load",
+            json={"admin": {"listen": services_of(app).settings.edge.admin_url[len("http://") :]}},
+        )
+        assert wiped.status_code == 200
+    assert await edge.drifted()
+    await serving(port, "version one\n", RECONCILE_SECONDS + 10)
+    state = await app_state(client, admin, created["id"])
+    assert state["sync"] == "synced"
