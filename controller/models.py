@@ -150,7 +150,9 @@ class Deployment(models.Model):
     class Meta:
         table = "deployment"
         unique_together = (("app", "deployment_number"),)
-        indexes = (("app", "id"),)
+        # The history query (app_id = ? AND id < ? ORDER BY id DESC): the column, not the
+        # relation, since SQLite reads a quoted unknown name ("app") as a string constant.
+        indexes = (("app_id", "id"),)
 
 
 # Columns added after the first release carry db_default so existing rows get a value when the
