@@ -64,6 +64,14 @@ class BuildSettings:
 
 
 @dataclass(frozen=True)
+class FaultSettings:
+    """Fault injection for crash tests: hold every deployment this long in this stage."""
+
+    pause_in_stage: str = ""
+    pause_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
 class HistorySettings:
     keep_deployments: int = 100
     keep_webhook_deliveries: int = 10_000
@@ -135,6 +143,7 @@ class Settings:
     deploy: DeploySettings = DeploySettings()
     build: BuildSettings = BuildSettings()
     history: HistorySettings = HistorySettings()
+    faults: FaultSettings = FaultSettings()
     git: GitSettings = GitSettings()
     github: GithubSettings = GithubSettings()
     auth: AuthSettings = AuthSettings()

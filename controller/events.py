@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 from controller.timefmt import iso_now
 
-EventType = Literal["status", "log", "error"]
+# "closing" is internal: it tells watchers the server is going away; it is never sent as is.
+EventType = Literal["status", "log", "error", "closing"]
 MASK = "********"
+MIN_MASKED_LINE = 4
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,11 @@ class Event:
         """The WebSocket frame, exactly as the seed documents it."""
         return {"type": self.type, "timestamp": self.timestamp, "data": self.data}
 
+    @cached_property
+    def text(self) -> str:
+        """The frame as JSON, serialised once however many watchers it goes to."""
+        return json.dumps(self.frame())
+
 
 class Subscription:
     """A bounded queue of one watcher. A watcher that falls too far behind is marked overflowed
@@ -37,6 +46,8 @@ class Subscription:
     def __init__(self, maxsize: int) -> None:
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize)
         self.overflowed = False
+        # Called once, when the queue overflows (the WebSocket handler then drops the watcher).
+        self.on_overflow: Callable[[], None] | None = None
 
     def offer(self, event: Event) -> None:
         if self.overflowed:
@@ -45,6 +56,8 @@ class Subscription:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
             self.overflowed = True
+            if self.on_overflow is not None:
+                self.on_overflow()
 
 
 class EventBus:
@@ -71,8 +84,40 @@ class EventBus:
         for subscription in tuple(self._subscribers.get(deployment_id, ())):
             subscription.offer(event)
 
+    def close_all(self, message: str) -> int:
+        """Tell every watcher of every deployment that the server is shutting down."""
+        event = Event("closing", {"message": message})
+        count = 0
+        for subscribers in tuple(self._subscribers.values()):
+            for subscription in tuple(subscribers):
+                # Past a full queue too: this one must arrive.
+                subscription.overflowed = False
+                if subscription.queue.full():
+                    subscription.queue.get_nowait()
+                subscription.queue.put_nowait(event)
+                count += 1
+        return count
+
+    def watchers(self) -> int:
+        return sum(len(s) for s in self._subscribers.values())
+
     def subscriber_count(self, deployment_id: int) -> int:
         return len(self._subscribers.get(deployment_id, ()))
+
+
+def mask_values(secrets: Sequence[str]) -> tuple[str, ...]:
+    """What to mask for these secret values, longest first: each value, trimmed too, and each
+    line of a multi-line one (a key file printed by the app reaches the log one line at a time).
+    Lines shorter than MIN_MASKED_LINE are left: masking every "a" would hide the log, not the
+    secret."""
+    values: set[str] = set()
+    for secret in secrets:
+        values.update({secret, secret.strip()})
+        values.update(
+            line.strip() for line in secret.splitlines() if len(line.strip()) >= MIN_MASKED_LINE
+        )
+    values.discard("")
+    return tuple(sorted(values, key=len, reverse=True))
 
 
 class DeploymentLogs:
@@ -93,7 +138,7 @@ class DeploymentLogs:
     def open(self, deployment_id: int, secrets: Sequence[str] = ()) -> None:
         """Start (or resume) writing; every secret value is masked in every later line."""
         self._directory.mkdir(parents=True, exist_ok=True)
-        self._secrets[deployment_id] = tuple(sorted((s for s in secrets if s), key=len)[::-1])
+        self._secrets[deployment_id] = mask_values(secrets)
         if deployment_id not in self._next_seq:
             self._next_seq[deployment_id] = len(self.read(deployment_id)) + 1
             path = self.path(deployment_id)

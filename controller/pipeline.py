@@ -21,7 +21,8 @@ from controller.models import App, Deployment, EnvVar, Stage, Status, Trigger
 from controller.naming import image_tag
 from controller.ordering import stale_reason
 from controller.progress import Tracker
-from controller.retention import prune_images
+from controller.queue import requeue_if_newest
+from controller.retention import discard_image, prune_images
 from controller.runcontrol import RunControl
 from controller.swap import Swapper, is_start_first
 
@@ -54,15 +55,36 @@ class Pipeline:
             await self._run(app, envs, deployment, tracker, control)
         except FogbankError as exc:
             await tracker.fail(exc.message)
+            await self._discard_image(deployment)
         except asyncio.CancelledError:
             if control.stop_reason is not None:
                 await asyncio.shield(tracker.stop(control.stop_reason))
             else:
-                await asyncio.shield(tracker.fail(SHUTDOWN_MESSAGE))
+                await asyncio.shield(self._interrupted(tracker))
+            await asyncio.shield(self._discard_image(deployment))
             raise
         except Exception as exc:
             log.exception("deployment %s failed unexpectedly", deployment.id)
             await tracker.fail(f"internal error: {type(exc).__name__}: {exc}")
+
+    async def _injected_pause(self, stage: Stage) -> None:
+        faults = self.settings.faults
+        if faults.pause_in_stage == stage and faults.pause_seconds > 0:
+            await asyncio.sleep(faults.pause_seconds)
+
+    async def _discard_image(self, deployment: Deployment) -> None:
+        try:
+            await discard_image(self.engine, deployment)
+        except FogbankError as exc:
+            log.warning("could not remove the image of deployment %s: %s", deployment.id, exc)
+
+    async def _interrupted(self, tracker: Tracker) -> None:
+        """Shutdown cut this deployment short: failed, and asked for again when it was the
+        app's newest request, so the next start finishes the job."""
+        await tracker.fail(SHUTDOWN_MESSAGE)
+        again = await requeue_if_newest(tracker.deployment)
+        if again is not None:
+            tracker.log(f"Re-queued as deployment #{again.deployment_number}", essential=True)
 
     async def _run(
         self,
@@ -112,6 +134,7 @@ class Pipeline:
         self, app: App, envs: list[EnvVar], deployment: Deployment, tracker: Tracker, tag: str
     ) -> None:
         await tracker.enter(Status.BUILDING, Stage.CLONING_REPO, 10, "Cloning repository...")
+        await self._injected_pause(Stage.CLONING_REPO)
         try:
             context = await self.builder.checkout(app, deployment)
             tracker.log(f"Checked out commit {deployment.commit_hash}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -22,7 +23,7 @@ from controller.pipeline import SHUTDOWN_MESSAGE, Pipeline
 from controller.polling import Poller
 from controller.progress import Tracker, status_data
 from controller.queue import claim_next, fail_interrupted, requeue_if_newest
-from controller.retention import prune_deliveries, prune_history, prune_images
+from controller.retention import discard_image, prune_deliveries, prune_history, prune_images
 from controller.runcontrol import RunControl, RunRegistry, StopOutcome
 from controller.swap import Swapper
 from controller.switchboard import RouteSink, Switchboard
@@ -119,7 +120,8 @@ class Reconciler:
         """Nothing stays non-terminal across a restart: fail what was in flight, remove its
         half-started containers, re-queue it when it was its app's newest request, and make
         sure every active container runs again (stop-first may have stopped it)."""
-        for deployment in await fail_interrupted():
+        interrupted = await fail_interrupted()
+        for deployment in interrupted:
             log.warning("deployment %s was interrupted by a restart", deployment.id)
             self.logs.append(deployment.id, "ERROR: interrupted: controller restarted")
             self.bus.publish(deployment.id, Event("status", status_data(deployment)))
@@ -128,8 +130,13 @@ class Reconciler:
                 self.logs.append(
                     deployment.id, f"Re-queued as deployment #{requeued.deployment_number}"
                 )
+        # Build contexts of deployments that will never finish (nothing runs yet).
+        await asyncio.to_thread(shutil.rmtree, self.settings.builds_dir, True)
+        self.settings.builds_dir.mkdir(parents=True, exist_ok=True)
         try:
             await self._remove_orphans()
+            for deployment in interrupted:
+                await discard_image(self.engine, deployment)
         except FogbankError as exc:
             log.error("could not clean up containers at start: %s", exc.message)
 
@@ -138,15 +145,23 @@ class Reconciler:
             d.container_id: d for d in await Deployment.filter(is_active=True) if d.container_id
         }
         # Only apps of this database: another fogbank (or a test run) on the host is left alone.
-        ours = {app.name for app in await App.all()}
+        apps = {app.name: app for app in await App.all()}
+        leftovers = []
         for container in await self.engine.containers({}):
-            if container.labels.get("fogbank.app") not in ours:
+            app = apps.get(container.labels.get("fogbank.app", ""))
+            if app is None:
                 continue
             if container.id in active:
-                if not container.running:
+                if not container.running and not app.container_stopped:
                     log.warning("restarting active container %s", container.name)
                     await self.engine.start(container.id)
                 continue
+            leftovers.append(container)
+        if leftovers:
+            # The edge already routes to the active containers again; a candidate that was
+            # serving when the controller died gets the drain period for requests in flight.
+            await asyncio.sleep(self.settings.edge.drain_seconds)
+        for container in leftovers:
             log.warning("removing leftover container %s", container.name)
             await self.engine.remove_container(container.id)
 

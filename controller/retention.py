@@ -58,3 +58,14 @@ async def prune_deliveries(keep: int) -> int:
     if cutoff is None:
         return 0
     return await WebhookDelivery.filter(id__lte=cutoff.id).delete()
+
+
+async def discard_image(engine: Engine, deployment: Deployment) -> None:
+    """A deployment that never became active keeps no image (its own tag only: a rollback's
+    tag shares the image of its target, which stays)."""
+    app = await App.get_or_none(id=deployment.app_id)
+    if app is None:
+        return
+    tag = f"fogbank/{app.name}:{deployment.id}"
+    if await engine.image_exists(tag):
+        await engine.remove_image(tag)

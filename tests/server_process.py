@@ -92,9 +92,17 @@ class Server:
         return self.process.wait(60)
 
     def stop_quietly(self) -> None:
+        """Test teardown: the server, and the Caddy it leaves running when it was killed (by
+        design, Caddy outlives a crashed controller so traffic keeps flowing)."""
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
+        caddy_dir = self.config.parent / "data" / "caddy"
+        for pid_file in caddy_dir.glob("*.pid") if caddy_dir.is_dir() else []:
+            pid = int(pid_file.read_text().strip() or 0)
+            cmdline = Path(f"/proc/{pid}/cmdline")
+            if pid and cmdline.exists() and b"caddy" in cmdline.read_bytes():
+                os.kill(pid, signal.SIGKILL)
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         response = httpx.request(
@@ -102,7 +110,7 @@ class Server:
             f"{self.base}{path}",
             json=body,
             headers={"Authorization": f"Bearer {self.token}"},
-            timeout=30,
+            timeout=120,
         )
         assert response.status_code < 400, response.text
         return response.json()
