@@ -40,7 +40,7 @@ class CaddyProcess:
         stop_timeout_seconds: float = 5.0,
     ) -> None:
         self.binary = binary
-        self.directory = directory
+        self.directory = directory.resolve()
         self.name = name
         self.startup_timeout_seconds = startup_timeout_seconds
         self.stop_timeout_seconds = stop_timeout_seconds

@@ -54,9 +54,12 @@ class Edge:
 
     def __init__(self, settings: EdgeSettings, directory: Path) -> None:
         self.settings = settings
-        self.directory = directory
+        # Absolute: Caddy runs in its own working directory (a relative data_dir broke it).
+        self.directory = directory.resolve()
+        directory = self.directory
         self.sockets = SwitchSockets(directory / "switch.sock", directory / "switch-admin.sock")
         self._routes: tuple[Route, ...] = ()
+        self._start_error = ""
         self._lock = asyncio.Lock()
         self._layers: list[_Layer] = []
         self._supervisors: list[asyncio.Task[None]] = []
@@ -78,6 +81,14 @@ class Edge:
         retrying with backoff. Otherwise: check that the Caddy at edge.admin_url answers."""
         if self._layers:
             raise EdgeError("the edge is already started")
+        try:
+            await self._start()
+        except EdgeError as exc:
+            self._start_error = exc.message
+            raise
+        self._start_error = ""
+
+    async def _start(self) -> None:
         self._layers = self._make_layers()
         if not self.settings.manage:
             if not await self.ping():
@@ -199,7 +210,8 @@ class Edge:
 
     async def _load(self, routes: tuple[Route, ...]) -> None:
         if not self._layers:
-            raise EdgeError("the edge is not started")
+            why = f": {self._start_error}" if self._start_error else ""
+            raise EdgeError(f"the edge (Caddy) is not running{why}")
         # Every config first: a port clash fails before anything changes.
         configs = [(layer, layer.config(routes)) for layer in self._layers]
         loaded: list[_Layer] = []
