@@ -7,6 +7,7 @@ import logging
 
 from quart import Quart
 
+from api.body import Int64Converter
 from api.errors import register_error_handlers
 from api.guard import authenticate_request
 from api.routes import (
@@ -17,6 +18,7 @@ from api.routes import (
     domains,
     envs,
     health,
+    openapi,
     webhooks,
     ws,
 )
@@ -34,18 +36,33 @@ from controller.routing import desired_routes
 
 log = logging.getLogger(__name__)
 
-BLUEPRINTS = (health, auth, apps, envs, domains, containers, deployments, ws, webhooks)
+BLUEPRINTS = (
+    health,
+    openapi,
+    auth,
+    apps,
+    envs,
+    domains,
+    containers,
+    deployments,
+    ws,
+    webhooks,
+)
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
     """A fogbank app; nothing touches the database or Docker until it starts serving."""
-    app = Quart("fogbank")
+    # No static folder: fogbank serves no files, and every rule must be a documented route.
+    app = Quart("fogbank", static_folder=None)
     # The largest body any route accepts (webhooks); API routes cap lower in api/body.py.
     app.config["MAX_CONTENT_LENGTH"] = max(
         settings.github.max_body_bytes, settings.server.max_body_bytes
     )
     app.config["FOGBANK_ALLOWED_ORIGINS"] = settings.server.allowed_origins
     app.config["PROPAGATE_EXCEPTIONS"] = False
+    # OPTIONS answers 405 in the envelope: fogbank serves no CORS, and never an HTML answer.
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
+    app.url_map.converters["int"] = Int64Converter
     for module in BLUEPRINTS:
         app.register_blueprint(module.blueprint)
     register_error_handlers(app)

@@ -7,11 +7,22 @@ import json
 from typing import Any, TypeVar
 
 from quart import request
+from werkzeug.routing import IntegerConverter
 
 from api.services import services
 from controller.errors import BadRequest, PayloadTooLarge, ValidationFailed
 
 T = TypeVar("T")
+# Integers are stored as SQL BIGINT: a larger one is refused here instead of overflowing there.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+class Int64Converter(IntegerConverter):
+    """`<int:...>` in URLs, bounded like the ids it names (a larger one matches no route)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", INT64_MAX)
+        super().__init__(*args, **kwargs)
 
 
 class Body:
@@ -33,6 +44,8 @@ class Body:
             return default
         if not isinstance(value, int) or isinstance(value, bool):
             raise ValidationFailed(f"'{key}' must be an integer")
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise ValidationFailed(f"'{key}' is out of range")
         return value
 
     def require_int(self, key: str) -> int:

@@ -13,7 +13,10 @@ APP_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 # git check-ref-format, simplified to a safe subset.
 BRANCH = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)(?!.*@\{)[A-Za-z0-9._/-]{1,255}(?<!\.lock)(?<![/.])$")
-SCP_LIKE = re.compile(r"^(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-]+):(?P<path>[^\s]+)$")
+# user and host never start with '-': ssh would read "-oProxyCommand=..." as an option.
+SCP_LIKE = re.compile(
+    r"^(?P<user>[A-Za-z0-9_][A-Za-z0-9._-]*)@(?P<host>[A-Za-z0-9][A-Za-z0-9.-]*):(?P<path>[^\s]+)$"
+)
 COMMIT = re.compile(r"^[0-9a-fA-F]{7,40}$")
 HOST_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 REMOTE_SCHEMES = {"https", "ssh"}
@@ -42,6 +45,8 @@ def repository(url: str, *, allow_local: bool) -> str:
     if scheme in REMOTE_SCHEMES:
         if not parts.hostname:
             raise ValidationFailed("gitRepository has no host")
+        if parts.hostname.startswith("-") or (parts.username or "").startswith("-"):
+            raise ValidationFailed("gitRepository host and user must not start with '-'")
         return url
     if scheme in LOCAL_SCHEMES or (not scheme and url.startswith("/")):
         if not allow_local:

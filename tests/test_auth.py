@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from quart.testing import QuartClient
+import asyncio
+import hmac
+from dataclasses import replace
+from typing import Any
 
+import pytest
+from quart.testing import QuartClient
+from quart.testing.connections import WebsocketDisconnectError
+
+from api.app import create_app
 from controller import auth
+from controller.config import Settings
 from controller.models import ApiToken, Role, Session, User
+from controller.timefmt import utcnow
 from tests.conftest import clear_cookies
+from webhooks.signature import sign, verify
 
 
 async def login(client: QuartClient, username: str, password: str) -> int:
@@ -105,3 +116,82 @@ async def test_cookie_state_change_needs_json_and_same_origin(client: QuartClien
     )
     assert cross.status_code == 403
     assert (await cross.get_json())["error"] == "CSRF_REJECTED"
+
+
+async def test_passwords_are_stored_as_argon2_hashes(client: QuartClient) -> None:
+    await auth.create_user("dora", "password123", Role.VIEWER)
+    stored = (await User.get(username="dora")).password_hash
+    assert stored.startswith("$argon2id$") and "password123" not in stored
+    assert await login(client, "dora", "password123") == 200
+
+
+async def test_sessions_expire_on_the_server(settings: Settings) -> None:
+    """A 1-second session: accepted at once, refused (and deleted) after its TTL even when the
+    client keeps sending the cookie."""
+    short = replace(settings, auth=replace(settings.auth, session_ttl_seconds=1))
+    quart_app = create_app(short)
+    async with quart_app.test_app():
+        client = QuartClient(quart_app)
+        await auth.create_user("erin", "password123", Role.VIEWER)
+        assert await login(client, "erin", "password123") == 200
+        assert client.cookie_jar is not None
+        raw = next(c.value for c in client.cookie_jar if c.name == "fogbank_session")
+        assert raw is not None
+        assert (await client.get("/api/auth/me")).status_code == 200
+        session = await Session.get()
+        await asyncio.sleep(max(0.0, (session.expires_at - utcnow()).total_seconds()) + 0.1)
+        clear_cookies(client)
+        client.set_cookie("localhost", "fogbank_session", raw)
+        assert (await client.get("/api/auth/me")).status_code == 401
+        assert await Session.all().count() == 0
+
+
+async def test_credentials_are_compared_in_constant_time(
+    client: QuartClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tokens and sessions are looked up by their SHA-256 (so lookup timing says nothing about the
+    raw value) and then compared with hmac.compare_digest, as are webhook signatures."""
+    calls: list[tuple[object, object]] = []
+    original = hmac.compare_digest
+
+    def spy(a: Any, b: Any) -> bool:
+        calls.append((a, b))
+        return original(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    user = await auth.create_user("finn", "password123", Role.VIEWER)
+    raw = await auth.create_api_token(user, "t")
+    assert await auth.resolve_api_token(raw) is not None
+    assert len(calls) == 1 and raw not in str(calls[0])
+    session = await auth.create_session(user, 60)
+    assert await auth.resolve_session(session) is not None
+    assert len(calls) == 2
+    assert verify(b"{}", sign("s3cret", b"{}"), ["other", "s3cret"])
+    assert len(calls) == 4  # every secret compared, no early return
+
+
+async def test_cookie_websocket_needs_an_allowed_origin(client: QuartClient) -> None:
+    """A page on another site cannot ride the session cookie into the log socket (4403); the same
+    host, or a Bearer token from anywhere, gets past authentication (4404: no such deployment)."""
+    user = await auth.create_user("gail", "password123", Role.ADMIN)
+    token = await auth.create_api_token(user, "t")
+    assert await login(client, "gail", "password123") == 200
+    cases = [
+        ({"Origin": "https://evil.example"}, 4403),
+        ({"Origin": "null"}, 4403),
+        ({"Origin": "http://localhost"}, 4404),
+        ({}, 4404),
+    ]
+    for headers, code in cases:
+        assert await ws_close_code(client, headers) == code, headers
+    clear_cookies(client)
+    bearer = {"Origin": "https://evil.example", "Authorization": f"Bearer {token}"}
+    assert await ws_close_code(client, bearer) == 4404
+
+
+async def ws_close_code(client: QuartClient, headers: dict[str, str]) -> int:
+    async with client.websocket("/ws/deployment/logs?deploymentId=99", headers=headers) as ws:
+        with pytest.raises(WebsocketDisconnectError) as closed:
+            await ws.receive()
+    code: int = closed.value.args[0]
+    return code

@@ -14,6 +14,7 @@ from tests.conftest import clear_cookies
 
 PUBLIC = {
     ("GET", "/api/health"),
+    ("GET", "/openapi.json"),  # the schema document; it holds no secrets
     ("POST", "/api/auth/login"),
     ("POST", "/api/auth/signup"),
     ("POST", "/webhooks/github"),  # authenticated by the GitHub signature
