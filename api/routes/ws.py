@@ -4,6 +4,7 @@ until the final status, then close 1000 (DESIGN section 7)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -27,6 +28,8 @@ CLOSE_NOT_FOUND = 4404
 # Re-read the row at this interval in case the deployment ended without a live event
 # (e.g. another process finished it); live frames come from the event bus, not from here.
 RECHECK_SECONDS = 5.0
+# A watcher dropped as too slow may not read its close frame either; wait no longer than this.
+CLOSE_WAIT_SECONDS = 5.0
 
 
 async def _send(frame: dict[str, Any]) -> None:
@@ -59,12 +62,21 @@ async def deployment_logs() -> None:
     if deployment is None:
         await websocket.close(CLOSE_NOT_FOUND, "deployment not found")
         return
-    await _stream(deployment, int(raw_after))
+    try:
+        async with asyncio.timeout(None) as too_slow:
+            await _stream(deployment, int(raw_after), too_slow)
+    except TimeoutError:
+        if not too_slow.expired():
+            raise
+        await _drop_too_slow()
 
 
-async def _stream(deployment: Deployment, after: int) -> None:
+async def _stream(deployment: Deployment, after: int, too_slow: asyncio.Timeout) -> None:
     found = services()
     with found.bus.subscribe(deployment.id) as subscription:
+        # A full queue ends the stream at once, even while a send is blocked on a watcher that
+        # stopped reading: its bounded buffer is all the server ever holds for it.
+        subscription.on_overflow = lambda: _expire_now(too_slow)
         await deployment.refresh_from_db()
         await _send(Event("status", status_data(deployment, "")).frame())
         last_seq = after
@@ -76,7 +88,7 @@ async def _stream(deployment: Deployment, after: int) -> None:
             return
         while True:
             try:
-                event = await asyncio.wait_for(subscription.queue.get(), RECHECK_SECONDS)
+                event = await _next_event(subscription.queue)
             except TimeoutError:
                 await deployment.refresh_from_db()
                 if deployment.status in TERMINAL and subscription.queue.empty():
@@ -92,10 +104,34 @@ async def _stream(deployment: Deployment, after: int) -> None:
                 if event.data["seq"] <= last_seq:
                     continue
                 last_seq = event.data["seq"]
-            await _send(event.frame())
+            await websocket.send(event.text)
             if event.type == "status" and Status(event.data["status"]) in TERMINAL:
                 await websocket.close(CLOSE_NORMAL)
                 return
+
+
+async def _next_event(queue: asyncio.Queue[Event]) -> Event:
+    """The next event, or TimeoutError after RECHECK_SECONDS without one."""
+    if not queue.empty():
+        # No task and no timer when an event is ready: wait_for per event was the biggest
+        # cost of a busy fan-out after the socket writes (bench/ws_fanout.py, BENCHMARKS.md).
+        return queue.get_nowait()
+    # Not wait_for: on Python 3.11 it swallows a cancellation (the too-slow drop) that lands
+    # just as the queue hands over an event.
+    async with asyncio.timeout(RECHECK_SECONDS):
+        return await queue.get()
+
+
+def _expire_now(timeout: asyncio.Timeout) -> None:
+    if not timeout.expired():
+        timeout.reschedule(0)  # a deadline in the past: expires on the next loop iteration
+
+
+async def _drop_too_slow() -> None:
+    """Close 1013; the watcher resumes with ?after=<last seq it got>."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(CLOSE_WAIT_SECONDS):
+            await websocket.close(CLOSE_TOO_SLOW, "watcher too slow; reconnect with ?after=")
 
 
 async def _send_final(deployment: Deployment) -> None:
