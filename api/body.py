@@ -25,6 +25,14 @@ class Int64Converter(IntegerConverter):
         super().__init__(*args, **kwargs)
 
 
+def parse_id(raw: str) -> int | None:
+    """A query-string id: ASCII digits within BIGINT, else None ("²".isdigit() is true too)."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
+        return None
+    value = int(raw)
+    return value if value <= INT64_MAX else None
+
+
 class Body:
     def __init__(self, data: dict[str, Any]) -> None:
         self._data = data

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from quart.testing import QuartClient
+from quart.testing.connections import WebsocketDisconnectError
 
 from controller.models import App, Deployment, EnvVar
 
@@ -150,3 +151,21 @@ async def test_app_create_validation(
     result = await assert_error(response, 422, "VALIDATION_FAILED")
     assert fragment in result["message"]
     assert await App.all().count() == 0
+
+
+@pytest.mark.parametrize("raw", ["²", "٣", "9" * 30, "-1", "", "1 "])
+async def test_query_ids_are_ascii_bigints(
+    client: QuartClient, admin: dict[str, str], raw: str
+) -> None:
+    """str.isdigit() accepts "²" and Arabic digits and int() of 30 nines overflows SQLite:
+    both used to answer 500. Now a 422, and the WebSocket closes 4400."""
+    response = await client.get(
+        "/api/apps/container/status", query_string={"appId": raw}, headers=admin
+    )
+    await assert_error(response, 422, "VALIDATION_FAILED")
+    async with client.websocket(
+        "/ws/deployment/logs", query_string={"deploymentId": raw}, headers=admin
+    ) as ws:
+        with pytest.raises(WebsocketDisconnectError) as closed:
+            await ws.receive()
+    assert closed.value.args[0] == 4400

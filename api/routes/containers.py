@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from quart import Blueprint, Response, request
 
-from api.body import read_body
+from api.body import parse_id, read_body
 from api.envelope import ok
 from api.guard import requires
 from api.routes.apps import find_app
@@ -51,8 +51,8 @@ async def restart() -> tuple[Response, int]:
 @blueprint.get("/api/apps/container/status")
 @requires(Role.VIEWER)
 async def status() -> tuple[Response, int]:
-    raw = request.args.get("appId", "")
-    if not raw.isdigit():
+    app_id = parse_id(request.args.get("appId", ""))
+    if app_id is None:
         raise ValidationFailed("query parameter appId must be an integer")
-    app = await find_app(int(raw))
+    app = await find_app(app_id)
     return ok(await container_status(app, services().engine), "Container status")

@@ -10,6 +10,7 @@ from typing import Any
 
 from quart import Blueprint, websocket
 
+from api.body import parse_id
 from api.guard import authenticate_websocket, check_role
 from api.services import services
 from controller.errors import FogbankError
@@ -53,18 +54,18 @@ async def deployment_logs() -> None:
     except FogbankError:
         await websocket.close(CLOSE_FORBIDDEN, "role too low")
         return
-    raw_id = websocket.args.get("deploymentId", "")
-    raw_after = websocket.args.get("after", "0")
-    if not raw_id.isdigit() or not raw_after.isdigit():
+    deployment_id = parse_id(websocket.args.get("deploymentId", ""))
+    after = parse_id(websocket.args.get("after", "0"))
+    if deployment_id is None or after is None:
         await websocket.close(CLOSE_BAD_REQUEST, "deploymentId and after must be integers")
         return
-    deployment = await Deployment.get_or_none(id=int(raw_id))
+    deployment = await Deployment.get_or_none(id=deployment_id)
     if deployment is None:
         await websocket.close(CLOSE_NOT_FOUND, "deployment not found")
         return
     try:
         async with asyncio.timeout(None) as too_slow:
-            await _stream(deployment, int(raw_after), too_slow)
+            await _stream(deployment, after, too_slow)
     except TimeoutError:
         if not too_slow.expired():
             raise
