@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 from quart import Quart
@@ -35,6 +37,8 @@ from controller.reconciler import Reconciler
 from controller.routing import desired_routes
 
 log = logging.getLogger(__name__)
+
+WEBSOCKET_CLOSE_SECONDS = 5.0
 
 BLUEPRINTS = (
     health,
@@ -121,6 +125,21 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
             await close_database()
 
     return app
+
+
+async def drain(app: Quart) -> None:
+    """SIGTERM, before the HTTP server stops: take no more work, let running deployments finish
+    within controller.shutdown_timeout_seconds (the rest are marked interrupted and re-queued),
+    then close every WebSocket with a final status frame."""
+    services: Services | None = app.extensions.get(EXTENSION_KEY)
+    if services is None:
+        return
+    await services.reconciler.stop()
+    services.bus.close_all("Server shutting down")
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(WEBSOCKET_CLOSE_SECONDS):
+            while services.bus.watchers():
+                await asyncio.sleep(0.05)
 
 
 async def _start_edge(edge: Edge) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
-from api.app import create_app
+from api.app import create_app, drain
 from controller import auth
 from controller.config import Settings, load_settings
 from controller.db import close_database, open_database
@@ -23,6 +23,7 @@ from controller.errors import FogbankError
 from controller.models import Role, User
 
 WEBSOCKET_PING_SECONDS = 30.0
+HTTP_GRACE_SECONDS = 5.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,13 +82,21 @@ async def _serve(settings: Settings, _: argparse.Namespace) -> int:
     config = Config()
     config.bind = [f"{settings.server.host}:{settings.server.port}"]
     config.websocket_ping_interval = WEBSOCKET_PING_SECONDS
-    config.graceful_timeout = settings.controller.shutdown_timeout_seconds
+    # drain() has already let deployments finish and closed the sockets: HTTP requests still
+    # in flight get a few seconds more.
+    config.graceful_timeout = HTTP_GRACE_SECONDS
     config.accesslog = None
-    shutdown = asyncio.Event()
+    signalled = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, shutdown.set)
-    await serve(app, config, shutdown_trigger=shutdown.wait)
+        loop.add_signal_handler(signum, signalled.set)
+
+    async def shutdown_trigger() -> None:
+        await signalled.wait()
+        logging.getLogger(__name__).info("shutting down: draining deployments and sockets")
+        await drain(app)
+
+    await serve(app, config, shutdown_trigger=shutdown_trigger)
     return 0
 
 

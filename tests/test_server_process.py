@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import signal
 import uuid
 from pathlib import Path
 
@@ -34,6 +35,7 @@ def server(tmp_path: Path) -> Server:
     config.write_text(
         f'[server]\nport = {port}\n[storage]\ndata_dir = "{tmp_path / "data"}"\n'
         "[git]\nallow_local = true\n[controller]\nworkers = 1\n"
+        f'[edge]\nadmin_url = "http://127.0.0.1:{free_port()}"\nhttp_port = {free_port()}\n'
     )
     cli(
         "user",
@@ -130,5 +132,112 @@ def test_kill_9_during_build_then_restart(
         left = docker_client.containers.list(all=True, filters={"label": f"fogbank.app={app_name}"})
         assert [c.labels["fogbank.deployment"] for c in left] == [str(retry["id"])]
         assert server.terminate() == 0
+    finally:
+        server.stop_quietly()
+
+
+def graceful_config(tmp_path: Path, shutdown_timeout: float) -> Path:
+    config = tmp_path / "graceful.toml"
+    config.write_text(
+        f'[server]\nport = {free_port()}\n[storage]\ndata_dir = "{tmp_path / "data"}"\n'
+        f"[git]\nallow_local = true\n[controller]\nshutdown_timeout_seconds = {shutdown_timeout}\n"
+        f'[edge]\nadmin_url = "http://127.0.0.1:{free_port()}"\nhttp_port = {free_port()}\n'
+    )
+    return config
+
+
+async def _watch_until_closed(url: str) -> tuple[list[dict[str, object]], int]:
+    import json
+
+    import websockets
+
+    frames: list[dict[str, object]] = []
+    async with websockets.connect(url) as socket:
+        try:
+            async for raw in socket:
+                frames.append(json.loads(raw))
+        except websockets.ConnectionClosed:
+            pass
+        assert socket.close_code is not None
+        return frames, socket.close_code
+
+
+@pytest.mark.parametrize(
+    ("shutdown_timeout", "sleep_seconds", "expected"),
+    [(30, 3, "success"), (1, 60, "failed")],
+    ids=["finishes-within-bound", "interrupted-past-bound"],
+)
+async def test_sigterm_drains_then_exits_zero(
+    tmp_path: Path,
+    web_repo: GitRepo,
+    app_name: str,
+    shutdown_timeout: float,
+    sleep_seconds: int,
+    expected: str,
+) -> None:
+    import asyncio
+
+    config = graceful_config(tmp_path, shutdown_timeout)
+    cli(
+        "user",
+        "create",
+        "--username",
+        "admin",
+        "--role",
+        "admin",
+        "--password-stdin",
+        config=config,
+        stdin="a long password\n",
+    )
+    port = int(config.read_text().split("port = ")[1].split("\n")[0])
+    server = Server(config, port, tmp_path / "server.log")
+    server.token = cli("token", "create", "--username", "admin", "--name", "t", config=config)
+    web_repo.commit(
+        "slow",
+        {
+            "Dockerfile": SLOW_DOCKERFILE.replace('"sleep", "5"', f'"sleep", "{sleep_seconds}"'),
+            "nonce": uuid.uuid4().hex,
+        },
+    )
+    try:
+        server.start()
+        app = server.call(
+            "POST",
+            "/api/apps/create",
+            {
+                "name": app_name,
+                "gitRepository": web_repo.url,
+                "port": 3000,
+                "stabilizationSeconds": 1,
+            },
+        )["data"]
+        queued = server.call("POST", "/api/deployment/add", {"appId": app["id"]})
+        url = f"ws://127.0.0.1:{port}/ws/deployment/logs?deploymentId={queued['id']}&token={server.token}"
+        watcher = asyncio.create_task(_watch_until_closed(url))
+
+        def building() -> bool | None:
+            rows = {d["id"]: d for d in server.deployments(app["id"])}
+            return rows[queued["id"]]["stage"] == "building_image" or None
+
+        await asyncio.to_thread(wait_until, building, 30, "building_image")
+        assert server.process is not None
+        server.process.send_signal(signal.SIGTERM)
+        frames, code = await asyncio.wait_for(watcher, 60)
+        exit_code = await asyncio.to_thread(server.process.wait, 60)
+        assert exit_code == 0
+        statuses = [f for f in frames if f["type"] == "status"]
+        final = statuses[-1]["data"]
+        assert isinstance(final, dict)
+        assert final["status"] == expected, final
+        if expected == "failed":
+            assert "interrupted" in str(final["error_message"])
+            # Re-queued for the next start.
+            server.start()
+            rows = server.deployments(app["id"])
+            assert rows[0]["commit_hash"] == queued["commit_hash"] and rows[0]["id"] != queued["id"]
+            server.call("POST", "/api/deployment/stop", {"deploymentId": rows[0]["id"]})
+            assert server.terminate() == 0
+        else:
+            assert code == 1000
     finally:
         server.stop_quietly()

@@ -21,6 +21,7 @@ from controller.progress import status_data
 blueprint = Blueprint("ws", __name__)
 
 CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
 CLOSE_TOO_SLOW = 1013
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHORIZED = 4401
@@ -101,6 +102,12 @@ async def _stream(deployment: Deployment, after: int, too_slow: asyncio.Timeout)
                     )
                     return
                 continue
+            if event.type == "closing":
+                # The server is shutting down: the deployment's state as it is now, then go.
+                await deployment.refresh_from_db()
+                await _send(Event("status", status_data(deployment, event.data["message"])).frame())
+                await websocket.close(CLOSE_GOING_AWAY, "server shutting down")
+                return
             if event.type == "log":
                 if event.data["seq"] <= last_seq:
                     continue
