@@ -138,8 +138,7 @@ async def drain(app: Quart) -> None:
     services.bus.close_all("Server shutting down")
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(WEBSOCKET_CLOSE_SECONDS):
-            while services.bus.watchers():
-                await asyncio.sleep(0.05)
+            await services.bus.wait_idle()
 
 
 async def _start_edge(edge: Edge) -> None:

@@ -66,11 +66,14 @@ class EventBus:
     def __init__(self, queue_size: int = 10_000) -> None:
         self._queue_size = queue_size
         self._subscribers: dict[int, set[Subscription]] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     @contextlib.contextmanager
     def subscribe(self, deployment_id: int) -> Iterator[Subscription]:
         subscription = Subscription(self._queue_size)
         self._subscribers.setdefault(deployment_id, set()).add(subscription)
+        self._idle.clear()
         try:
             yield subscription
         finally:
@@ -79,6 +82,8 @@ class EventBus:
                 subscribers.discard(subscription)
                 if not subscribers:
                     del self._subscribers[deployment_id]
+            if not self._subscribers:
+                self._idle.set()
 
     def publish(self, deployment_id: int, event: Event) -> None:
         for subscription in tuple(self._subscribers.get(deployment_id, ())):
@@ -100,6 +105,10 @@ class EventBus:
 
     def watchers(self) -> int:
         return sum(len(s) for s in self._subscribers.values())
+
+    async def wait_idle(self) -> None:
+        """Until no watcher is subscribed any more."""
+        await self._idle.wait()
 
     def subscriber_count(self, deployment_id: int) -> int:
         return len(self._subscribers.get(deployment_id, ()))
