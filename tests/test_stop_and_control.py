@@ -80,7 +80,9 @@ async def test_stop_pending_building_and_after_switch(
     body = (await stopped.get_json())["data"]
     assert body["status"] == "stopped" and body["stage"] == "building_image"
     assert body["error_message"] == "stopped by admin"
-    assert time.monotonic() - started < 2
+    took = time.monotonic() - started
+    print(f"stop during building_image: stopped {took:.2f} s after the request")
+    assert took < 2
     for _ in range(50):
         if not build_containers(docker_client):
             break

@@ -51,6 +51,7 @@ async def test_unhealthy_release_never_takes_traffic(
         bad = await add(client, admin, created["id"])
         result = await wait_terminal(app, bad["id"])
     assert (result.status, result.stage) == (Status.FAILED, "starting_new")
+    print(f"unhealthy release: {len(load.samples)} requests, {len(load.failures)} failed")
     assert len(load.samples) > 50
     assert load.failures == []
     assert load.bodies() == {"version one\n"}
@@ -109,6 +110,7 @@ async def test_crash_after_switch_goes_back_at_once(
     after = [s for s in samples if s.started > served_new[-1].started]
     back = next(s for s in after if s.body == "version one\n")
     outage = back.started - served_new[-1].started
+    print(f"crash after switch: old version served again {outage:.2f} s after the last new answer")
     assert outage < 2.0, f"old version back after {outage:.2f} s"
     async with httpx.AsyncClient() as http:
         assert (await http.get(f"http://127.0.0.1:{port}/")).text == "version one\n"
@@ -146,6 +148,7 @@ async def test_rollback_reuses_the_image(
             assert time.monotonic() - started < 10, "old content not served within 10 s"
             await asyncio.sleep(0.05)
     served = time.monotonic() - started
+    print(f"rollback: old content served {served:.2f} s after the request")
     assert served < 10, f"rollback served the old content after {served:.1f} s"
     done = await wait_terminal(app, queued["id"])
     assert done.status is Status.SUCCESS, done.error_message
