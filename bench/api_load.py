@@ -34,6 +34,7 @@ from bench.common import (
     prepare,
     rss_mb,
     server_pid,
+    stop_server,
     workdir,
 )
 
@@ -186,9 +187,8 @@ def main() -> int:
             peak = max(sampler.samples)
             time.sleep(IDLE_SETTLE_SECONDS)
             after = rss_mb(pid)
-            bench.server.terminate()
         finally:
-            bench.server.stop_quietly()
+            stop_server(bench.server)
     verdict = "OK" if idle < TARGET_IDLE_MB else "MISSED"
     print(f"\nserver RSS: idle after start {idle:.0f} MB (target < {TARGET_IDLE_MB:g} MB: {verdict}); "
           f"peak during the load {peak:.0f} MB (VmRSS sampled every 100 ms); idle after the load "

@@ -6,7 +6,9 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import statistics
+import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -18,6 +20,7 @@ import docker
 from tests.conftest import free_port
 from tests.server_process import Server, cli
 
+SHUTDOWN_WAIT_SECONDS = 60
 BENCH_PASSWORD = "a long bench password\n"  # noqa: S105 - a throwaway user in a temp dir
 
 
@@ -33,6 +36,20 @@ class Bench:
     @property
     def ws_base(self) -> str:
         return f"ws://127.0.0.1:{self.server.port}"
+
+
+def stop_server(server: Server) -> None:
+    """SIGTERM, so fogbank stops its own Caddy too; SIGKILL only if it does not exit in time (a
+    killed server leaves its managed Caddy running)."""
+    process = server.process
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(SHUTDOWN_WAIT_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
 
 
 def write_config(root: Path, extra: str = "") -> tuple[Path, int]:

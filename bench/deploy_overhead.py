@@ -34,7 +34,7 @@ import docker
 import httpx
 from websockets.asyncio.client import connect
 
-from bench.common import Bench, prepare, remove_app_objects, workdir
+from bench.common import Bench, prepare, remove_app_objects, stop_server, workdir
 from tests.conftest import free_port, make_web_repo
 from tests.server_process import Server
 
@@ -299,9 +299,8 @@ def main() -> int:
         server.start()
         try:
             samples = asyncio.run(run(bench, args.trials, script, names))
-            server.terminate()
         finally:
-            server.stop_quietly()
+            stop_server(server)
             remove_app_objects(names)
             remove_floor_objects()
     report(samples, args.trials)

@@ -25,7 +25,16 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import Bench, cpu_seconds, p50_p99, percentile, prepare, server_pid, workdir
+from bench.common import (
+    Bench,
+    cpu_seconds,
+    p50_p99,
+    percentile,
+    prepare,
+    server_pid,
+    stop_server,
+    workdir,
+)
 
 REQUESTS = 400
 WARMUP = 20
@@ -164,9 +173,8 @@ def main() -> int:
         bench.server.start()
         try:
             results = asyncio.run(measure(bench, args.apps, args.deployments))
-            bench.server.terminate()
         finally:
-            bench.server.stop_quietly()
+            stop_server(bench.server)
     print(f"\n{REQUESTS} requests each, one at a time (latency of the full HTTP request):")
     for name, (latencies, cpu_ms) in results.items():
         verdict = ""

@@ -56,6 +56,7 @@ from bench.common import (
     prepare,
     remove_app_objects,
     rss_mb,
+    stop_server,
     workdir,
 )
 from bench.wsclient import Watcher, open_watcher
@@ -349,9 +350,8 @@ def main() -> int:
         bench.server.start()
         try:
             asyncio.run(run(bench, args, names))
-            bench.server.terminate()
         finally:
-            bench.server.stop_quietly()
+            stop_server(bench.server)
             remove_app_objects(names)
     return 0
 
