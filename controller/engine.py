@@ -270,6 +270,14 @@ class Engine:
 
         return await self._call("cannot list images", find)
 
+    async def prune_dangling(self, labels: dict[str, str]) -> None:
+        """Remove untagged leftovers carrying these labels (steps of a build cut short)."""
+        label_filter = [f"{key}={value}" for key, value in labels.items()]
+        await self._call(
+            "cannot prune dangling images",
+            lambda client: client.images.prune(filters={"dangling": True, "label": label_filter}),
+        )
+
     async def tag_image(self, source: str, target: str) -> None:
         """Give image `source` the extra tag `target` (repository:tag)."""
         repository, _, tag = target.rpartition(":")

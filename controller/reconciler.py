@@ -137,6 +137,9 @@ class Reconciler:
             await self._remove_orphans()
             for deployment in interrupted:
                 await discard_image(self.engine, deployment)
+                app = await App.get_or_none(id=deployment.app_id)
+                if app is not None:  # steps of its cut-short build
+                    await self.engine.prune_dangling({"fogbank.app": app.name})
         except FogbankError as exc:
             log.error("could not clean up containers at start: %s", exc.message)
 

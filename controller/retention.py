@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 async def prune_images(engine: Engine, app: App, keep: int) -> list[str]:
     """Remove this app's images beyond the newest `keep`; returns the removed references."""
     active_ids = {d.id for d in await Deployment.filter(app_id=app.id, is_active=True)}
+    await engine.prune_dangling({"fogbank.app": app.name})
     images = await engine.images({"fogbank.app": app.name})
 
     def deployment_of(labels: dict[str, str]) -> int:
