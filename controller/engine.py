@@ -8,23 +8,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypedDict, TypeVar
+from typing import Any, TypeVar
 
 import docker
 import docker.errors
 import requests
 
+from controller.buildstream import (
+    LineSink,
+    build_limits,
+    check_build_inputs,
+    disconnect,
+    handle_build_item,
+)
 from controller.errors import BuildError, EngineError
 
 T = TypeVar("T")
 
-LineSink = Callable[[str], Awaitable[None]]
 
 LOOPBACK = "127.0.0.1"
 # dockerd sets up the port mapping before start returns; the bound only covers a slow daemon.
@@ -87,7 +92,7 @@ class Engine:
         Cancelling the awaiting task disconnects from the daemon, which aborts the build and
         (forcerm) removes its intermediate container.
         """
-        await asyncio.to_thread(_check_build_inputs, context, dockerfile)
+        await asyncio.to_thread(check_build_inputs, context, dockerfile)
         client = await self._docker()
         loop = asyncio.get_running_loop()
         items: asyncio.Queue[object] = asyncio.Queue()
@@ -113,7 +118,7 @@ class Engine:
                         rm=True,
                         forcerm=True,
                         pull=False,
-                        container_limits=_build_limits(memory_bytes, cpu_shares),
+                        container_limits=build_limits(memory_bytes, cpu_shares),
                         timeout=None,  # a silent RUN step may last long; cancellation ends it
                     )
                 finally:
@@ -139,11 +144,11 @@ class Engine:
                 if isinstance(item, Exception):
                     raise _build_failure(item) from item
                 if isinstance(item, dict):
-                    image_id = await _handle_build_item(item, on_line) or image_id
+                    image_id = await handle_build_item(item, on_line) or image_id
         finally:
             abort.set()
             if not worker.done():
-                _disconnect(responses)
+                disconnect(responses)
             await asyncio.wait({worker})
         if image_id is None:
             image_id = await self._call(
@@ -336,51 +341,6 @@ class Engine:
             sink.append(response)
 
 
-class _BuildLimits(TypedDict, total=False):  # the SDK's container_limits
-    memory: int
-    memswap: int
-    cpushares: int
-    cpusetcpus: str
-
-
-def _build_limits(memory_bytes: int | None, cpu_shares: int | None) -> _BuildLimits | None:
-    limits: _BuildLimits = {}
-    if memory_bytes is not None:
-        # memswap equal to memory: a build step cannot escape its limit into swap.
-        limits["memory"] = memory_bytes
-        limits["memswap"] = memory_bytes
-    if cpu_shares is not None:
-        limits["cpushares"] = cpu_shares
-    return limits or None
-
-
-def _check_build_inputs(context: Path, dockerfile: str) -> None:
-    if not context.is_dir():
-        raise BuildError(f"build context {context} is not a directory")
-    path = (context / dockerfile).resolve()
-    # the SDK would happily read a Dockerfile from anywhere on the host into the build
-    if not path.is_relative_to(context.resolve()):
-        raise BuildError(f"dockerfile {dockerfile!r} is outside the build context")
-    if not path.is_file():
-        raise BuildError(f"dockerfile {dockerfile!r} not found in the build context")
-
-
-async def _handle_build_item(item: dict[str, Any], on_line: LineSink) -> str | None:
-    """Forward the item's text to `on_line`; return the image id when the item carries it."""
-    if "error" in item or "errorDetail" in item:
-        message = item.get("error") or (item.get("errorDetail") or {}).get("message")
-        raise BuildError(f"docker build failed: {str(message or 'unknown error').strip()}")
-    text = item.get("stream") or item.get("status")
-    if isinstance(text, str):
-        for line in text.splitlines():
-            if line := line.rstrip():
-                await on_line(line)
-    aux = item.get("aux")
-    if isinstance(aux, dict) and isinstance(aux.get("ID"), str):
-        return str(aux["ID"])
-    return None
-
-
 def _build_failure(err: Exception) -> Exception:
     if isinstance(err, docker.errors.APIError):
         return BuildError(f"docker build failed: {_reason(err)}")
@@ -389,17 +349,6 @@ def _build_failure(err: Exception) -> Exception:
     if isinstance(err, OSError):
         return BuildError(f"cannot read the build context: {err}")
     return err
-
-
-def _disconnect(responses: list[requests.Response]) -> None:
-    # shutdown (unlike close) wakes the thread blocked reading the socket; dockerd sees the
-    # client go away and cancels the build
-    for response in responses:
-        connection = getattr(response.raw, "connection", None)
-        sock = getattr(connection, "sock", None)
-        if isinstance(sock, socket.socket):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
 
 
 def _restart_policy(policy: str) -> Any:  # Any: the SDK stubs only know always/on-failure
