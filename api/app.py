@@ -35,10 +35,12 @@ from controller.events import DeploymentLogs, EventBus
 from controller.gitsync import GitSync
 from controller.reconciler import Reconciler
 from controller.routing import desired_routes
+from webhooks.intake import DeliveryIntake
 
 log = logging.getLogger(__name__)
 
 WEBSOCKET_CLOSE_SECONDS = 5.0
+INTAKE_CLOSE_SECONDS = 5.0  # webhook deliveries already received get their answer
 
 BLUEPRINTS = (
     health,
@@ -97,6 +99,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
             timeout_seconds=settings.git.timeout_seconds,
         )
         reconciler = Reconciler(settings, docker, git, bus, logs, edge)
+        intake = DeliveryIntake(global_secret=settings.github.webhook_secret, wake=reconciler.wake)
         app.extensions[EXTENSION_KEY] = Services(
             settings=settings,
             engine=docker,
@@ -106,8 +109,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
             logs=logs,
             reconciler=reconciler,
             login_limiter=LoginLimiter(settings.auth.login_failures_per_minute),
+            intake=intake,
         )
         await reconciler.start()
+        intake.start()
         log.info("fogbank ready on %s:%s", settings.server.host, settings.server.port)
 
     @app.after_serving
@@ -116,6 +121,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
         try:
             if services is not None:
                 try:
+                    await services.intake.close(INTAKE_CLOSE_SECONDS)
                     await services.reconciler.stop()
                 finally:
                     await services.edge.stop()
@@ -134,6 +140,7 @@ async def drain(app: Quart) -> None:
     services: Services | None = app.extensions.get(EXTENSION_KEY)
     if services is None:
         return
+    await services.intake.close(INTAKE_CLOSE_SECONDS)
     await services.reconciler.stop()
     services.bus.close_all("Server shutting down")
     with contextlib.suppress(TimeoutError):

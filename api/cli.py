@@ -15,6 +15,7 @@ from typing import Any
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
+from api import runtime
 from api.app import create_app, drain
 from controller import auth
 from controller.config import Settings, load_settings
@@ -35,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
         command: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]] = args.run
+        if command is _serve:
+            return runtime.run(command(settings, args), settings.server.event_loop)
         return asyncio.run(command(settings, args))
     except FogbankError as exc:
         print(f"fogbank: {exc.message}", file=sys.stderr)
@@ -79,6 +82,13 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _serve(settings: Settings, _: argparse.Namespace) -> int:
     app = create_app(settings)
+
+    @app.before_serving
+    async def settle() -> None:
+        # Registered after create_app's own start-up, so it runs once the database, the edge
+        # and the workers are up: what exists now lives as long as the process.
+        runtime.settle_garbage_collector()
+
     config = Config()
     config.bind = [f"{settings.server.host}:{settings.server.port}"]
     config.websocket_ping_interval = WEBSOCKET_PING_SECONDS

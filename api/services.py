@@ -13,6 +13,7 @@ from controller.engine import Engine
 from controller.events import DeploymentLogs, EventBus
 from controller.gitsync import GitSync
 from controller.reconciler import Reconciler
+from webhooks.intake import DeliveryIntake
 
 EXTENSION_KEY = "fogbank"
 
@@ -27,6 +28,7 @@ class Services:
     logs: DeploymentLogs
     reconciler: Reconciler
     login_limiter: LoginLimiter
+    intake: DeliveryIntake
 
 
 def services() -> Services:

@@ -21,24 +21,20 @@ import argparse
 import asyncio
 import itertools
 import json
-import shutil
 import sqlite3
 import statistics
 import sys
-import tempfile
-import time
 import uuid
 from collections import Counter, defaultdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import docker
-import httpx
-
-from tests.conftest import free_port, make_web_repo
+from bench import httpload
+from bench.common import percentile, prepare, remove_app_objects, stop_server, workdir
+from tests.conftest import make_web_repo
 from tests.github_payloads import push, signed
-from tests.server_process import Server, cli, wait_until
+from tests.server_process import wait_until
 
 CONCURRENCY = 50
 UNLOADED = 100
@@ -60,42 +56,6 @@ def make_repo(path: Path, *, failing: bool) -> list[str]:
         repo.commit(f"version {n}", {"www/index.html": f"version {n}\n"})
         for n in range(COMMITS_PER_REPO)
     ]
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
-Request = tuple[str, bytes | None, dict[str, str]]  # path, body (None: GET), headers
-
-
-async def timed_requests(
-    clients: list[httpx.AsyncClient], requests: list[Request]
-) -> tuple[list[float], list[httpx.Response], float]:
-    """Send every request, one in flight per client; latencies (ms), responses, wall seconds."""
-    latencies: list[float] = [0.0] * len(requests)
-    responses: list[httpx.Response | None] = [None] * len(requests)
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for index in range(len(requests)):
-        queue.put_nowait(index)
-
-    async def worker(http: httpx.AsyncClient) -> None:
-        while not queue.empty():
-            index = queue.get_nowait()
-            path, body, headers = requests[index]
-            started = time.perf_counter()
-            if body is None:
-                response = await http.get(path, headers=headers)
-            else:
-                response = await http.post(path, content=body, headers=headers)
-            latencies[index] = (time.perf_counter() - started) * 1000
-            responses[index] = response
-
-    started = time.perf_counter()
-    await asyncio.gather(*[worker(http) for http in clients])
-    wall = time.perf_counter() - started
-    return latencies, [r for r in responses if r is not None], wall
 
 
 def summary(latencies: list[float]) -> str:
@@ -144,56 +104,54 @@ def overlaps(rows: list[sqlite3.Row]) -> int:
     return found
 
 
-def deliveries_for(targets: list[dict[str, Any]], count: int) -> list[Request]:
-    """`count` signed pushes spread over the targets, each app's commits in increasing order."""
-    sent: list[Request] = []
+def deliveries_for(targets: list[dict[str, Any]], count: int) -> list[tuple[str, bytes]]:
+    """`count` signed pushes spread over the targets, each app's commits in increasing order:
+    (delivery id, the serialised request)."""
+    sent: list[tuple[str, bytes]] = []
     per_app = count // len(targets) + 1
     for index in range(count):
         target = targets[index % len(targets)]
         sha = target["shas"][(index // len(targets)) * COMMITS_PER_REPO // per_app]
         payload = push(target["url"], "main", sha, f"push {index}", full_name=target["name"])
-        body, headers = signed(payload, target["secret"], delivery=str(uuid.uuid4()))
-        sent.append(("/webhooks/github", body, headers))
+        delivery = str(uuid.uuid4())
+        body, headers = signed(payload, target["secret"], delivery=delivery)
+        sent.append((delivery, httpload.post("/webhooks/github", body, list(headers.items()))))
     return sent
 
 
-async def burst(server: Server, db: Path, count: int, targets: list[dict[str, Any]]) -> None:
+async def burst(port: int, db: Path, count: int, targets: list[dict[str, Any]]) -> None:
     every = deliveries_for(targets, UNLOADED + count)
     unloaded, sent = every[:UNLOADED], every[UNLOADED:]
-    # One client (one keep-alive connection) per concurrent sender, as 50 GitHub senders would
-    # be; a single shared httpx pool is itself the bottleneck at this concurrency.
-    clients = [httpx.AsyncClient(base_url=server.base, timeout=30) for _ in range(CONCURRENCY)]
-    try:
-        await asyncio.gather(*[http.get("/api/health") for http in clients])  # connect all
-        health: list[Request] = [("/api/health", None, {})]
-        floor, _, floor_wall = await timed_requests(clients, health * 2000)
-        alone, first, _ = await timed_requests(clients[:1], unloaded)
-        latencies, responses, wall = await timed_requests(clients, sent)
-        again = sent[:: max(1, count // REDELIVERIES)]
-        _, replayed, _ = await timed_requests(clients, again)
-    finally:
-        await asyncio.gather(*[http.aclose() for http in clients])
-    statuses = Counter(r.status_code for r in [*first, *responses])
+    # Each of the 50 senders has its own keep-alive connection, as 50 GitHub senders would.
+    floor = await httpload.closed_loop(port, [httpload.get("/api/health")] * 2000, CONCURRENCY)
+    alone = await httpload.closed_loop(port, [request for _, request in unloaded], 1)
+    run = await httpload.closed_loop(port, [request for _, request in sent], CONCURRENCY)
+    again = sent[:: max(1, count // REDELIVERIES)]
+    replayed = await httpload.closed_loop(port, [request for _, request in again], CONCURRENCY)
+    statuses = Counter(answer.status for answer in [*alone.answers, *run.answers])
     answers = {
-        request[2]["X-GitHub-Delivery"]: response.content
-        for request, response in zip(sent, responses, strict=True)
+        delivery: answer.body for (delivery, _), answer in zip(sent, run.answers, strict=True)
     }
     same = sum(
-        answers[request[2]["X-GitHub-Delivery"]] == response.content
-        for request, response in zip(again, replayed, strict=True)
+        answers[delivery] == answer.body
+        for (delivery, _), answer in zip(again, replayed.answers, strict=True)
     )
-    ids = [request[2]["X-GitHub-Delivery"] for request in [*unloaded, *sent]]
+    ids = [delivery for delivery, _ in every]
 
     print(
-        f"floor: {len(floor)} GET /api/health at concurrency {CONCURRENCY}, "
-        f"{len(floor) / floor_wall:.0f} requests/s, {summary(floor)}"
+        f"floor: {len(floor.latencies_ms)} GET /api/health at concurrency {CONCURRENCY}, "
+        f"{len(floor.latencies_ms) / floor.wall_seconds:.0f} requests/s, "
+        f"{summary(floor.latencies_ms)}"
     )
-    print(f"unloaded: {len(alone)} deliveries one at a time, ack {summary(alone)}")
+    print(f"unloaded: {UNLOADED} deliveries one at a time, ack {summary(alone.latencies_ms)}")
     print(
-        f"burst: {count} signed pushes at concurrency {CONCURRENCY} in {wall:.2f} s = "
-        f"{count / wall:.0f} deliveries/s, ack {summary(latencies)}"
+        f"burst: {count} signed pushes at concurrency {CONCURRENCY} in {run.wall_seconds:.2f} s "
+        f"= {count / run.wall_seconds:.0f} deliveries/s, ack {summary(run.latencies_ms)}"
     )
-    print(f"answers {dict(statuses)}; redeliveries of sent ids: {same}/{len(again)} identical")
+    print(
+        f"answers {dict(statuses)}; redeliveries of sent ids: {same}/{len(again)} identical, "
+        f"ack {summary(replayed.latencies_ms)}"
+    )
 
     wait_idle(db)
     recorded = read_db(db, "SELECT delivery_id, response FROM webhook_delivery")
@@ -234,54 +192,37 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--deliveries", type=int, default=2000)
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="fogbank-burst-"))
-    docker_client = docker.from_env()
     names = [f"burst-{uuid.uuid4().hex[:8]}", f"burst-{uuid.uuid4().hex[:8]}"]
-    server: Server | None = None
-    try:
-        quick = make_repo(workdir / "quick", failing=False)
-        failing = make_repo(workdir / "failing", failing=True)
-        port = free_port()
-        config = workdir / "config.toml"
-        config.write_text(
-            f'[server]\nport = {port}\n[storage]\ndata_dir = "{workdir / "data"}"\n'
-            "[git]\nallow_local = true\n[controller]\nworkers = 2\n"
-        )
-        cli("user", "create", "--username", "bench", "--role", "admin", "--password-stdin",
-            config=config, stdin="a long bench password\n")  # fmt: skip
-        server = Server(config, port, workdir / "server.log")
-        server.token = cli("token", "create", "--username", "bench", "--name", "b", config=config)
-        server.start()
-        targets = []
-        for name, repo, shas in zip(names, ("quick", "failing"), (quick, failing), strict=True):
-            url = (workdir / repo).as_uri()
-            app = server.call(
-                "POST",
-                "/api/apps/create",
-                {"name": name, "gitRepository": url, "port": 3000, "healthTimeoutSeconds": 10},
-            )["data"]
-            secret = server.call("POST", "/api/apps/webhook", {"appId": app["id"]})["data"]
-            targets.append(
-                {"id": app["id"], "url": url, "name": f"bench/{repo}", "shas": shas,
-                 "secret": secret["secret"]}
-            )  # fmt: skip
-        asyncio.run(burst(server, workdir / "data" / "fogbank.db", args.deliveries, targets))
-        for target in targets:
-            server.call("DELETE", "/api/apps/delete", {"appId": target["id"]})
-        print(f"server exit status after SIGTERM: {server.terminate()}")
-        return 0
-    finally:
-        if server is not None:
-            server.stop_quietly()
-        for name in names:  # in case the API delete did not run
-            for container in docker_client.containers.list(
-                all=True, filters={"label": f"fogbank.app={name}"}
-            ):
-                container.remove(force=True)
-            for image in docker_client.images.list(filters={"label": f"fogbank.app={name}"}):
-                docker_client.images.remove(str(image.id), force=True)
-        docker_client.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+    with workdir("fb-burst-") as root:
+        bench = prepare(root, "[controller]\nworkers = 2\n")
+        server = bench.server
+        try:
+            quick = make_repo(root / "quick", failing=False)
+            failing = make_repo(root / "failing", failing=True)
+            server.start()
+            targets = []
+            for name, repo, shas in zip(names, ("quick", "failing"), (quick, failing), strict=True):
+                url = (root / repo).as_uri()
+                app = server.call(
+                    "POST",
+                    "/api/apps/create",
+                    {"name": name, "gitRepository": url, "port": 3000, "healthTimeoutSeconds": 10},
+                )["data"]
+                secret = server.call("POST", "/api/apps/webhook", {"appId": app["id"]})["data"]
+                targets.append(
+                    {"id": app["id"], "url": url, "name": f"bench/{repo}", "shas": shas,
+                     "secret": secret["secret"]}
+                )  # fmt: skip
+            asyncio.run(burst(server.port, bench.db, args.deliveries, targets))
+            for target in targets:
+                server.call("DELETE", "/api/apps/delete", {"appId": target["id"]})
+            stop_server(server)
+            assert server.process is not None
+            print(f"server exit status after SIGTERM: {server.process.returncode}")
+            return 0
+        finally:
+            stop_server(server)
+            remove_app_objects(names)
 
 
 if __name__ == "__main__":

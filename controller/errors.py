@@ -57,6 +57,11 @@ class RateLimited(FogbankError):
     code = "RATE_LIMITED"
 
 
+class ServiceUnavailable(FogbankError):
+    status_code = 503
+    code = "SERVICE_UNAVAILABLE"
+
+
 class ConfigError(FogbankError):
     """Settings could not be loaded; raised before the server starts."""
 

@@ -85,6 +85,9 @@ class EventBus:
             if not self._subscribers:
                 self._idle.set()
 
+    def watched(self, deployment_id: int) -> bool:
+        return bool(self._subscribers.get(deployment_id))
+
     def publish(self, deployment_id: int, event: Event) -> None:
         for subscription in tuple(self._subscribers.get(deployment_id, ())):
             subscription.offer(event)

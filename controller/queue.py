@@ -6,6 +6,7 @@ newest pending deployment of an idle app with a compare-and-set, superseding old
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tortoise.expressions import F
@@ -25,9 +26,15 @@ class CommitRef:
 
 
 @dataclass(frozen=True)
+class Enqueued:
+    id: int
+    deployment_number: int
+
+
+@dataclass(frozen=True)
 class Claim:
     deployment: Deployment
-    superseded: list[Deployment]
+    superseded: list[int]  # ids of the older pending deployments this claim stopped
 
 
 async def enqueue(
@@ -54,6 +61,42 @@ async def enqueue(
             rolled_back_from=rolled_back_from,
             image_tag=image_tag,
         )
+
+
+async def enqueue_many(
+    app_id: int, commits: Sequence[CommitRef], triggered_by: Trigger
+) -> list[Enqueued]:
+    """Append one pending deployment per commit, numbered in order, in few statements.
+
+    For a burst of webhook deliveries: the app's counter moves once by len(commits) and the rows
+    go in with one multi-row insert. Must run inside the caller's transaction.
+    """
+    if not commits:
+        return []
+    await App.filter(id=app_id).update(deployment_counter=F("deployment_counter") + len(commits))
+    last = (await App.get(id=app_id)).deployment_counter
+    first = last - len(commits) + 1
+    await Deployment.bulk_create(
+        [
+            Deployment(
+                app_id=app_id,
+                deployment_number=first + offset,
+                commit_hash=commit.sha,
+                commit_message=commit.message,
+                commit_author=commit.author,
+                triggered_by=triggered_by,
+            )
+            for offset, commit in enumerate(commits)
+        ]
+    )
+    # bulk_create does not read back primary keys; (app_id, deployment_number) is unique.
+    rows = await (
+        Deployment.filter(app_id=app_id, deployment_number__gte=first)
+        .order_by("deployment_number")
+        .limit(len(commits))
+        .values_list("id", "deployment_number")
+    )
+    return [Enqueued(int(str(row[0])), int(str(row[1]))) for row in rows]
 
 
 async def claim_next(busy_app_ids: set[int]) -> Claim | None:
@@ -87,7 +130,7 @@ async def claim_next(busy_app_ids: set[int]) -> Claim | None:
         if claimed != 1:
             continue  # another worker (or a stop) got there first
         older = Deployment.filter(app_id=app_id, status=Status.PENDING, id__lt=newest.id)
-        superseded_ids = [d.id for d in await older.only("id")]
+        superseded_ids = [int(str(i)) for i in await older.values_list("id", flat=True)]
         # One statement for all of them: a burst of pushes may leave hundreds pending.
         await Deployment.filter(id__in=superseded_ids, status=Status.PENDING).update(
             status=Status.STOPPED,
@@ -96,8 +139,7 @@ async def claim_next(busy_app_ids: set[int]) -> Claim | None:
             updated_at=now,
         )
         await newest.refresh_from_db()
-        superseded = await Deployment.filter(id__in=superseded_ids).order_by("id")
-        return Claim(newest, list(superseded))
+        return Claim(newest, sorted(superseded_ids))
     return None
 
 

@@ -210,9 +210,7 @@ class Reconciler:
         control = RunControl(deployment.id, app_id, deployment.deployment_number)
         self.runs.add(control)
         try:
-            for old in claim.superseded:
-                self.logs.append(old.id, f"Stopped: {old.error_message}")
-                self.bus.publish(old.id, Event("status", status_data(old)))
+            await self._announce_stopped(claim.superseded)
             # The pipeline runs as its own task so a stop can cancel it without cancelling
             # this worker; a cancelled worker (shutdown) cancels it too.
             control.task = asyncio.create_task(
@@ -236,6 +234,16 @@ class Reconciler:
             self._busy_apps.discard(app_id)
             self._wakeup.set()  # this app may have more pending work
         return True
+
+    async def _announce_stopped(self, superseded: list[int]) -> None:
+        """The final status event of each superseded deployment a socket is watching.
+
+        They never ran, so they get no log file and no row is loaded for them unless watched:
+        a burst of pushes can supersede thousands at once. Their error_message says which
+        deployment replaced them."""
+        watched = [deployment_id for deployment_id in superseded if self.bus.watched(deployment_id)]
+        for old in await Deployment.filter(id__in=watched).order_by("id") if watched else []:
+            self.bus.publish(old.id, Event("status", status_data(old)))
 
     async def stop_deployment(self, deployment_id: int, reason: str) -> Deployment:
         """Stop a deployment: pending ones at once; running ones are aborted (build cancelled,

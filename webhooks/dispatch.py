@@ -1,25 +1,28 @@
-"""What one GitHub delivery does, decided without any git or docker work.
+"""What GitHub deliveries do, decided without any git or docker work.
 
-The payload is parsed only to find the apps of its repository (their secrets may sign it);
-nothing is recorded or enqueued before the signature is valid. A push to a tracked branch
-enqueues one `webhook` deployment of `after` per matching auto-deploy app, and the delivery's
-answer is recorded under its X-GitHub-Delivery id in the same transaction, so a redelivery
-answers the same and enqueues nothing.
+Deliveries are handled in batches (webhooks/intake.py gathers the ones that arrive together):
+a burst of pushes then costs a few database statements per batch instead of several per
+delivery. Each delivery still gets its own answer: its payload is parsed only to find the apps
+of its repository (their secrets may sign it); nothing is recorded or enqueued before its
+signature is valid. A push to a tracked branch enqueues one `webhook` deployment of `after` per
+matching auto-deploy app, and the delivery's answer is recorded under its X-GitHub-Delivery id
+in the same transaction, so a redelivery answers the same and enqueues nothing.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from controller.errors import BadRequest, Unauthorized
+from controller.errors import BadRequest, FogbankError, Unauthorized
 from controller.models import App, Trigger, WebhookDelivery
-from controller.queue import CommitRef, enqueue
+from controller.queue import CommitRef, enqueue_many
 from webhooks.payload import (
     decode,
     normalise_repository,
@@ -47,6 +50,15 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Received:
+    """A delivery whose body parsed, with the normalised spellings of its repository."""
+
+    delivery: Delivery
+    payload: dict[str, Any]
+    repository_keys: frozenset[str]
+
+
+@dataclass(frozen=True)
 class Answer:
     status: int
     message: str
@@ -62,48 +74,95 @@ class Plan:
     commit: CommitRef | None = None
 
 
-async def handle(delivery: Delivery, *, global_secret: str, wake: Callable[[], None]) -> Answer:
-    """Verify, de-duplicate, decide and enqueue; raise Unauthorized/BadRequest on bad input."""
+Outcome = Answer | FogbankError
+Planned = tuple[int, Received, Plan]  # index in the batch, the delivery, its plan
+
+
+def receive(delivery: Delivery) -> Received:
+    """The checks that need no database; BadRequest for a body that is not a JSON payload."""
     if len(delivery.delivery_id) > MAX_DELIVERY_ID_LENGTH:
         raise BadRequest("X-GitHub-Delivery is too long")
     payload = decode(delivery.body, delivery.content_type)
-    apps = await repository_apps(repository_keys(payload))
-    if not verify(delivery.body, delivery.signature, [global_secret, *_secrets(apps)]):
-        raise Unauthorized(
-            "X-Hub-Signature-256 is missing or does not match a configured webhook secret"
-        )
-    if delivery.delivery_id and (replay := await recorded_answer(delivery.delivery_id)):
-        return replay
-    decided = plan(delivery.event, payload, apps, delivery.delivery_id)
-    try:
-        answer, enqueued = await _execute(delivery, decided)
-    except IntegrityError:
-        # A concurrent request with the same delivery id committed first; answer as it did.
-        replay = await recorded_answer(delivery.delivery_id)
-        if replay is None:
-            raise
-        return replay
+    return Received(delivery, payload, repository_keys(payload))
+
+
+async def handle(delivery: Delivery, *, global_secret: str, wake: Callable[[], None]) -> Answer:
+    """One delivery on its own: verify, de-duplicate, decide and enqueue; raise Unauthorized or
+    BadRequest on bad input."""
+    outcomes, enqueued = await handle_batch([receive(delivery)], global_secret=global_secret)
     if enqueued:
         wake()
-    return answer
+    outcome = outcomes[0]
+    if isinstance(outcome, FogbankError):
+        raise outcome
+    return outcome
 
 
-async def repository_apps(keys: Iterable[str]) -> list[App]:
-    """Every app whose git repository is one of the normalised `keys` (any branch)."""
-    wanted = set(keys)
+async def handle_batch(
+    batch: Sequence[Received], *, global_secret: str
+) -> tuple[list[Outcome], bool]:
+    """Each delivery's answer (or the error it gets), in order, and whether anything was
+    enqueued. A delivery id seen twice in one batch is handled once; the twin answers the same."""
+    outcomes: list[Outcome | None] = [None] * len(batch)
+    by_repository = await apps_by_repository()
+    signed: list[tuple[int, list[App]]] = []
+    for index, item in enumerate(batch):
+        apps = _apps_of(item.repository_keys, by_repository)
+        secrets = [global_secret, *(app.webhook_secret for app in apps if app.webhook_secret)]
+        if verify(item.delivery.body, item.delivery.signature, secrets):
+            signed.append((index, apps))
+        else:
+            outcomes[index] = Unauthorized(
+                "X-Hub-Signature-256 is missing or does not match a configured webhook secret"
+            )
+    replays = await recorded_answers(batch[index].delivery.delivery_id for index, _ in signed)
+    first_of: dict[str, int] = {}
+    twins: dict[int, int] = {}
+    planned: list[Planned] = []
+    for index, apps in signed:
+        item = batch[index]
+        delivery_id = item.delivery.delivery_id
+        if delivery_id in replays:
+            outcomes[index] = replays[delivery_id]
+            continue
+        if delivery_id in first_of:
+            twins[index] = first_of[delivery_id]
+            continue
+        try:
+            decided = plan(item.delivery.event, item.payload, apps, delivery_id)
+        except FogbankError as exc:
+            outcomes[index] = exc
+            continue
+        if delivery_id:
+            first_of[delivery_id] = index
+        planned.append((index, item, decided))
+    answers, enqueued = await _execute_or_replay(planned)
+    for index, answer in answers.items():
+        outcomes[index] = answer
+    for twin, first in twins.items():
+        outcomes[twin] = outcomes[first]
+    return [_settled(outcome) for outcome in outcomes], enqueued
+
+
+async def apps_by_repository() -> dict[str, list[App]]:
+    """Every app with a git repository, by the normalised key of that repository."""
+    found: dict[str, list[App]] = defaultdict(list)
+    for app in await App.exclude(git_repository="").order_by("id"):
+        key = normalise_repository(app.git_repository)
+        if key:
+            found[key].append(app)
+    return found
+
+
+async def recorded_answers(delivery_ids: Iterable[str]) -> dict[str, Answer]:
+    """The answers already given to those of `delivery_ids` that were seen before."""
+    wanted = sorted({delivery_id for delivery_id in delivery_ids if delivery_id})
     if not wanted:
-        return []
-    apps = await App.exclude(git_repository="").order_by("id")
-    return [app for app in apps if normalise_repository(app.git_repository) in wanted]
-
-
-async def recorded_answer(delivery_id: str) -> Answer | None:
-    """The answer already given to this delivery id, or None when it is new."""
-    record = await WebhookDelivery.get_or_none(delivery_id=delivery_id)
-    if record is None:
-        return None
-    stored = json.loads(record.response)
-    return Answer(record.status_code, str(stored["message"]), dict(stored["data"]))
+        return {}
+    return {
+        record.delivery_id: _stored_answer(record)
+        for record in await WebhookDelivery.filter(delivery_id__in=wanted)
+    }
 
 
 def plan(event: str, payload: Mapping[str, Any], apps: list[App], delivery_id: str) -> Plan:
@@ -152,37 +211,88 @@ def _ignored(base: dict[str, Any], reason: str) -> Plan:
     return Plan(Answer(IGNORED, reason, {**base, "ignored": reason, "deployments": []}))
 
 
-def _secrets(apps: Iterable[App]) -> list[str]:
-    return [app.webhook_secret for app in apps if app.webhook_secret]
+def _apps_of(keys: frozenset[str], by_repository: Mapping[str, list[App]]) -> list[App]:
+    apps = {app.id: app for key in keys for app in by_repository.get(key, [])}
+    return sorted(apps.values(), key=lambda app: app.id)
 
 
-async def _execute(delivery: Delivery, decided: Plan) -> tuple[Answer, bool]:
-    """Enqueue the plan's deployments and record the answer, atomically.
+def _stored_answer(record: WebhookDelivery) -> Answer:
+    stored = json.loads(record.response)
+    return Answer(record.status_code, str(stored["message"]), dict(stored["data"]))
 
-    A concurrent twin of the delivery that committed first makes the record's insert fail
-    (unique delivery_id), which rolls the deployments back too.
+
+def _settled(outcome: Outcome | None) -> Outcome:
+    if outcome is None:
+        raise RuntimeError("a delivery of the batch got no answer")
+    return outcome
+
+
+async def _execute_or_replay(planned: list[Planned]) -> tuple[dict[int, Answer], bool]:
+    """Execute the plans together; when a delivery id was recorded meanwhile by someone else
+    (the unique index refuses the batch), execute them one by one so each twin answers as the
+    recorded one did."""
+    try:
+        return await _execute(planned)
+    except IntegrityError:
+        if len(planned) > 1:
+            answers: dict[int, Answer] = {}
+            enqueued = False
+            for one in planned:
+                done, made = await _execute_or_replay([one])
+                answers.update(done)
+                enqueued |= made
+            return answers, enqueued
+        index, item, _ = planned[0]
+        replay = (await recorded_answers([item.delivery.delivery_id])).get(
+            item.delivery.delivery_id
+        )
+        if replay is None:
+            raise
+        return {index: replay}, False
+
+
+async def _execute(planned: list[Planned]) -> tuple[dict[int, Answer], bool]:
+    """Enqueue the plans' deployments and record their answers, atomically.
+
+    Deployments are created per app in the order the deliveries arrived, so numbering and
+    "latest wins" see the same sequence as one-by-one handling would.
     """
-    async with in_transaction():
-        made: list[dict[str, Any]] = []
+    commits: dict[int, list[CommitRef]] = defaultdict(list)
+    owners: dict[int, list[int]] = defaultdict(list)  # app id -> batch index per commit
+    for index, _, decided in planned:
         if decided.commit is not None:
             for app in decided.targets:
-                deployment = await enqueue(app, decided.commit, Trigger.WEBHOOK)
-                made.append(
-                    {
-                        "appId": app.id,
-                        "appName": app.name,
-                        "deploymentId": deployment.id,
-                        "deploymentNumber": deployment.deployment_number,
-                    }
+                commits[app.id].append(decided.commit)
+                owners[app.id].append(index)
+    answers: dict[int, Answer] = {}
+    async with in_transaction():
+        made: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)
+        for app_id, app_commits in commits.items():
+            deployments = await enqueue_many(app_id, app_commits, Trigger.WEBHOOK)
+            for index, deployment in zip(owners[app_id], deployments, strict=True):
+                made[index][app_id] = {
+                    "deploymentId": deployment.id,
+                    "deploymentNumber": deployment.deployment_number,
+                }
+        records: list[WebhookDelivery] = []
+        for index, item, decided in planned:
+            answer = decided.answer
+            if made[index]:
+                listed = [
+                    {"appId": app.id, "appName": app.name, **made[index][app.id]}
+                    for app in decided.targets
+                ]
+                answer = replace(answer, data={**answer.data, "deployments": listed})
+            answers[index] = answer
+            if item.delivery.delivery_id:
+                records.append(
+                    WebhookDelivery(
+                        delivery_id=item.delivery.delivery_id,
+                        event=item.delivery.event[:64],
+                        status_code=answer.status,
+                        response=json.dumps({"message": answer.message, "data": answer.data}),
+                    )
                 )
-        answer = decided.answer
-        if made:
-            answer = replace(answer, data={**answer.data, "deployments": made})
-        if delivery.delivery_id:
-            await WebhookDelivery.create(
-                delivery_id=delivery.delivery_id,
-                event=delivery.event[:64],
-                status_code=answer.status,
-                response=json.dumps({"message": answer.message, "data": answer.data}),
-            )
-    return answer, bool(made)
+        if records:
+            await WebhookDelivery.bulk_create(records)
+    return answers, bool(commits)

@@ -14,7 +14,7 @@ from api.routes.apps import find_app
 from api.services import services
 from controller.errors import PayloadTooLarge
 from controller.models import Role
-from webhooks.dispatch import Delivery, handle
+from webhooks.dispatch import Delivery, receive
 
 blueprint = Blueprint("webhooks", __name__)
 
@@ -35,11 +35,7 @@ async def github() -> tuple[Response, int]:
         body=body,
         content_type=request.headers.get("Content-Type", "application/json"),
     )
-    answer = await handle(
-        delivery,
-        global_secret=found.settings.github.webhook_secret,
-        wake=found.reconciler.wake,
-    )
+    answer = await found.intake.submit(receive(delivery))
     return ok(answer.data, answer.message, answer.status)
 
 
