@@ -12,6 +12,7 @@ from quart import Quart
 from api.body import Int64Converter
 from api.errors import register_error_handlers
 from api.guard import authenticate_request
+from api.receiver import ReceiverMount
 from api.routes import (
     apps,
     auth,
@@ -130,6 +131,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
         finally:
             await close_database()
 
+    # GitHub's deliveries are answered in front of Quart (api/receiver.py says why).
+    app.asgi_app = ReceiverMount(app, app.asgi_app)  # type: ignore[method-assign]
     return app
 
 

@@ -7,9 +7,17 @@ from typing import Any
 from quart import Response, jsonify
 
 
+def ok_body(data: Any = None, message: str = "OK") -> dict[str, Any]:
+    return {"success": True, "message": message, "data": data, "error": None}
+
+
+def failure_body(message: str, code: str) -> dict[str, Any]:
+    return {"success": False, "message": message, "data": None, "error": code}
+
+
 def ok(data: Any = None, message: str = "OK", status: int = 200) -> tuple[Response, int]:
-    return jsonify({"success": True, "message": message, "data": data, "error": None}), status
+    return jsonify(ok_body(data, message)), status
 
 
 def failure(message: str, code: str, status: int) -> tuple[Response, int]:
-    return jsonify({"success": False, "message": message, "data": None, "error": code}), status
+    return jsonify(failure_body(message, code)), status

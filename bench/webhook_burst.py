@@ -12,7 +12,8 @@ Two apps on two local repositories: one builds a tiny busybox httpd image quickl
 fast at build. GitHub.com is the one thing faked: the deliveries are its real payload
 (tests/fixtures/github/push-with-new-branch.json) re-aimed at the local repositories.
 
-Run from the repository root:  PYTHONPATH=. python bench/webhook_burst.py [--deliveries N]
+Run from the repository root:
+    PYTHONPATH=. python bench/webhook_burst.py [--deliveries N] [--rounds R]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import sqlite3
 import statistics
 import sys
@@ -31,12 +33,13 @@ from pathlib import Path
 from typing import Any
 
 from bench import httpload
-from bench.common import percentile, prepare, remove_app_objects, stop_server, workdir
+from bench.common import cpu_seconds, percentile, prepare, remove_app_objects, stop_server, workdir
 from tests.conftest import make_web_repo
 from tests.github_payloads import push, signed
 from tests.server_process import wait_until
 
 CONCURRENCY = 50
+CORES = os.cpu_count() or 1
 UNLOADED = 100
 COMMITS_PER_REPO = 20
 REDELIVERIES = 200
@@ -119,35 +122,61 @@ def deliveries_for(targets: list[dict[str, Any]], count: int) -> list[tuple[str,
     return sent
 
 
-async def burst(port: int, db: Path, count: int, targets: list[dict[str, Any]]) -> None:
-    every = deliveries_for(targets, UNLOADED + count)
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+    ticks = [int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    hertz = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - idle) / hertz, sum(ticks) / hertz
+
+
+async def burst(
+    port: int, pid: int, db: Path, count: int, rounds: int, targets: list[dict[str, Any]]
+) -> None:
+    every = deliveries_for(targets, UNLOADED + count * rounds)
     unloaded, sent = every[:UNLOADED], every[UNLOADED:]
     # Each of the 50 senders has its own keep-alive connection, as 50 GitHub senders would.
     floor = await httpload.closed_loop(port, [httpload.get("/api/health")] * 2000, CONCURRENCY)
-    alone = await httpload.closed_loop(port, [request for _, request in unloaded], 1)
-    run = await httpload.closed_loop(port, [request for _, request in sent], CONCURRENCY)
-    again = sent[:: max(1, count // REDELIVERIES)]
-    replayed = await httpload.closed_loop(port, [request for _, request in again], CONCURRENCY)
-    statuses = Counter(answer.status for answer in [*alone.answers, *run.answers])
-    answers = {
-        delivery: answer.body for (delivery, _), answer in zip(sent, run.answers, strict=True)
-    }
-    same = sum(
-        answers[delivery] == answer.body
-        for (delivery, _), answer in zip(again, replayed.answers, strict=True)
-    )
-    ids = [delivery for delivery, _ in every]
-
     print(
         f"floor: {len(floor.latencies_ms)} GET /api/health at concurrency {CONCURRENCY}, "
         f"{len(floor.latencies_ms) / floor.wall_seconds:.0f} requests/s, "
         f"{summary(floor.latencies_ms)}"
     )
+    alone = await httpload.closed_loop(port, [request for _, request in unloaded], 1)
     print(f"unloaded: {UNLOADED} deliveries one at a time, ack {summary(alone.latencies_ms)}")
+    latencies: list[float] = []
+    answered: list[httpload.Answer] = []
+    wall = 0.0
+    for number in range(rounds):
+        batch = sent[number * count : (number + 1) * count]
+        server_before, machine_before = cpu_seconds(pid), machine_busy_seconds()
+        run = await httpload.closed_loop(port, [request for _, request in batch], CONCURRENCY)
+        server_cpu = cpu_seconds(pid) - server_before
+        busy = (machine_busy_seconds()[0] - machine_before[0]) / run.wall_seconds
+        latencies += run.latencies_ms
+        answered += run.answers
+        wall += run.wall_seconds
+        print(
+            f"burst round {number + 1}: {count} signed pushes at concurrency {CONCURRENCY} in "
+            f"{run.wall_seconds:.2f} s = {count / run.wall_seconds:.0f} deliveries/s, "
+            f"ack {summary(run.latencies_ms)}; fogbank CPU {server_cpu / count * 1000:.2f} ms "
+            f"per delivery (builds included), machine busy {busy * 100 / CORES:.0f}% of "
+            f"{CORES} cores"
+        )
+    total = count * rounds
     print(
-        f"burst: {count} signed pushes at concurrency {CONCURRENCY} in {run.wall_seconds:.2f} s "
-        f"= {count / run.wall_seconds:.0f} deliveries/s, ack {summary(run.latencies_ms)}"
+        f"burst, all rounds: {total} signed pushes in {wall:.2f} s = {total / wall:.0f} "
+        f"deliveries/s, ack {summary(latencies)}"
     )
+    again = sent[:: max(1, total // REDELIVERIES)]
+    replayed = await httpload.closed_loop(port, [request for _, request in again], CONCURRENCY)
+    statuses = Counter(answer.status for answer in [*alone.answers, *answered])
+    answers = {delivery: answer.body for (delivery, _), answer in zip(sent, answered, strict=True)}
+    same = sum(
+        answers[delivery] == answer.body
+        for (delivery, _), answer in zip(again, replayed.answers, strict=True)
+    )
+    ids = [delivery for delivery, _ in every]
     print(
         f"answers {dict(statuses)}; redeliveries of sent ids: {same}/{len(again)} identical, "
         f"ack {summary(replayed.latencies_ms)}"
@@ -190,7 +219,8 @@ async def burst(port: int, db: Path, count: int, targets: list[dict[str, Any]]) 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--deliveries", type=int, default=2000)
+    parser.add_argument("--deliveries", type=int, default=2000, help="per round")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     names = [f"burst-{uuid.uuid4().hex[:8]}", f"burst-{uuid.uuid4().hex[:8]}"]
     with workdir("fb-burst-") as root:
@@ -213,7 +243,17 @@ def main() -> int:
                     {"id": app["id"], "url": url, "name": f"bench/{repo}", "shas": shas,
                      "secret": secret["secret"]}
                 )  # fmt: skip
-            asyncio.run(burst(server.port, bench.db, args.deliveries, targets))
+            assert server.process is not None
+            asyncio.run(
+                burst(
+                    server.port,
+                    server.process.pid,
+                    bench.db,
+                    args.deliveries,
+                    args.rounds,
+                    targets,
+                )
+            )
             for target in targets:
                 server.call("DELETE", "/api/apps/delete", {"appId": target["id"]})
             stop_server(server)

@@ -6,10 +6,10 @@ newest pending deployment of an idle app with a compare-and-set, superseding old
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from tortoise.expressions import F
+from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from controller.models import IN_FLIGHT, App, Deployment, Stage, Status, Trigger
@@ -64,39 +64,55 @@ async def enqueue(
 
 
 async def enqueue_many(
-    app_id: int, commits: Sequence[CommitRef], triggered_by: Trigger
-) -> list[Enqueued]:
-    """Append one pending deployment per commit, numbered in order, in few statements.
+    commits_by_app: Mapping[int, Sequence[CommitRef]], triggered_by: Trigger
+) -> dict[int, list[Enqueued]]:
+    """Append one pending deployment per commit, numbered in order per app, in few statements.
 
-    For a burst of webhook deliveries: the app's counter moves once by len(commits) and the rows
-    go in with one multi-row insert. Must run inside the caller's transaction.
+    For a burst of webhook deliveries: each app's counter moves once, by its number of commits,
+    every row goes in with one multi-row insert and their ids come back with one select. Must
+    run inside the caller's transaction. The counters are bumped before they are read, as in
+    `enqueue`, so concurrent writers serialise on the row lock.
     """
-    if not commits:
-        return []
-    await App.filter(id=app_id).update(deployment_counter=F("deployment_counter") + len(commits))
-    last = (await App.get(id=app_id)).deployment_counter
-    first = last - len(commits) + 1
+    wanted = {app_id: list(commits) for app_id, commits in commits_by_app.items() if commits}
+    if not wanted:
+        return {}
+    for app_id, commits in wanted.items():
+        await App.filter(id=app_id).update(
+            deployment_counter=F("deployment_counter") + len(commits)
+        )
+    counters = await App.filter(id__in=list(wanted)).values_list("id", "deployment_counter")
+    first = {
+        int(str(app_id)): int(str(last)) - len(wanted[int(str(app_id))]) + 1
+        for app_id, last in counters
+    }
     await Deployment.bulk_create(
         [
             Deployment(
                 app_id=app_id,
-                deployment_number=first + offset,
+                deployment_number=first[app_id] + offset,
                 commit_hash=commit.sha,
                 commit_message=commit.message,
                 commit_author=commit.author,
                 triggered_by=triggered_by,
             )
+            for app_id, commits in wanted.items()
             for offset, commit in enumerate(commits)
         ]
     )
     # bulk_create does not read back primary keys; (app_id, deployment_number) is unique.
-    rows = await (
-        Deployment.filter(app_id=app_id, deployment_number__gte=first)
-        .order_by("deployment_number")
-        .limit(len(commits))
-        .values_list("id", "deployment_number")
+    made = Q(
+        *[Q(app_id=app_id, deployment_number__gte=number) for app_id, number in first.items()],
+        join_type=Q.OR,
     )
-    return [Enqueued(int(str(row[0])), int(str(row[1]))) for row in rows]
+    rows = await (
+        Deployment.filter(made)
+        .order_by("deployment_number")
+        .values_list("app_id", "id", "deployment_number")
+    )
+    enqueued: dict[int, list[Enqueued]] = {app_id: [] for app_id in wanted}
+    for app_id, deployment_id, number in rows:
+        enqueued[int(str(app_id))].append(Enqueued(int(str(deployment_id)), int(str(number))))
+    return enqueued
 
 
 async def claim_next(busy_app_ids: set[int]) -> Claim | None:

@@ -60,6 +60,7 @@ def test_env_booleans_and_paths() -> None:
         ("", {"FOGBANK_SERVER__HOSTT": "x"}, "server.hostt"),
         ("[server]\nport = 'abc'\n", {}, "server.port"),
         ("", {"FOGBANK_CONTROLLER__WORKERS": "two"}, "controller.workers"),
+        ("[server]\nevent_loop = 'trio'\n", {}, "server.event_loop"),
     ],
 )
 def test_bad_settings_name_the_key(

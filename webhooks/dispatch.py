@@ -267,8 +267,8 @@ async def _execute(planned: list[Planned]) -> tuple[dict[int, Answer], bool]:
     answers: dict[int, Answer] = {}
     async with in_transaction():
         made: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)
-        for app_id, app_commits in commits.items():
-            deployments = await enqueue_many(app_id, app_commits, Trigger.WEBHOOK)
+        enqueued = await enqueue_many(commits, Trigger.WEBHOOK)
+        for app_id, deployments in enqueued.items():
             for index, deployment in zip(owners[app_id], deployments, strict=True):
                 made[index][app_id] = {
                     "deploymentId": deployment.id,

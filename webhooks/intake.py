@@ -31,6 +31,8 @@ class DeliveryIntake:
         self._arrived = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
+        self.batches = 0  # transactions written so far (deliveries / batches = the grouping)
+        self.deliveries = 0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="webhook-intake")
@@ -89,6 +91,8 @@ class DeliveryIntake:
                 if not answer.done():
                     answer.set_exception(exc)
             return
+        self.batches += 1
+        self.deliveries += len(batch)
         if enqueued:
             self._wake()
         for (_, answer), outcome in zip(batch, outcomes, strict=True):

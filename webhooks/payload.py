@@ -7,6 +7,7 @@ payload's URLs compare equal when they name the same repository.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -75,6 +76,7 @@ def decode(raw: bytes, content_type: str) -> dict[str, Any]:
     return data
 
 
+@functools.lru_cache(maxsize=1024)  # every delivery of a repository spells it the same ways
 def normalise_repository(url: str) -> str | None:
     """One key per repository: `host/owner/name` (no user, port, scheme or `.git`), lowercase.
 

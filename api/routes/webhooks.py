@@ -5,38 +5,35 @@ from __future__ import annotations
 
 import secrets
 
-from quart import Blueprint, Response, request
+from quart import Blueprint, Response, jsonify, request
 
 from api.body import read_body
 from api.envelope import ok
 from api.guard import public, requires
+from api.receiver import RECEIVER_PATH, answer_delivery, check_length
 from api.routes.apps import find_app
 from api.services import services
-from controller.errors import PayloadTooLarge
 from controller.models import Role
-from webhooks.dispatch import Delivery, receive
 
 blueprint = Blueprint("webhooks", __name__)
-
-RECEIVER_PATH = "/webhooks/github"
 
 
 @blueprint.post(RECEIVER_PATH)
 @blueprint.post("/api/github/webhook")
 @public
 async def github() -> tuple[Response, int]:
-    """Receive one delivery: 200 when it deployed or pinged, 202 with the reason it was ignored."""
+    """Receive one delivery: 200 when it deployed or pinged, 202 with the reason it was ignored.
+
+    In a running server api/receiver.py's mount answers these POSTs before Quart sees them,
+    with the same core; this view is the route the URL map and the OpenAPI document list."""
     found = services()
-    body = await _raw_body(found.settings.github.max_body_bytes)
-    delivery = Delivery(
-        event=request.headers.get("X-GitHub-Event", "").strip(),
-        delivery_id=request.headers.get("X-GitHub-Delivery", "").strip(),
-        signature=request.headers.get("X-Hub-Signature-256"),
-        body=body,
-        content_type=request.headers.get("Content-Type", "application/json"),
-    )
-    answer = await found.intake.submit(receive(delivery))
-    return ok(answer.data, answer.message, answer.status)
+    max_bytes = found.settings.github.max_body_bytes
+    check_length(request.content_length, 0, max_bytes)  # refused before it is read
+    body = await request.get_data(cache=True, as_text=False, parse_form_data=False)
+    check_length(None, len(body), max_bytes)
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    status, envelope = await answer_delivery(found, headers, body)
+    return jsonify(envelope), status
 
 
 @blueprint.post("/api/apps/webhook")
@@ -58,14 +55,3 @@ async def app_webhook() -> tuple[Response, int]:
         },
         "Webhook settings for GitHub",
     )
-
-
-async def _raw_body(max_bytes: int) -> bytes:
-    """The exact bytes GitHub signed, refused with 413 above `max_bytes`."""
-    # Content-Length first, so an oversized delivery is refused before it is read.
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise PayloadTooLarge(f"webhook body is larger than {max_bytes} bytes")
-    raw = await request.get_data(cache=True, as_text=False, parse_form_data=False)
-    if len(raw) > max_bytes:
-        raise PayloadTooLarge(f"webhook body is larger than {max_bytes} bytes")
-    return raw
