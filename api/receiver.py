@@ -68,7 +68,7 @@ class ReceiverMount:
 
     def __init__(self, app: Quart, inner: ASGIFramework) -> None:
         self._app = app
-        self._inner = inner
+        self.inner = inner  # Quart's own ASGI callable
 
     async def __call__(
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
@@ -78,7 +78,7 @@ class ReceiverMount:
             or scope["method"] != "POST"
             or scope["path"] not in RECEIVER_PATHS
         ):
-            await self._inner(scope, receive, send)
+            await self.inner(scope, receive, send)
             return
         headers = {
             name.decode("latin-1").lower(): value.decode("latin-1")

@@ -1,0 +1,82 @@
+"""The receiver's fast path (api/receiver.py) answers GitHub's POSTs in front of Quart, and
+answers exactly as the Quart view does: same status, same bytes. Real app lifespan, real SQLite,
+a real git repository; GitHub.com is faked by its real payloads, signed here."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from quart import Quart, request
+from quart.testing import QuartClient
+
+from api.receiver import ReceiverMount
+from controller.config import ControllerSettings, GithubSettings, Settings
+from controller.models import Deployment, WebhookDelivery
+from tests.conftest import GitRepo, create_web_app, unique_name
+from tests.github_payloads import push, secret_of, signed
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return replace(
+        settings,
+        github=GithubSettings(webhook_secret="", max_body_bytes=16384),
+        controller=ControllerSettings(workers=0),
+    )
+
+
+async def test_the_mount_answers_receiver_posts_before_quart_and_like_the_view(
+    app: Quart, client: QuartClient, admin: dict[str, str], web_repo: GitRepo
+) -> None:
+    mount = app.asgi_app
+    assert isinstance(mount, ReceiverMount)
+    seen_by_quart: list[str | None] = []
+
+    @app.before_request
+    async def note_endpoint() -> None:
+        seen_by_quart.append(request.endpoint)
+
+    created = await create_web_app(client, admin, unique_name(), web_repo)
+    secret = await secret_of(client, admin, created["id"])
+    head = web_repo.git("rev-parse", "HEAD")
+    body, headers = signed(push(web_repo.url, "main", head, "ship"), secret)
+    forged, forged_headers = signed(push(web_repo.url, "main", head, "forged"), "not-the-secret")
+    big, big_headers = signed(push(web_repo.url, "main", head, "x") | {"pad": "x" * 20000}, secret)
+    cases = [
+        ("/webhooks/github", body, headers),  # deploys
+        ("/api/github/webhook", body, headers),  # the same delivery again, on the alias
+        ("/webhooks/github", forged, forged_headers),  # 401
+        ("/webhooks/github", big, big_headers),  # 413
+        ("/webhooks/github", b'{"ref": ', {**headers, "X-GitHub-Delivery": "broken"}),  # 400
+    ]
+
+    seen_by_quart.clear()
+    fast = [await client.post(path, data=data, headers=h) for path, data, h in cases]
+    assert "webhooks.github" not in seen_by_quart  # the mount answered; Quart never saw them
+
+    # The same requests again with the mount taken away: Quart's view answers them.
+    app.asgi_app = mount.inner  # type: ignore[method-assign,assignment]
+    try:
+        slow = [await client.post(path, data=data, headers=h) for path, data, h in cases]
+    finally:
+        app.asgi_app = mount  # type: ignore[method-assign]
+    assert seen_by_quart.count("webhooks.github") == len(cases)
+
+    assert [r.status_code for r in fast] == [200, 200, 401, 413, 400]
+    assert [r.status_code for r in slow] == [r.status_code for r in fast]
+    for mounted, viewed in zip(fast, slow, strict=True):
+        assert mounted.headers["Content-Type"] == viewed.headers["Content-Type"]
+        assert await mounted.get_data() == await viewed.get_data()
+    assert await Deployment.filter(app_id=created["id"]).count() == 1
+    assert await WebhookDelivery.all().count() == 1
+
+
+async def test_other_methods_on_the_receiver_paths_get_quarts_405_envelope(
+    client: QuartClient,
+) -> None:
+    for path in ("/webhooks/github", "/api/github/webhook"):
+        response = await client.get(path)
+        assert response.status_code == 405
+        body = await response.get_json()
+        assert body["error"] == "METHOD_NOT_ALLOWED" and body["success"] is False
