@@ -85,8 +85,9 @@ class EventBus:
             if not self._subscribers:
                 self._idle.set()
 
-    def watched(self, deployment_id: int) -> bool:
-        return bool(self._subscribers.get(deployment_id))
+    def watched_ids(self) -> list[int]:
+        """The deployments at least one socket is watching."""
+        return [deployment_id for deployment_id, subs in self._subscribers.items() if subs]
 
     def publish(self, deployment_id: int, event: Event) -> None:
         for subscription in tuple(self._subscribers.get(deployment_id, ())):

@@ -34,7 +34,11 @@ class Enqueued:
 @dataclass(frozen=True)
 class Claim:
     deployment: Deployment
-    superseded: list[int]  # ids of the older pending deployments this claim stopped
+    superseded: int  # how many older pending deployments of the app this claim stopped
+
+
+def superseded_reason(deployment_number: int) -> str:
+    return f"superseded by deployment #{deployment_number}"
 
 
 async def enqueue(
@@ -145,17 +149,18 @@ async def claim_next(busy_app_ids: set[int]) -> Claim | None:
         )
         if claimed != 1:
             continue  # another worker (or a stop) got there first
-        older = Deployment.filter(app_id=app_id, status=Status.PENDING, id__lt=newest.id)
-        superseded_ids = [int(str(i)) for i in await older.values_list("id", flat=True)]
-        # One statement for all of them: a burst of pushes may leave hundreds pending.
-        await Deployment.filter(id__in=superseded_ids, status=Status.PENDING).update(
+        # One statement for all of them, by condition rather than by id: a burst of pushes may
+        # leave thousands pending.
+        superseded = await Deployment.filter(
+            app_id=app_id, status=Status.PENDING, id__lt=newest.id
+        ).update(
             status=Status.STOPPED,
-            error_message=f"superseded by deployment #{newest.deployment_number}",
+            error_message=superseded_reason(newest.deployment_number),
             finished_at=now,
             updated_at=now,
         )
         await newest.refresh_from_db()
-        return Claim(newest, sorted(superseded_ids))
+        return Claim(newest, superseded)
     return None
 
 

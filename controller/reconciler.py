@@ -22,12 +22,19 @@ from controller.models import IN_FLIGHT, App, Deployment, Status
 from controller.pipeline import SHUTDOWN_MESSAGE, Pipeline
 from controller.polling import Poller
 from controller.progress import Tracker, status_data
-from controller.queue import claim_next, fail_interrupted, requeue_if_newest
+from controller.queue import (
+    Claim,
+    claim_next,
+    fail_interrupted,
+    requeue_if_newest,
+    superseded_reason,
+)
 from controller.retention import discard_image, prune_deliveries, prune_history, prune_images
 from controller.runcontrol import RunControl, RunRegistry, StopOutcome
 from controller.swap import Swapper
 from controller.switchboard import RouteSink, Switchboard
 from controller.timefmt import utcnow
+from controller.walcheckpoint import CHECKPOINT_INTERVAL_SECONDS, WalCheckpointer, sqlite_path
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +96,15 @@ class Reconciler:
             max_instances=1,
         )
         Poller(self.git, self.wake).install(scheduler)
+        if (database := sqlite_path(self.settings.database_url)) is not None:
+            scheduler.add_job(
+                WalCheckpointer(database).run,
+                "interval",
+                seconds=CHECKPOINT_INTERVAL_SECONDS,
+                id="wal-checkpoint",
+                coalesce=True,
+                max_instances=1,
+            )
         scheduler.start()
         self._scheduler = scheduler
 
@@ -210,7 +226,7 @@ class Reconciler:
         control = RunControl(deployment.id, app_id, deployment.deployment_number)
         self.runs.add(control)
         try:
-            await self._announce_stopped(claim.superseded)
+            await self._announce_superseded(claim)
             # The pipeline runs as its own task so a stop can cancel it without cancelling
             # this worker; a cancelled worker (shutdown) cancels it too.
             control.task = asyncio.create_task(
@@ -235,14 +251,21 @@ class Reconciler:
             self._wakeup.set()  # this app may have more pending work
         return True
 
-    async def _announce_stopped(self, superseded: list[int]) -> None:
-        """The final status event of each superseded deployment a socket is watching.
-
-        They never ran, so they get no log file and no row is loaded for them unless watched:
+    async def _announce_superseded(self, claim: Claim) -> None:
+        """The final status event of each deployment the claim superseded that a socket is
+        watching. They never ran, so they get no log file, and no row is read unless watched:
         a burst of pushes can supersede thousands at once. Their error_message says which
         deployment replaced them."""
-        watched = [deployment_id for deployment_id in superseded if self.bus.watched(deployment_id)]
-        for old in await Deployment.filter(id__in=watched).order_by("id") if watched else []:
+        watched = self.bus.watched_ids()
+        if not claim.superseded or not watched:
+            return
+        stopped = Deployment.filter(
+            id__in=watched,
+            app_id=claim.deployment.app_id,
+            status=Status.STOPPED,
+            error_message=superseded_reason(claim.deployment.deployment_number),
+        )
+        for old in await stopped.order_by("id"):
             self.bus.publish(old.id, Event("status", status_data(old)))
 
     async def stop_deployment(self, deployment_id: int, reason: str) -> Deployment:
@@ -299,4 +322,4 @@ class Reconciler:
         switch; after it, the newer one simply runs next)."""
         control = self.runs.for_app(newer.app_id)
         if control is not None and control.deployment_id < newer.id:
-            control.request_stop(f"superseded by deployment #{newer.deployment_number}")
+            control.request_stop(superseded_reason(newer.deployment_number))

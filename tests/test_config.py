@@ -16,7 +16,7 @@ def test_defaults_need_no_file() -> None:
     assert settings.controller.workers == 2
     assert settings.git.allow_local is False
     assert settings.database_url.startswith("sqlite://")
-    assert settings.database_url.endswith("data/fogbank.db")
+    assert settings.database_url.endswith("data/fogbank.db?wal_autocheckpoint=20000")
 
 
 def test_toml_then_env_then_secret_file(tmp_path: Path) -> None:

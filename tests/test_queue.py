@@ -41,7 +41,7 @@ async def test_claim_takes_newest_and_supersedes_older(db: None) -> None:
     assert claim is not None
     assert claim.deployment.id == third.id
     assert claim.deployment.status is Status.BUILDING
-    assert claim.superseded == [first.id, second.id]
+    assert claim.superseded == 2
     for old in (first, second):
         await old.refresh_from_db()
         assert old.status is Status.STOPPED

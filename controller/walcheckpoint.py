@@ -1,0 +1,56 @@
+"""SQLite write-ahead-log checkpoints, off the request path.
+
+SQLite copies the WAL back into the database file (a checkpoint, with an fsync) from inside the
+COMMIT of whichever transaction grows the WAL past wal_autocheckpoint pages (1,000 by default).
+fogbank has one connection, so that commit holds every other query for the 50-100 ms the copy
+takes: under a burst of webhooks it was the largest stall (BENCHMARKS.md). Instead, a periodic
+job checkpoints from a second, short-lived connection in a thread, in PASSIVE mode: it never
+waits for, nor blocks, the connection that serves requests. The automatic checkpoint stays as a
+safety net at a much larger size (controller/db.py), in case the job cannot run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from pathlib import Path
+from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_INTERVAL_SECONDS = 2.0
+CONNECT_TIMEOUT_SECONDS = 5.0
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The database file of a `sqlite://` URL; None for other databases and in-memory ones."""
+    parts = urlsplit(database_url)
+    if parts.scheme != "sqlite" or parts.path in ("", ":memory:"):
+        return None
+    return Path(parts.netloc + parts.path)
+
+
+def checkpoint(path: Path) -> tuple[int, int]:
+    """A PASSIVE checkpoint of `path` (blocking: run it in a thread); (WAL frames, frames copied)."""
+    connection = sqlite3.connect(path, timeout=CONNECT_TIMEOUT_SECONDS)
+    try:
+        busy, frames, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        connection.close()
+    if busy:
+        log.debug("WAL checkpoint of %s was partial: a writer was busy", path)
+    return int(frames), int(copied)
+
+
+class WalCheckpointer:
+    """The periodic job; install() adds it to the reconciler's scheduler."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    async def run(self) -> None:
+        try:
+            await asyncio.to_thread(checkpoint, self.path)
+        except sqlite3.Error as exc:  # the safety net still bounds the WAL; say why and retry
+            log.warning("WAL checkpoint of %s failed: %s", self.path, exc)
