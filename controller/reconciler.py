@@ -226,7 +226,7 @@ class Reconciler:
         control = RunControl(deployment.id, app_id, deployment.deployment_number)
         self.runs.add(control)
         try:
-            await self._announce_superseded(claim)
+            await self.announce_superseded(claim)
             # The pipeline runs as its own task so a stop can cancel it without cancelling
             # this worker; a cancelled worker (shutdown) cancels it too.
             control.task = asyncio.create_task(
@@ -251,7 +251,7 @@ class Reconciler:
             self._wakeup.set()  # this app may have more pending work
         return True
 
-    async def _announce_superseded(self, claim: Claim) -> None:
+    async def announce_superseded(self, claim: Claim) -> None:
         """The final status event of each deployment the claim superseded that a socket is
         watching. They never ran, so they get no log file, and no row is read unless watched:
         a burst of pushes can supersede thousands at once. Their error_message says which

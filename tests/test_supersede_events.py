@@ -1,0 +1,47 @@
+"""A claim that supersedes older pending deployments tells the sockets watching them, and only
+them: a burst of pushes may supersede thousands, so no row is read and no log file is written
+for the unwatched ones. Real app lifespan and SQLite; no workers, so the claim is the test's."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from quart import Quart
+from quart.testing import QuartClient
+
+from controller.config import ControllerSettings, Settings
+from controller.models import Status
+from controller.queue import claim_next
+from tests.conftest import GitRepo, create_web_app, services_of, unique_name
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return replace(settings, controller=ControllerSettings(workers=0))
+
+
+async def test_watchers_of_superseded_deployments_get_their_final_status(
+    app: Quart, client: QuartClient, admin: dict[str, str], web_repo: GitRepo
+) -> None:
+    created = await create_web_app(client, admin, unique_name(), web_repo)
+    ids = []
+    for _ in range(3):
+        response = await client.post(
+            "/api/deployment/add", json={"appId": created["id"]}, headers=admin
+        )
+        ids.append((await response.get_json())["id"])
+    watched, unwatched, newest = ids
+    found = services_of(app)
+
+    with found.bus.subscribe(watched) as subscription:
+        claim = await claim_next(set())
+        assert claim is not None and claim.deployment.id == newest and claim.superseded == 2
+        await found.reconciler.announce_superseded(claim)
+        event = subscription.queue.get_nowait()
+    assert subscription.queue.empty()
+    assert event.type == "status"
+    assert event.data["deployment_id"] == watched
+    assert event.data["status"] == Status.STOPPED
+    assert event.data["error_message"] == "superseded by deployment #3"
+    assert found.logs.text(unwatched) == "" and not found.logs.path(unwatched).exists()
