@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # APScheduler logs every run of every job at INFO (the WAL checkpoint runs every 2 s);
+    # its warnings and errors (a job that failed or was skipped) still show.
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     try:
         settings = load_settings(args.config)
         command: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]] = args.run

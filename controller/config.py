@@ -27,6 +27,7 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 EVENT_LOOPS = ("uvloop", "asyncio")
 SQLITE_AUTOCHECKPOINT_PAGES = 20_000
+SQLITE_SYNCHRONOUS = ("normal", "full")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,19 @@ class StorageSettings:
 class DatabaseSettings:
     # Empty means SQLite at <data_dir>/fogbank.db.
     url: str = ""
+    # That SQLite file's durability (its WAL is synced at every checkpoint, every 2 s):
+    # "normal": a commit survives a crash or kill of fogbank; a power loss or kernel crash may
+    #   lose the last seconds of commits (SQLite's advice for WAL, and Rails 8's default);
+    # "full": every commit is synced to disk before it returns; slower when other programs
+    #   (Docker builds) are writing to the same disk.
+    sqlite_synchronous: str = "normal"
+
+    def __post_init__(self) -> None:
+        if self.sqlite_synchronous not in SQLITE_SYNCHRONOUS:
+            raise ConfigError(
+                f"database.sqlite_synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS)}, "
+                f"not {self.sqlite_synchronous!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -169,7 +183,10 @@ class Settings:
         # Checkpoints run off the request path (controller/walcheckpoint.py); the automatic one
         # is only the safety net, at 20,000 pages (about 80 MB) instead of 1,000.
         path = (self.storage.data_dir / "fogbank.db").resolve()
-        return f"sqlite://{path}?wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}"
+        return (
+            f"sqlite://{path}?wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}"
+            f"&synchronous={self.database.sqlite_synchronous.upper()}"
+        )
 
     @property
     def logs_dir(self) -> Path:

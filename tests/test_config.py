@@ -16,7 +16,9 @@ def test_defaults_need_no_file() -> None:
     assert settings.controller.workers == 2
     assert settings.git.allow_local is False
     assert settings.database_url.startswith("sqlite://")
-    assert settings.database_url.endswith("data/fogbank.db?wal_autocheckpoint=20000")
+    assert settings.database_url.endswith(
+        "data/fogbank.db?wal_autocheckpoint=20000&synchronous=NORMAL"
+    )
 
 
 def test_toml_then_env_then_secret_file(tmp_path: Path) -> None:
@@ -61,6 +63,7 @@ def test_env_booleans_and_paths() -> None:
         ("[server]\nport = 'abc'\n", {}, "server.port"),
         ("", {"FOGBANK_CONTROLLER__WORKERS": "two"}, "controller.workers"),
         ("[server]\nevent_loop = 'trio'\n", {}, "server.event_loop"),
+        ("", {"FOGBANK_DATABASE__SQLITE_SYNCHRONOUS": "off"}, "database.sqlite_synchronous"),
     ],
 )
 def test_bad_settings_name_the_key(

@@ -44,5 +44,7 @@ def test_a_passive_checkpoint_copies_the_wal_while_a_writer_stays_connected(
 
 
 async def test_the_server_database_uses_the_larger_safety_net(app: Quart) -> None:
-    rows = await connections.get("default").execute_query_dict("PRAGMA wal_autocheckpoint")
+    database = connections.get("default")
+    rows = await database.execute_query_dict("PRAGMA wal_autocheckpoint")
     assert rows == [{"wal_autocheckpoint": SQLITE_AUTOCHECKPOINT_PAGES}]
+    assert await database.execute_query_dict("PRAGMA synchronous") == [{"synchronous": 1}]  # NORMAL
