@@ -2,9 +2,10 @@
 
 Requests hand their parsed delivery to the intake and wait for its answer. One owned task
 takes everything that arrived while the previous batch was being written and handles it as one
-batch (webhooks/dispatch.py): one transaction and one fsync for the lot. A lone delivery is
+batch (webhooks/dispatch.py): one transaction and one commit for the lot. A lone delivery is
 written at once; under a burst the batch grows by itself, with no timer and no added delay.
-Each answer is sent only after its batch committed, so an acknowledged delivery is durable.
+Each answer is sent only after its batch committed, so an acknowledged delivery is recorded as
+durably as the database promises (for SQLite, database.sqlite_synchronous).
 """
 
 from __future__ import annotations
