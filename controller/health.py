@@ -7,6 +7,7 @@ path until a 2xx/3xx for web apps, a TCP connect for the others.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 
@@ -16,6 +17,12 @@ from controller.engine import Engine
 from controller.errors import FogbankError
 
 LOOPBACK = "127.0.0.1"
+# Probes speak plain HTTP to 127.0.0.1, never TLS. Yet httpx builds an SSL context for every
+# client, and its default one loads the whole CA bundle: about 40 ms of event-loop time per
+# probe, which stalled every request in flight (webhook acks) while deployments started
+# (BENCHMARKS.md, section 5). This context has no trust anchors: it costs nothing to build, and
+# any TLS it were ever used for would fail verification.
+_NO_TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 class HealthCheckFailed(FogbankError):
@@ -25,7 +32,7 @@ class HealthCheckFailed(FogbankError):
 async def probe_http(port: int, path: str, timeout_seconds: float) -> str | None:
     """None when healthy, else a short reason."""
     try:
-        async with httpx.AsyncClient(timeout=timeout_seconds) as client:
+        async with httpx.AsyncClient(timeout=timeout_seconds, verify=_NO_TLS) as client:
             response = await client.get(f"http://{LOOPBACK}:{port}{path}")
     except httpx.HTTPError as exc:
         return f"{type(exc).__name__}"
