@@ -122,12 +122,12 @@ def deliveries_for(targets: list[dict[str, Any]], count: int) -> list[tuple[str,
     return sent
 
 
-def machine_busy_seconds() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+def machine_busy_seconds() -> float:
+    """Busy CPU seconds of the whole machine so far, from /proc/stat."""
     ticks = [int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = ticks[3] + ticks[4]  # idle + iowait
     hertz = os.sysconf("SC_CLK_TCK")
-    return (sum(ticks) - idle) / hertz, sum(ticks) / hertz
+    return (sum(ticks) - idle) / hertz
 
 
 async def burst(
@@ -152,7 +152,7 @@ async def burst(
         server_before, machine_before = cpu_seconds(pid), machine_busy_seconds()
         run = await httpload.closed_loop(port, [request for _, request in batch], CONCURRENCY)
         server_cpu = cpu_seconds(pid) - server_before
-        busy = (machine_busy_seconds()[0] - machine_before[0]) / run.wall_seconds
+        busy = (machine_busy_seconds() - machine_before) / run.wall_seconds
         latencies += run.latencies_ms
         answered += run.answers
         wall += run.wall_seconds
