@@ -13,6 +13,7 @@ from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from controller.models import IN_FLIGHT, App, Deployment, Stage, Status, Trigger
+from controller.rowinsert import insert_rows
 from controller.timefmt import utcnow
 
 INTERRUPTED_MESSAGE = "interrupted: controller restarted"
@@ -89,21 +90,22 @@ async def enqueue_many(
         int(str(app_id)): int(str(last)) - len(wanted[int(str(app_id))]) + 1
         for app_id, last in counters
     }
-    await Deployment.bulk_create(
+    await insert_rows(
+        Deployment,
         [
-            Deployment(
-                app_id=app_id,
-                deployment_number=first[app_id] + offset,
-                commit_hash=commit.sha,
-                commit_message=commit.message,
-                commit_author=commit.author,
-                triggered_by=triggered_by,
-            )
+            {
+                "app_id": app_id,
+                "deployment_number": first[app_id] + offset,
+                "commit_hash": commit.sha,
+                "commit_message": commit.message,
+                "commit_author": commit.author,
+            }
             for app_id, commits in wanted.items()
             for offset, commit in enumerate(commits)
-        ]
+        ],
+        triggered_by=triggered_by,
     )
-    # bulk_create does not read back primary keys; (app_id, deployment_number) is unique.
+    # A many-row insert does not read back primary keys; (app_id, deployment_number) is unique.
     made = Q(
         *[Q(app_id=app_id, deployment_number__gte=number) for app_id, number in first.items()],
         join_type=Q.OR,

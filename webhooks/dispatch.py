@@ -23,6 +23,7 @@ from tortoise.transactions import in_transaction
 from controller.errors import BadRequest, FogbankError, Unauthorized
 from controller.models import App, Trigger, WebhookDelivery
 from controller.queue import CommitRef, enqueue_many
+from controller.rowinsert import insert_rows
 from webhooks.payload import (
     decode,
     normalise_repository,
@@ -274,7 +275,7 @@ async def _execute(planned: list[Planned]) -> tuple[dict[int, Answer], bool]:
                     "deploymentId": deployment.id,
                     "deploymentNumber": deployment.deployment_number,
                 }
-        records: list[WebhookDelivery] = []
+        records: list[dict[str, Any]] = []
         for index, item, decided in planned:
             answer = decided.answer
             if made[index]:
@@ -286,13 +287,12 @@ async def _execute(planned: list[Planned]) -> tuple[dict[int, Answer], bool]:
             answers[index] = answer
             if item.delivery.delivery_id:
                 records.append(
-                    WebhookDelivery(
-                        delivery_id=item.delivery.delivery_id,
-                        event=item.delivery.event[:64],
-                        status_code=answer.status,
-                        response=json.dumps({"message": answer.message, "data": answer.data}),
-                    )
+                    {
+                        "delivery_id": item.delivery.delivery_id,
+                        "event": item.delivery.event[:64],
+                        "status_code": answer.status,
+                        "response": json.dumps({"message": answer.message, "data": answer.data}),
+                    }
                 )
-        if records:
-            await WebhookDelivery.bulk_create(records)
+        await insert_rows(WebhookDelivery, records)
     return answers, bool(commits)
