@@ -11,9 +11,11 @@ one build ever ran per app at a time (from started_at/finished_at).
 Two apps on two local repositories: one builds a tiny busybox httpd image quickly, one fails
 fast at build. GitHub.com is the one thing faked: the deliveries are its real payload
 (tests/fixtures/github/push-with-new-branch.json) re-aimed at the local repositories.
+--extra-apps N adds N apps on other repositories that no delivery names, as on a server with
+many apps: routing reads every app with a repository for each batch.
 
 Run from the repository root:
-    PYTHONPATH=. python bench/webhook_burst.py [--deliveries N] [--rounds R]
+    PYTHONPATH=. python bench/webhook_burst.py [--deliveries N] [--rounds R] [--extra-apps N]
 """
 
 from __future__ import annotations
@@ -221,6 +223,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--deliveries", type=int, default=2000, help="per round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--extra-apps",
+        type=int,
+        default=0,
+        help="apps on other repositories, never pushed to: every batch still reads them to route",
+    )
     args = parser.parse_args()
     names = [f"burst-{uuid.uuid4().hex[:8]}", f"burst-{uuid.uuid4().hex[:8]}"]
     with workdir("fb-burst-") as root:
@@ -230,6 +238,15 @@ def main() -> int:
             quick = make_repo(root / "quick", failing=False)
             failing = make_repo(root / "failing", failing=True)
             server.start()
+            for number in range(args.extra_apps):
+                server.call(
+                    "POST",
+                    "/api/apps/create",
+                    {
+                        "name": f"idle-{number}",
+                        "gitRepository": f"https://github.com/idle/{number}",
+                    },
+                )
             targets = []
             for name, repo, shas in zip(names, ("quick", "failing"), (quick, failing), strict=True):
                 url = (root / repo).as_uri()

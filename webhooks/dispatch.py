@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -67,11 +67,27 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class AppRoute:
+    """What routing a delivery needs of an app: read as plain values, not as a model instance,
+    since every batch reads every app with a repository."""
+
+    id: int
+    name: str
+    git_repository: str
+    git_branch: str
+    auto_deploy: bool
+    webhook_secret: str
+
+
+ROUTE_FIELDS = tuple(field.name for field in fields(AppRoute))  # the App columns read
+
+
+@dataclass(frozen=True)
 class Plan:
     """The answer a delivery gets; `targets` are the apps that get a deployment of `commit`."""
 
     answer: Answer
-    targets: tuple[App, ...] = ()
+    targets: tuple[AppRoute, ...] = ()
     commit: CommitRef | None = None
 
 
@@ -106,7 +122,7 @@ async def handle_batch(
     enqueued. A delivery id seen twice in one batch is handled once; the twin answers the same."""
     outcomes: list[Outcome | None] = [None] * len(batch)
     by_repository = await apps_by_repository()
-    signed: list[tuple[int, list[App]]] = []
+    signed: list[tuple[int, list[AppRoute]]] = []
     for index, item in enumerate(batch):
         apps = _apps_of(item.repository_keys, by_repository)
         secrets = [global_secret, *(app.webhook_secret for app in apps if app.webhook_secret)]
@@ -145,10 +161,12 @@ async def handle_batch(
     return [_settled(outcome) for outcome in outcomes], enqueued
 
 
-async def apps_by_repository() -> dict[str, list[App]]:
+async def apps_by_repository() -> dict[str, list[AppRoute]]:
     """Every app with a git repository, by the normalised key of that repository."""
-    found: dict[str, list[App]] = defaultdict(list)
-    for app in await App.exclude(git_repository="").order_by("id"):
+    found: dict[str, list[AppRoute]] = defaultdict(list)
+    rows = await App.exclude(git_repository="").order_by("id").values_list(*ROUTE_FIELDS)
+    for row in rows:
+        app = AppRoute(*row)
         key = normalise_repository(app.git_repository)
         if key:
             found[key].append(app)
@@ -166,7 +184,7 @@ async def recorded_answers(delivery_ids: Iterable[str]) -> dict[str, Answer]:
     }
 
 
-def plan(event: str, payload: Mapping[str, Any], apps: list[App], delivery_id: str) -> Plan:
+def plan(event: str, payload: Mapping[str, Any], apps: list[AppRoute], delivery_id: str) -> Plan:
     """Decide what the delivery does (pure: no database, no git)."""
     base: dict[str, Any] = {"event": event, "delivery": delivery_id or None}
     if event == "ping":
@@ -212,7 +230,7 @@ def _ignored(base: dict[str, Any], reason: str) -> Plan:
     return Plan(Answer(IGNORED, reason, {**base, "ignored": reason, "deployments": []}))
 
 
-def _apps_of(keys: frozenset[str], by_repository: Mapping[str, list[App]]) -> list[App]:
+def _apps_of(keys: frozenset[str], by_repository: Mapping[str, list[AppRoute]]) -> list[AppRoute]:
     apps = {app.id: app for key in keys for app in by_repository.get(key, [])}
     return sorted(apps.values(), key=lambda app: app.id)
 
