@@ -8,6 +8,9 @@ row only the fields that differ, each through the field's own `to_db_value` (so 
 validation and conversion still apply), then writes them all with one `execute_many` of
 Tortoise's own parameterised INSERT for the model: one statement for any database backend.
 It runs on the current connection, so inside `in_transaction()` it is part of the transaction.
+The statement and its column order come from the model's executor (`regular_columns`,
+`insert_query`), as in `bulk_create`; tests/test_rowinsert.py compares the rows with what
+`Model.create` writes, so a Tortoise upgrade that changes them fails there.
 """
 
 from __future__ import annotations
@@ -48,7 +51,10 @@ async def insert_rows(model: type[Model], rows: Sequence[Mapping[str, Any]], **s
     for row in rows:
         line = list(template)
         for index, name, field in per_row:
-            value = row[name] if name in row else shared.get(name, _default(field, now))
+            if name in row:
+                value = row[name]
+            else:
+                value = shared[name] if name in shared else _default(field, now)
             line[index] = field.to_db_value(value, model)
         values.append(line)
     await db.execute_many(executor.insert_query, values)

@@ -68,6 +68,22 @@ async def test_rows_match_what_model_create_writes(db: None) -> None:
     assert rows[1]["status"] == "pending" and rows[1]["triggered_by"] == "webhook"
 
 
+async def test_a_row_may_leave_out_a_field_that_shared_gives(db: None) -> None:
+    app = await App.create(name="one")
+    await insert_rows(
+        Deployment,
+        [{"deployment_number": 1}, {"deployment_number": 2, "app_id": app.id}],
+        app_id=app.id,
+        commit_hash=SHA,
+    )
+    rows = (
+        await Deployment.filter(app_id=app.id)
+        .order_by("deployment_number")
+        .values_list("deployment_number", "commit_hash")
+    )
+    assert rows == [(1, SHA), (2, SHA)]
+
+
 async def test_a_refused_value_writes_no_row_of_the_call(db: None) -> None:
     app = await App.create(name="one")
     good = {"app_id": app.id, "deployment_number": 1, "commit_hash": SHA}
