@@ -25,6 +25,9 @@ from controller.models import TERMINAL, Deployment, Status
 
 BUSYBOX = Path("/bin/busybox")
 REQUIRE_DOCKER = os.environ.get("FOGBANK_TEST_REQUIRE_DOCKER") == "1"
+
+# The Engine tests' fixtures (docker_engine, scratch, httpd_image), shared by two modules.
+pytest_plugins = ["tests.engine_support"]
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",
     "GIT_AUTHOR_EMAIL": "author@example.com",
