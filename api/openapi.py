@@ -12,6 +12,7 @@ from quart import Quart
 from werkzeug.routing import Rule
 
 from api.body import INT64_MAX
+from api.receiver import RECEIVER_ALIAS
 from api.route_specs import COMMON_ERRORS, ROUTES, RouteSpec
 
 OPENAPI_VERSION = "3.0.3"
@@ -134,7 +135,7 @@ def openapi_path(rule: Rule) -> str:
 def _operation(rule: Rule, spec: RouteSpec) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "operationId": rule.endpoint.replace(".", "_")
-        + ("_alias" if rule.rule == "/api/github/webhook" else ""),
+        + ("_alias" if rule.rule == RECEIVER_ALIAS else ""),
         "summary": spec.summary,
         "tags": [rule.endpoint.split(".")[0]],
         "x-fogbank-role": str(spec.role) if spec.role else "public",

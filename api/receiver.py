@@ -29,7 +29,8 @@ from webhooks.dispatch import Delivery, receive
 log = logging.getLogger(__name__)
 
 RECEIVER_PATH = "/webhooks/github"
-RECEIVER_PATHS = frozenset({RECEIVER_PATH, "/api/github/webhook"})
+RECEIVER_ALIAS = "/api/github/webhook"
+RECEIVER_PATHS = frozenset({RECEIVER_PATH, RECEIVER_ALIAS})
 
 
 class ClientGone(Exception):
@@ -123,7 +124,7 @@ class ReceiverMount:
 
 def _content_length(headers: Mapping[str, str]) -> int | None:
     value = headers.get("content-length", "").strip()
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() else None
 
 
 async def _read_body(receive: ASGIReceiveCallable, declared: int | None, max_bytes: int) -> bytes:

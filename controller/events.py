@@ -87,7 +87,7 @@ class EventBus:
 
     def watched_ids(self) -> list[int]:
         """The deployments at least one socket is watching."""
-        return [deployment_id for deployment_id, subs in self._subscribers.items() if subs]
+        return list(self._subscribers)  # unsubscribing drops a deployment with no socket left
 
     def publish(self, deployment_id: int, event: Event) -> None:
         for subscription in tuple(self._subscribers.get(deployment_id, ())):

@@ -39,22 +39,22 @@ async def insert_rows(model: type[Model], rows: Sequence[Mapping[str, Any]], **s
     if unknown:
         raise ValidationError(f"{model.__name__} has no insertable field {sorted(unknown)}")
     now = timezone.now()
+
+    def fallback(name: str) -> Any:  # looked up only for a field a row leaves out
+        return shared[name] if name in shared else _default(fields[name], now)
+
     template: list[Any] = []
     for name in columns:
         if name in varying:
             template.append(None)  # filled per row
             continue
-        value = shared[name] if name in shared else _default(fields[name], now)
-        template.append(fields[name].to_db_value(value, model))
+        template.append(fields[name].to_db_value(fallback(name), model))
     per_row = [(index, name, fields[name]) for index, name in enumerate(columns) if name in varying]
     values: list[list[Any]] = []
     for row in rows:
         line = list(template)
         for index, name, field in per_row:
-            if name in row:
-                value = row[name]
-            else:
-                value = shared[name] if name in shared else _default(field, now)
+            value = row[name] if name in row else fallback(name)
             line[index] = field.to_db_value(value, model)
         values.append(line)
     await db.execute_many(executor.insert_query, values)

@@ -6,7 +6,8 @@ fogbank has one connection, so that commit holds every other query for the 50-10
 takes: under a burst of webhooks it was the largest stall (BENCHMARKS.md). Instead, a periodic
 job checkpoints from a second, short-lived connection in a thread, in PASSIVE mode: it never
 waits for, nor blocks, the connection that serves requests. The automatic checkpoint stays as a
-safety net at a much larger size (controller/db.py), in case the job cannot run.
+safety net at a much larger size (the default database.url in controller/config.py), in case
+the job cannot run.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 def sqlite_path(database_url: str) -> Path | None:
     """The database file of a `sqlite://` URL; None for other databases and in-memory ones."""
     parts = urlsplit(database_url)
-    if parts.scheme != "sqlite" or parts.path in ("", ":memory:"):
+    name = parts.netloc + parts.path  # a relative file ("sqlite://fogbank.db") is all netloc
+    if parts.scheme != "sqlite" or name in ("", ":memory:"):
         return None
-    return Path(parts.netloc + parts.path)
+    return Path(name)
 
 
 def checkpoint(path: Path) -> tuple[int, int]:
@@ -44,7 +46,7 @@ def checkpoint(path: Path) -> tuple[int, int]:
 
 
 class WalCheckpointer:
-    """The periodic job; install() adds it to the reconciler's scheduler."""
+    """The periodic job; the reconciler schedules `run` every CHECKPOINT_INTERVAL_SECONDS."""
 
     def __init__(self, path: Path) -> None:
         self.path = path

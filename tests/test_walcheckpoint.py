@@ -22,6 +22,12 @@ def test_sqlite_path_of_urls() -> None:
     assert sqlite_path("postgres://fogbank:secret@db.internal/fogbank") is None
 
 
+def test_sqlite_path_of_a_relative_url() -> None:
+    # Tortoise reads "sqlite://data/fogbank.db" as a path relative to the working directory.
+    assert sqlite_path("sqlite://data/fogbank.db") == Path("data/fogbank.db")
+    assert sqlite_path("sqlite://fogbank.db?synchronous=NORMAL") == Path("fogbank.db")
+
+
 def test_a_passive_checkpoint_copies_the_wal_while_a_writer_stays_connected(
     tmp_path: Path,
 ) -> None:

@@ -10,7 +10,7 @@ from quart import Blueprint, Response, jsonify, request
 from api.body import read_body
 from api.envelope import ok
 from api.guard import public, requires
-from api.receiver import RECEIVER_PATH, answer_delivery, check_length
+from api.receiver import RECEIVER_ALIAS, RECEIVER_PATH, answer_delivery, check_length
 from api.routes.apps import find_app
 from api.services import services
 from controller.models import Role
@@ -19,7 +19,7 @@ blueprint = Blueprint("webhooks", __name__)
 
 
 @blueprint.post(RECEIVER_PATH)
-@blueprint.post("/api/github/webhook")
+@blueprint.post(RECEIVER_ALIAS)
 @public
 async def github() -> tuple[Response, int]:
     """Receive one delivery: 200 when it deployed or pinged, 202 with the reason it was ignored.
