@@ -26,16 +26,16 @@ from api.routes import (
     ws,
 )
 from api.services import EXTENSION_KEY, Services
-from controller.auth import LoginLimiter
+from controller.accounts.auth import LoginLimiter
 from controller.config import Settings
-from controller.db import close_database, open_database
-from controller.edge import Edge
-from controller.engine import Engine
+from controller.deploy.workers import Reconciler
+from controller.edge.routing import desired_routes
+from controller.edge.supervisor import Edge
 from controller.errors import EdgeError, FogbankError
-from controller.events import DeploymentLogs, EventBus
-from controller.gitsync import GitSync
-from controller.reconciler import Reconciler
-from controller.routing import desired_routes
+from controller.events.deployment_logs import DeploymentLogs, EventBus
+from controller.runtime.engine import Engine
+from controller.source.mirror import GitSync
+from controller.store.db import close_database, open_database
 from webhooks.intake import DeliveryIntake
 
 log = logging.getLogger(__name__)

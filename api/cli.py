@@ -17,11 +17,11 @@ from hypercorn.config import Config
 
 from api import runtime
 from api.app import create_app, drain
-from controller import auth
+from controller.accounts import auth
 from controller.config import Settings, load_settings
-from controller.db import close_database, open_database
 from controller.errors import FogbankError
-from controller.models import Role, User
+from controller.store.db import close_database, open_database
+from controller.store.models import Role, User
 
 WEBSOCKET_PING_SECONDS = 30.0
 HTTP_GRACE_SECONDS = 5.0

@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 from quart import current_app, g, request, websocket
 from quart.wrappers import Request, Websocket
 
-from controller import auth
+from controller.accounts import auth
 from controller.errors import Forbidden, Unauthorized
-from controller.models import Role, User
+from controller.store.models import Role, User
 
 SESSION_COOKIE = "fogbank_session"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from api.body import INT64_MAX
-from controller import polling, validation
-from controller.models import AppType, Role, UpdateOrder
+from controller.apps import validation
+from controller.store.models import AppType, Role, UpdateOrder
+from controller.upkeep import polling
 
 # Statuses any authenticated JSON route can answer besides its own: bad JSON, no or bad
 # credentials, role too low (or CSRF), body too large, failed validation.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.events import MASK
-from controller.models import App, Deployment, EnvVar
-from controller.timefmt import iso
+from controller.events.deployment_logs import MASK
+from controller.store.models import App, Deployment, EnvVar
+from controller.store.timefmt import iso
 
 
 def deployment_json(d: Deployment) -> dict[str, Any]:

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 from quart import current_app
 
-from controller.auth import LoginLimiter
+from controller.accounts.auth import LoginLimiter
 from controller.config import Settings
-from controller.edge import Edge
-from controller.engine import Engine
-from controller.events import DeploymentLogs, EventBus
-from controller.gitsync import GitSync
-from controller.reconciler import Reconciler
+from controller.deploy.workers import Reconciler
+from controller.edge.supervisor import Edge
+from controller.events.deployment_logs import DeploymentLogs, EventBus
+from controller.runtime.engine import Engine
+from controller.source.mirror import GitSync
 from webhooks.intake import DeliveryIntake
 
 EXTENSION_KEY = "fogbank"

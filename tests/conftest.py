@@ -21,7 +21,7 @@ from quart.testing import QuartClient
 from api.app import create_app
 from api.services import Services
 from controller.config import GitSettings, Settings, StorageSettings
-from controller.models import TERMINAL, Deployment, Status
+from controller.store.models import TERMINAL, Deployment, Status
 
 BUSYBOX = Path("/bin/busybox")
 REQUIRE_DOCKER = os.environ.get("FOGBANK_TEST_REQUIRE_DOCKER") == "1"

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from controller.config import EdgeSettings
-from controller.edge import Edge
+from controller.edge.supervisor import Edge
 from tests.conftest import free_port
 
 

@@ -24,8 +24,8 @@ import docker.errors
 import httpx
 import pytest
 
-from controller.engine import Engine
 from controller.errors import EngineError
+from controller.runtime.engine import Engine
 
 BUSYBOX = Path("/bin/busybox")
 HTTPD = '["/bin/busybox", "httpd", "-f", "-p", "3000", "-h", "/www"]'

@@ -12,10 +12,10 @@ from quart.testing import QuartClient
 from quart.testing.connections import WebsocketDisconnectError
 
 from api.app import create_app
-from controller import auth
+from controller.accounts import auth
 from controller.config import Settings
-from controller.models import ApiToken, Role, Session, User
-from controller.timefmt import utcnow
+from controller.store.models import ApiToken, Role, Session, User
+from controller.store.timefmt import utcnow
 from tests.conftest import clear_cookies
 from webhooks.signature import sign, verify
 

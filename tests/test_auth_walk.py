@@ -12,8 +12,8 @@ from quart import Quart
 from quart.testing import QuartClient
 from quart.testing.connections import WebsocketDisconnectError
 
-from controller import auth
-from controller.models import Role
+from controller.accounts import auth
+from controller.store.models import Role
 from tests.conftest import clear_cookies
 
 Access = Role | Literal["public", "signature"]

@@ -8,7 +8,7 @@ import pytest
 from quart.testing import QuartClient
 from quart.testing.connections import WebsocketDisconnectError
 
-from controller.models import App, Deployment, EnvVar
+from controller.store.models import App, Deployment, EnvVar
 
 ENVELOPE_KEYS = {"success", "message", "data", "error"}
 

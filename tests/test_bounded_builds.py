@@ -14,7 +14,7 @@ from quart import Quart
 from quart.testing import QuartClient
 
 from controller.config import Settings
-from controller.models import Status
+from controller.store.models import Status
 from tests.conftest import GitRepo, create_web_app, wait_terminal
 from tests.test_deploy_flow import add
 

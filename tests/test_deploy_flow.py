@@ -14,7 +14,7 @@ from quart import Quart
 from quart.testing import QuartClient
 from quart.testing.connections import WebsocketDisconnectError
 
-from controller.models import Deployment, Status
+from controller.store.models import Deployment, Status
 from tests.conftest import GitRepo, create_web_app, free_port, wait_terminal
 
 SEED_ADD_KEYS = {

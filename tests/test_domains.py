@@ -10,8 +10,8 @@ import pytest
 from quart import Quart
 from quart.testing import QuartClient
 
-from controller import auth
-from controller.models import Domain, Role, Status
+from controller.accounts import auth
+from controller.store.models import Domain, Role, Status
 from tests.conftest import GitRepo, create_web_app, services_of, wait_terminal
 from tests.test_bad_input import assert_error
 

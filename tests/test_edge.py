@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from controller.edge import NOT_ROUTED, Edge, Route
+from controller.edge.supervisor import NOT_ROUTED, Edge, Route
 from controller.errors import EdgeError
 from tests.conftest import free_port
 from tests.edge_support import get, responder, started_edge

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 
 from controller.config import EdgeSettings, load_settings
-from controller.edge import Route, caddy_config
-from controller.edge_config import (
+from controller.edge.config import (
     CLIENT_HEADER,
     ENTRY_HEADER,
     SwitchSockets,
     front_config,
     switch_config,
 )
+from controller.edge.supervisor import Route, caddy_config
 from controller.errors import ConfigError, EdgeError
 
 SETTINGS = EdgeSettings(admin_url="http://127.0.0.1:2999", http_port=8100, drain_seconds=1.5)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.edge import Edge, Route
+from controller.edge.supervisor import Edge, Route
 from controller.errors import EdgeError
 from tests.edge_support import edge_settings, get, responder, running, started_edge, wait_for_text
 
@@ -23,7 +23,7 @@ CONTROLLER = """
 import asyncio, sys
 from pathlib import Path
 from controller.config import EdgeSettings
-from controller.edge import Edge, Route
+from controller.edge.supervisor import Edge, Route
 
 async def main() -> None:
     admin_url, http_port, directory, upstream = sys.argv[1:]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.engine import Engine
 from controller.errors import BuildError
+from controller.runtime.engine import Engine
 from tests.engine_support import Lines, Scratch, build
 
 

@@ -12,8 +12,8 @@ import docker
 import docker.errors
 import pytest
 
-from controller.engine import LOOPBACK, Engine
 from controller.errors import EngineError
+from controller.runtime.engine import LOOPBACK, Engine
 from tests.engine_support import Scratch, build, get_when_ready, raw_attrs
 
 

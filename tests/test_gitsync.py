@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from controller.errors import GitError
-from controller.gitsync import GitSync, redact
+from controller.source.mirror import GitSync, redact
 
 AUTHOR = "Ada Lovelace <ada@example.com>"
 

@@ -15,7 +15,7 @@ from quart.testing import QuartClient
 
 from api.app import create_app
 from controller.config import Settings
-from controller.models import App, Deployment, Domain, EnvVar, Stage, Status
+from controller.store.models import App, Deployment, Domain, EnvVar, Stage, Status
 from tests.conftest import GitRepo, create_web_app, signup_admin, wait_terminal
 
 

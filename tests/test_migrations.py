@@ -7,8 +7,8 @@ from pathlib import Path
 from tortoise import Tortoise
 from tortoise.migrations.api import migrate
 
-from controller.db import close_database, open_database, tortoise_config
-from controller.models import App, Domain
+from controller.store.db import close_database, open_database, tortoise_config
+from controller.store.models import App, Domain
 
 
 async def test_an_older_database_is_upgraded_in_place(tmp_path: Path) -> None:

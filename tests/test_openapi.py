@@ -11,8 +11,8 @@ from quart.testing import QuartClient
 from api.openapi import openapi_path, operation_methods, undescribed_endpoints
 from api.route_specs import ROUTES
 from api.routes.apps import FIELDS
-from controller import auth
-from controller.models import Role
+from controller.accounts import auth
+from controller.store.models import Role
 from tests.conftest import clear_cookies
 
 

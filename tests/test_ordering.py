@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from controller.db import close_database, open_database
+from controller.deploy.staleness import stale_reason
 from controller.errors import GitError
-from controller.gitsync import GitSync
-from controller.models import App, Deployment, Status, Trigger, WebhookDelivery
-from controller.ordering import stale_reason
+from controller.source.mirror import GitSync
+from controller.store.db import close_database, open_database
+from controller.store.models import App, Deployment, Status, Trigger, WebhookDelivery
 from tests.conftest import GitRepo
 from tests.github_payloads import push, signed
 from webhooks.dispatch import Delivery, handle

@@ -17,11 +17,11 @@ from quart.testing import QuartClient
 
 from api.app import create_app
 from controller.config import Settings
-from controller.db import close_database, open_database
 from controller.errors import GitError, ValidationFailed
-from controller.gitsync import GitSync
-from controller.models import App, Deployment, Status, Trigger
-from controller.polling import (
+from controller.source.mirror import GitSync
+from controller.store.db import close_database, open_database
+from controller.store.models import App, Deployment, Status, Trigger
+from controller.upkeep.polling import (
     SYNC_JOB_ID,
     Poller,
     check_interval,

@@ -8,9 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from controller.db import close_database, open_database
-from controller.models import App, Deployment, Status, Trigger
-from controller.queue import CommitRef, claim_next, enqueue, fail_interrupted, requeue_if_newest
+from controller.deploy.queue import (
+    CommitRef,
+    claim_next,
+    enqueue,
+    fail_interrupted,
+    requeue_if_newest,
+)
+from controller.store.db import close_database, open_database
+from controller.store.models import App, Deployment, Status, Trigger
 
 SHA = "a" * 40
 

@@ -12,9 +12,9 @@ import pytest
 from tortoise.exceptions import ValidationError
 from tortoise.transactions import in_transaction
 
-from controller.db import close_database, open_database
-from controller.models import App, Deployment, Trigger, WebhookDelivery
-from controller.rowinsert import insert_rows
+from controller.store.bulk import insert_rows
+from controller.store.db import close_database, open_database
+from controller.store.models import App, Deployment, Trigger, WebhookDelivery
 
 SHA = "b" * 40
 NOT_COMPARED = {"id", "created_at", "updated_at"}

@@ -16,8 +16,8 @@ from quart import Quart
 from quart.testing import QuartClient
 from quart.testing.connections import WebsocketDisconnectError
 
-from controller.events import MASK
-from controller.models import Deployment, Status
+from controller.events.deployment_logs import MASK
+from controller.store.models import Deployment, Status
 from tests.conftest import BUSYBOX, GitRepo, create_web_app, wait_terminal
 
 BUILD = """FROM scratch

@@ -11,7 +11,7 @@ import httpx
 from quart import Quart
 from quart.testing import QuartClient
 
-from controller.models import Deployment, Status
+from controller.store.models import Deployment, Status
 from tests.conftest import GitRepo, create_web_app, free_port, services_of, wait_terminal
 from tests.test_deploy_flow import add
 

@@ -11,8 +11,8 @@ from quart import Quart
 from quart.testing import QuartClient
 
 from controller.config import ControllerSettings, Settings
-from controller.models import Status
-from controller.queue import claim_next
+from controller.deploy.queue import claim_next
+from controller.store.models import Status
 from tests.conftest import GitRepo, create_web_app, services_of, unique_name
 
 

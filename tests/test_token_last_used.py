@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from quart.testing import QuartClient
 
-from controller.auth import LAST_USED_RESOLUTION
-from controller.models import ApiToken
+from controller.accounts.auth import LAST_USED_RESOLUTION
+from controller.store.models import ApiToken
 
 
 async def test_last_used_at_is_written_on_use_then_at_most_once_a_minute(

@@ -11,7 +11,7 @@ from quart import Quart
 from tortoise import connections
 
 from controller.config import SQLITE_AUTOCHECKPOINT_PAGES
-from controller.walcheckpoint import checkpoint, sqlite_path
+from controller.store.checkpoint import checkpoint, sqlite_path
 
 
 def test_sqlite_path_of_urls() -> None:

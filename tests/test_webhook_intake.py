@@ -16,7 +16,7 @@ from quart.testing import QuartClient
 
 from controller.config import ControllerSettings, GithubSettings, Settings
 from controller.errors import ServiceUnavailable
-from controller.models import App, Deployment, WebhookDelivery
+from controller.store.models import App, Deployment, WebhookDelivery
 from tests.conftest import GitRepo, create_web_app, make_web_repo, services_of, unique_name
 from tests.github_payloads import push, secret_of, signed
 from webhooks.dispatch import Delivery, receive

@@ -12,7 +12,7 @@ from quart.testing import QuartClient
 
 from api.receiver import ReceiverMount
 from controller.config import ControllerSettings, GithubSettings, Settings
-from controller.models import Deployment, WebhookDelivery
+from controller.store.models import Deployment, WebhookDelivery
 from tests.conftest import GitRepo, create_web_app, unique_name
 from tests.github_payloads import push, secret_of, signed
 

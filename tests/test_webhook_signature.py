@@ -11,9 +11,9 @@ from dataclasses import replace
 import pytest
 from quart.testing import QuartClient
 
-from controller import auth
+from controller.accounts import auth
 from controller.config import ControllerSettings, GithubSettings, Settings
-from controller.models import App, Deployment, Role, WebhookDelivery
+from controller.store.models import App, Deployment, Role, WebhookDelivery
 from tests.conftest import GitRepo, create_web_app, unique_name
 from tests.github_payloads import answer_of, deliver, push, secret_of, signed
 from webhooks.signature import sign, verify

@@ -17,7 +17,7 @@ from quart import Quart
 from quart.testing import QuartClient
 
 from controller.config import ControllerSettings, GithubSettings, Settings
-from controller.models import Deployment, Status, Trigger, WebhookDelivery
+from controller.store.models import Deployment, Status, Trigger, WebhookDelivery
 from tests.conftest import GitRepo, create_web_app, free_port, unique_name, wait_terminal
 from tests.github_payloads import answer_of, deletion, deliver, load, push, secret_of, signed
 from webhooks.payload import normalise_repository, repository_keys

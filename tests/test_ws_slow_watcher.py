@@ -12,9 +12,9 @@ from quart import Quart
 from quart.testing import QuartClient
 from quart.testing.connections import WebsocketDisconnectError
 
-from controller.events import Event
-from controller.models import App, Deployment, Status
-from controller.progress import status_data
+from controller.deploy.progress import status_data
+from controller.events.deployment_logs import Event
+from controller.store.models import App, Deployment, Status
 from tests.conftest import services_of, unique_name
 
 QUEUE_SIZE = 10_000  # EventBus's default bound per watcher

@@ -20,10 +20,10 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from controller.deploy.queue import CommitRef, enqueue_many
 from controller.errors import BadRequest, FogbankError, Unauthorized
-from controller.models import App, Trigger, WebhookDelivery
-from controller.queue import CommitRef, enqueue_many
-from controller.rowinsert import insert_rows
+from controller.store.bulk import insert_rows
+from controller.store.models import App, Trigger, WebhookDelivery
 from webhooks.payload import (
     decode,
     normalise_repository,

@@ -12,9 +12,11 @@ from api.envelope import ok
 from api.guard import requires
 from api.serialize import app_json
 from api.services import services
-from controller import apps, polling, validation
+from controller.apps import lifecycle as apps
+from controller.apps import validation
 from controller.errors import NotFound, ValidationFailed
-from controller.models import App, AppType, Role, UpdateOrder
+from controller.store.models import App, AppType, Role, UpdateOrder
+from controller.upkeep import polling
 
 blueprint = Blueprint("apps", __name__)
 

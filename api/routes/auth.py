@@ -8,9 +8,9 @@ from api.body import read_body
 from api.envelope import ok
 from api.guard import SESSION_COOKIE, current_principal, principal_json, public
 from api.services import services
-from controller import auth
+from controller.accounts import auth
 from controller.errors import Forbidden, Unauthorized
-from controller.models import Role, User
+from controller.store.models import Role, User
 
 blueprint = Blueprint("auth", __name__)
 

@@ -9,9 +9,9 @@ from api.envelope import ok
 from api.guard import requires
 from api.routes.apps import find_app
 from api.services import services
-from controller.containers import Action, container_status, control_container
 from controller.errors import ValidationFailed
-from controller.models import Role
+from controller.runtime.control import Action, container_status, control_container
+from controller.store.models import Role
 
 blueprint = Blueprint("containers", __name__)
 

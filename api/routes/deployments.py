@@ -10,11 +10,11 @@ from api.guard import current_principal, requires
 from api.routes.apps import find_app
 from api.serialize import deployment_json
 from api.services import services
-from controller import validation
+from controller.apps import validation
+from controller.deploy.queue import CommitRef, enqueue
+from controller.deploy.rollback import enqueue_rollback
 from controller.errors import NotFound, ValidationFailed
-from controller.models import Deployment, Role, Trigger
-from controller.queue import CommitRef, enqueue
-from controller.rollback import enqueue_rollback
+from controller.store.models import Deployment, Role, Trigger
 
 blueprint = Blueprint("deployments", __name__)
 

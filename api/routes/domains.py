@@ -14,10 +14,10 @@ from api.envelope import ok
 from api.guard import requires
 from api.routes.apps import find_app
 from api.services import services
-from controller import validation
+from controller.apps import validation
 from controller.errors import Conflict, EdgeError, NotFound, ValidationFailed
-from controller.models import AppType, Domain, Role
-from controller.timefmt import iso
+from controller.store.models import AppType, Domain, Role
+from controller.store.timefmt import iso
 
 log = logging.getLogger(__name__)
 

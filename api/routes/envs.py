@@ -9,9 +9,9 @@ from api.envelope import ok
 from api.guard import requires
 from api.routes.apps import find_app
 from api.serialize import env_json
-from controller import validation
+from controller.apps import validation
 from controller.errors import Conflict, NotFound, ValidationFailed
-from controller.models import EnvVar, Role
+from controller.store.models import EnvVar, Role
 
 blueprint = Blueprint("envs", __name__)
 

@@ -13,7 +13,7 @@ from api.guard import public, requires
 from api.receiver import RECEIVER_ALIAS, RECEIVER_PATH, answer_delivery, check_length
 from api.routes.apps import find_app
 from api.services import services
-from controller.models import Role
+from controller.store.models import Role
 
 blueprint = Blueprint("webhooks", __name__)
 

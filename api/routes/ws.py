@@ -13,10 +13,10 @@ from quart import Blueprint, websocket
 from api.body import parse_id
 from api.guard import authenticate_websocket, check_role
 from api.services import services
+from controller.deploy.progress import status_data
 from controller.errors import FogbankError
-from controller.events import Event
-from controller.models import TERMINAL, Deployment, Role, Status
-from controller.progress import status_data
+from controller.events.deployment_logs import Event
+from controller.store.models import TERMINAL, Deployment, Role, Status
 
 blueprint = Blueprint("ws", __name__)
 

@@ -1,0 +1,1 @@
+"""App lifecycle and the validation of what users give."""

@@ -1,0 +1,76 @@
+"""App lifecycle beyond plain rows: creating with defaults checked, and deleting with everything
+the app owns (containers, images, mirror, logs)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+
+from controller.deploy.queue import stop_pending
+from controller.errors import Conflict, FogbankError, ValidationFailed
+from controller.events.deployment_logs import DeploymentLogs
+from controller.runtime.engine import Engine
+from controller.source.mirror import GitSync
+from controller.store.models import IN_FLIGHT, App, AppType, Deployment
+
+log = logging.getLogger(__name__)
+
+
+async def create_app(fields: dict[str, Any]) -> App:
+    """Insert an app from already validated fields; names are unique."""
+    app_type = fields.get("app_type", AppType.WEB)
+    if not fields.get("git_repository") and not (
+        app_type is AppType.DATABASE and fields.get("template_name")
+    ):
+        raise ValidationFailed("gitRepository is required")
+    if await App.filter(name=fields["name"]).exists():
+        raise Conflict(f"an app named '{fields['name']}' already exists", code="APP_EXISTS")
+    await _check_public_port(fields.get("public_port"), None)
+    try:
+        return await App.create(**fields, webhook_secret=secrets.token_hex(32))
+    except IntegrityError as exc:
+        raise Conflict(
+            f"an app named '{fields['name']}' already exists", code="APP_EXISTS"
+        ) from exc
+
+
+async def update_app(app: App, fields: dict[str, Any]) -> App:
+    if "name" in fields and fields["name"] != app.name:
+        raise ValidationFailed("name cannot be changed (containers and images are named after it)")
+    if "public_port" in fields:
+        await _check_public_port(fields["public_port"], app.id)
+    for key, value in fields.items():
+        setattr(app, key, value)
+    await app.save()
+    return app
+
+
+async def _check_public_port(port: int | None, app_id: int | None) -> None:
+    if port is None:
+        return
+    clash = await App.filter(public_port=port).exclude(id=app_id or 0).first()
+    if clash is not None:
+        raise Conflict(
+            f"publicPort {port} is already used by app '{clash.name}'", code="PORT_IN_USE"
+        )
+
+
+async def delete_app(app: App, engine: Engine, git: GitSync, logs: DeploymentLogs) -> None:
+    """Stop and remove the app's containers and images, its mirror and logs, then its rows."""
+    if await Deployment.filter(app_id=app.id, status__in=IN_FLIGHT).exists():
+        raise Conflict("a deployment of this app is in progress; wait for it or stop it first")
+    await stop_pending(app.id, "app deleted")
+    for container in await engine.containers({"fogbank.app": app.name}):
+        await engine.remove_container(container.id)
+    for image_id, _, _ in await engine.images({"fogbank.app": app.name}):
+        try:
+            await engine.remove_image(image_id)
+        except FogbankError as exc:
+            log.warning("could not remove image %s: %s", image_id, exc.message)
+    await git.remove(app.name)
+    for deployment in await Deployment.filter(app_id=app.id).only("id"):
+        logs.delete(deployment.id)
+    await app.delete()

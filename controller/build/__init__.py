@@ -1,0 +1,1 @@
+"""Commit -> image: the build context and the streamed docker build."""

@@ -1,0 +1,1 @@
+"""One deployment from queue to completed: queue, pipeline, swap, rollback, progress."""

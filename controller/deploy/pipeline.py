@@ -1,0 +1,174 @@
+"""One deployment, stage by stage: cloning_repo -> building_image -> starting_new ->
+stopping_old -> completed (start-first), or with stopping_old before starting_new (stop-first).
+Any failure or stop leaves the previously active version serving."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+
+from tortoise.transactions import in_transaction
+
+from controller.build.image import ImageBuilder
+from controller.config import Settings
+from controller.deploy.inflight import RunControl
+from controller.deploy.progress import Tracker
+from controller.deploy.queue import requeue_if_newest
+from controller.deploy.staleness import stale_reason
+from controller.deploy.swap import Swapper, is_start_first
+from controller.errors import FogbankError
+from controller.events.deployment_logs import DeploymentLogs, EventBus
+from controller.runtime.engine import Engine
+from controller.runtime.naming import image_tag
+from controller.source.mirror import GitSync
+from controller.store.models import App, Deployment, EnvVar, Stage, Status, Trigger
+from controller.upkeep.retention import discard_image, prune_images
+
+log = logging.getLogger(__name__)
+
+STEP_LINE = re.compile(r"^Step (\d+)/(\d+)")
+BUILD_PROGRESS = (25, 70)
+SHUTDOWN_MESSAGE = "interrupted: controller shutting down"
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    engine: Engine
+    git: GitSync
+    logs: DeploymentLogs
+    bus: EventBus
+    swapper: Swapper
+    builder: ImageBuilder
+
+    async def run(self, deployment: Deployment, control: RunControl) -> None:
+        """Run a claimed deployment to a terminal status. Never raises FogbankError; re-raises
+        cancellation after recording it as stopped (a stop or a newer deployment) or failed
+        (shutdown)."""
+        app = await App.get(id=deployment.app_id)
+        envs = await EnvVar.filter(app_id=app.id)
+        self.logs.open(deployment.id, [e.value for e in envs if e.is_secret])
+        tracker = Tracker(deployment, self.logs, self.bus)
+        try:
+            await self._run(app, envs, deployment, tracker, control)
+        except FogbankError as exc:
+            await tracker.fail(exc.message)
+            await self._discard_image(deployment)
+        except asyncio.CancelledError:
+            if control.stop_reason is not None:
+                await asyncio.shield(tracker.stop(control.stop_reason))
+            else:
+                await asyncio.shield(self._interrupted(tracker))
+            await asyncio.shield(self._discard_image(deployment))
+            raise
+        except Exception as exc:
+            log.exception("deployment %s failed unexpectedly", deployment.id)
+            await tracker.fail(f"internal error: {type(exc).__name__}: {exc}")
+
+    async def _injected_pause(self, stage: Stage) -> None:
+        faults = self.settings.faults
+        if faults.pause_in_stage == stage and faults.pause_seconds > 0:
+            await asyncio.sleep(faults.pause_seconds)
+
+    async def _discard_image(self, deployment: Deployment) -> None:
+        try:
+            await discard_image(self.engine, deployment)
+        except FogbankError as exc:
+            log.warning("could not remove the image of deployment %s: %s", deployment.id, exc)
+
+    async def _interrupted(self, tracker: Tracker) -> None:
+        """Shutdown cut this deployment short: failed, and asked for again when it was the
+        app's newest request, so the next start finishes the job."""
+        await tracker.fail(SHUTDOWN_MESSAGE)
+        again = await requeue_if_newest(tracker.deployment)
+        if again is not None:
+            tracker.log(f"Re-queued as deployment #{again.deployment_number}", essential=True)
+
+    async def _run(
+        self,
+        app: App,
+        envs: list[EnvVar],
+        deployment: Deployment,
+        tracker: Tracker,
+        control: RunControl,
+    ) -> None:
+        stale = await stale_reason(self.git, app, deployment)
+        if stale is not None:
+            await tracker.stop(stale)
+            return
+        tag = image_tag(app, deployment)
+        if not await self._reuse_image(app, deployment, tracker, tag):
+            await self._build(app, envs, deployment, tracker, tag)
+        deployment.image_tag = tag
+        await deployment.save(update_fields=["image_tag", "updated_at"])
+        previous = await Deployment.filter(app_id=app.id, is_active=True).first()
+        if is_start_first(app):
+            await self.swapper.start_first(app, envs, deployment, previous, tracker, control)
+        else:
+            control.try_switch()
+            await self.swapper.stop_first(app, envs, deployment, previous, tracker)
+        await self._activate(app, deployment, previous)
+        await tracker.succeed("Deployment completed successfully")
+        await prune_images(self.engine, app, self.settings.controller.keep_images)
+
+    async def _reuse_image(
+        self, app: App, deployment: Deployment, tracker: Tracker, tag: str
+    ) -> bool:
+        """A rollback reuses the retained image of its target (no clone, no build)."""
+        source = deployment.image_tag
+        if deployment.triggered_by is not Trigger.ROLLBACK or not source:
+            return False
+        await tracker.enter(
+            Status.BUILDING, Stage.BUILDING_IMAGE, 25, f"Reusing image {source} (no build needed)"
+        )
+        if not await self.engine.image_exists(source):
+            tracker.log(f"Image {source} was pruned; rebuilding commit {deployment.commit_hash}")
+            return False
+        await self.engine.tag_image(source, tag)
+        await tracker.advance(BUILD_PROGRESS[1], "Image ready")
+        return True
+
+    async def _build(
+        self, app: App, envs: list[EnvVar], deployment: Deployment, tracker: Tracker, tag: str
+    ) -> None:
+        await tracker.enter(Status.BUILDING, Stage.CLONING_REPO, 10, "Cloning repository...")
+        await self._injected_pause(Stage.CLONING_REPO)
+        try:
+            context = await self.builder.checkout(app, deployment)
+            tracker.log(f"Checked out commit {deployment.commit_hash}")
+            await tracker.advance(25)
+            await tracker.enter(
+                Status.BUILDING, Stage.BUILDING_IMAGE, 25, "Building Docker image..."
+            )
+
+            async def on_line(line: str) -> None:
+                tracker.log(line)
+                step = STEP_LINE.match(line)
+                if step:
+                    done, total = int(step.group(1)), max(1, int(step.group(2)))
+                    low, high = BUILD_PROGRESS
+                    await tracker.advance(low + (high - low) * (done - 1) // total)
+
+            await self.builder.build(app, envs, deployment, context, tag, on_line)
+            await tracker.advance(BUILD_PROGRESS[1], "Image built")
+        finally:
+            await self.builder.clean(deployment)
+
+    async def _activate(
+        self, app: App, deployment: Deployment, previous: Deployment | None
+    ) -> None:
+        """is_active moves to the new deployment; a rollback marks what it replaced."""
+        async with in_transaction():
+            await Deployment.filter(app_id=app.id, is_active=True).update(is_active=False)
+            deployment.is_active = True
+            await deployment.save(update_fields=["is_active", "updated_at"])
+            if previous is not None and deployment.triggered_by is Trigger.ROLLBACK:
+                await Deployment.filter(id=previous.id).update(status=Status.ROLLED_BACK)
+            if app.container_stopped:
+                app.container_stopped = False
+                await app.save(update_fields=["container_stopped", "updated_at"])
+        await self.swapper.switchboard.release(app.id)
+        if previous is not None and previous.container_id:
+            await self.engine.remove_container(previous.container_id)

@@ -1,0 +1,206 @@
+"""The durable deployment queue: the `deployment` table itself.
+
+enqueue numbers deployments per app without gaps or duplicates; claim_next hands a worker the
+newest pending deployment of an idle app with a compare-and-set, superseding older pending ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
+
+from controller.store.bulk import insert_rows
+from controller.store.models import IN_FLIGHT, App, Deployment, Stage, Status, Trigger
+from controller.store.timefmt import utcnow
+
+INTERRUPTED_MESSAGE = "interrupted: controller restarted"
+
+
+@dataclass(frozen=True)
+class CommitRef:
+    sha: str
+    message: str = ""
+    author: str = ""
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    id: int
+    deployment_number: int
+
+
+@dataclass(frozen=True)
+class Claim:
+    deployment: Deployment
+    superseded: int  # how many older pending deployments of the app this claim stopped
+
+
+def superseded_reason(deployment_number: int) -> str:
+    return f"superseded by deployment #{deployment_number}"
+
+
+async def enqueue(
+    app: App,
+    commit: CommitRef,
+    triggered_by: Trigger,
+    *,
+    rolled_back_from: int | None = None,
+    image_tag: str = "",
+) -> Deployment:
+    """Append a pending deployment; its deployment_number is the app's next one."""
+    async with in_transaction():
+        # The UPDATE takes the row (or database) write lock first, so concurrent enqueues of
+        # one app serialise here and each reads back its own number.
+        await App.filter(id=app.id).update(deployment_counter=F("deployment_counter") + 1)
+        number = (await App.get(id=app.id)).deployment_counter
+        return await Deployment.create(
+            app_id=app.id,
+            deployment_number=number,
+            commit_hash=commit.sha,
+            commit_message=commit.message,
+            commit_author=commit.author,
+            triggered_by=triggered_by,
+            rolled_back_from=rolled_back_from,
+            image_tag=image_tag,
+        )
+
+
+async def enqueue_many(
+    commits_by_app: Mapping[int, Sequence[CommitRef]], triggered_by: Trigger
+) -> dict[int, list[Enqueued]]:
+    """Append one pending deployment per commit, numbered in order per app, in few statements.
+
+    For a burst of webhook deliveries: each app's counter moves once, by its number of commits,
+    every row goes in with one multi-row insert and their ids come back with one select. Must
+    run inside the caller's transaction. The counters are bumped before they are read, as in
+    `enqueue`, so concurrent writers serialise on the row lock.
+    """
+    wanted = {app_id: list(commits) for app_id, commits in commits_by_app.items() if commits}
+    if not wanted:
+        return {}
+    for app_id, commits in wanted.items():
+        await App.filter(id=app_id).update(
+            deployment_counter=F("deployment_counter") + len(commits)
+        )
+    counters = await App.filter(id__in=list(wanted)).values_list("id", "deployment_counter")
+    first = {
+        int(str(app_id)): int(str(last)) - len(wanted[int(str(app_id))]) + 1
+        for app_id, last in counters
+    }
+    await insert_rows(
+        Deployment,
+        [
+            {
+                "app_id": app_id,
+                "deployment_number": first[app_id] + offset,
+                "commit_hash": commit.sha,
+                "commit_message": commit.message,
+                "commit_author": commit.author,
+            }
+            for app_id, commits in wanted.items()
+            for offset, commit in enumerate(commits)
+        ],
+        triggered_by=triggered_by,
+    )
+    # A many-row insert does not read back primary keys; (app_id, deployment_number) is unique.
+    made = Q(
+        *[Q(app_id=app_id, deployment_number__gte=number) for app_id, number in first.items()],
+        join_type=Q.OR,
+    )
+    rows = await (
+        Deployment.filter(made)
+        .order_by("deployment_number")
+        .values_list("app_id", "id", "deployment_number")
+    )
+    enqueued: dict[int, list[Enqueued]] = {app_id: [] for app_id in wanted}
+    for app_id, deployment_id, number in rows:
+        enqueued[int(str(app_id))].append(Enqueued(int(str(deployment_id)), int(str(number))))
+    return enqueued
+
+
+async def claim_next(busy_app_ids: set[int]) -> Claim | None:
+    """Claim the newest pending deployment of the app waiting longest, or None.
+
+    Apps in `busy_app_ids` (running in this process) or with an in-flight row are skipped.
+    """
+    candidates = (
+        await Deployment.filter(status=Status.PENDING)
+        .exclude(app_id__in=busy_app_ids)
+        .order_by("id")
+        .values_list("app_id", flat=True)
+    )
+    seen: set[int] = set()
+    for raw_app_id in candidates:
+        app_id = int(str(raw_app_id))
+        if app_id in seen:
+            continue
+        seen.add(app_id)
+        if await Deployment.filter(app_id=app_id, status__in=IN_FLIGHT).exists():
+            continue
+        newest = (
+            await Deployment.filter(app_id=app_id, status=Status.PENDING).order_by("-id").first()
+        )
+        if newest is None:
+            continue
+        now = utcnow()
+        claimed = await Deployment.filter(id=newest.id, status=Status.PENDING).update(
+            status=Status.BUILDING, started_at=now, updated_at=now
+        )
+        if claimed != 1:
+            continue  # another worker (or a stop) got there first
+        # One statement for all of them, by condition rather than by id: a burst of pushes may
+        # leave thousands pending.
+        superseded = await Deployment.filter(
+            app_id=app_id, status=Status.PENDING, id__lt=newest.id
+        ).update(
+            status=Status.STOPPED,
+            error_message=superseded_reason(newest.deployment_number),
+            finished_at=now,
+            updated_at=now,
+        )
+        await newest.refresh_from_db()
+        return Claim(newest, superseded)
+    return None
+
+
+async def fail_interrupted() -> list[Deployment]:
+    """Mark every in-flight deployment failed (the process that ran it is gone); return them."""
+    interrupted = await Deployment.filter(status__in=IN_FLIGHT).order_by("id")
+    now = utcnow()
+    for deployment in interrupted:
+        deployment.status = Status.FAILED
+        deployment.error_message = INTERRUPTED_MESSAGE
+        deployment.finished_at = now
+        await deployment.save(
+            update_fields=["status", "error_message", "finished_at", "updated_at"]
+        )
+    return interrupted
+
+
+async def requeue_if_newest(deployment: Deployment) -> Deployment | None:
+    """Enqueue the same commit again when `deployment` was its app's newest request."""
+    newer = await Deployment.filter(app_id=deployment.app_id, id__gt=deployment.id).exists()
+    if newer:
+        return None
+    app = await App.get(id=deployment.app_id)
+    return await enqueue(
+        app,
+        CommitRef(deployment.commit_hash, deployment.commit_message, deployment.commit_author),
+        deployment.triggered_by,
+        rolled_back_from=deployment.rolled_back_from,
+        image_tag=deployment.image_tag if deployment.triggered_by is Trigger.ROLLBACK else "",
+    )
+
+
+async def stop_pending(app_id: int, reason: str) -> list[Deployment]:
+    """Stop every pending deployment of an app (used when the app is deleted)."""
+    pending = await Deployment.filter(app_id=app_id, status=Status.PENDING)
+    now = utcnow()
+    for deployment in pending:
+        await Deployment.filter(id=deployment.id, status=Status.PENDING).update(
+            status=Status.STOPPED, error_message=reason, finished_at=now, stage=Stage.NONE
+        )
+    return pending

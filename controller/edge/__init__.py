@@ -1,0 +1,1 @@
+"""The Caddy edge: its processes, configs, routes and the switch between upstreams."""

@@ -1,0 +1,1 @@
+"""Deployment logs and events, and each app's event log."""

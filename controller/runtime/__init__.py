@@ -1,0 +1,1 @@
+"""The Docker engine: containers, images, names and labels, the health gate."""

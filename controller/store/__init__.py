@@ -1,0 +1,1 @@
+"""Durable state: models, migrations, the database connection and its upkeep."""

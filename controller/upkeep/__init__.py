@@ -1,0 +1,1 @@
+"""Scheduled work: drift repair, retention, git polling."""

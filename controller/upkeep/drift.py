@@ -1,0 +1,161 @@
+"""Drift self-heal, the GitOps half of the reconciler: every active deployment must have its
+container, running its image, reachable through the edge. What differs is repaired and written
+to the app's event log. Sync and health are reported separately, as Argo CD does."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from controller.build.image import ImageBuilder
+from controller.deploy.inflight import RunRegistry
+from controller.deploy.swap import health_path, launch
+from controller.edge.switchboard import Switchboard
+from controller.errors import FogbankError
+from controller.events.app_events import AppEvents
+from controller.runtime.engine import ContainerState, Engine
+from controller.runtime.health import probe_http, probe_tcp, wait_healthy
+from controller.store.models import App, Deployment, EnvVar
+from controller.store.timefmt import iso_now
+
+log = logging.getLogger(__name__)
+
+PROBE_TIMEOUT_SECONDS = 2.0
+
+
+class Sync(StrEnum):
+    SYNCED = "synced"
+    DRIFTED = "drifted"
+    REPAIRING = "repairing"
+
+
+class Health(StrEnum):
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+    UNKNOWN = "unknown"
+
+
+@dataclass
+class AppState:
+    sync: Sync = Sync.SYNCED
+    health: Health = Health.UNKNOWN
+    detail: str = ""
+    checked_at: str | None = None
+
+
+@dataclass
+class DriftRepair:
+    engine: Engine
+    builder: ImageBuilder
+    switchboard: Switchboard
+    runs: RunRegistry
+    events: AppEvents
+    health_interval_seconds: float = 1.0
+    states: dict[int, AppState] = field(default_factory=dict)
+
+    def state(self, app_id: int) -> AppState:
+        return self.states.get(app_id, AppState())
+
+    async def reconcile_all(self) -> None:
+        """One pass over every app; the edge config is re-applied if it was lost."""
+        routes_changed = False
+        for app in await App.all():
+            try:
+                routes_changed |= await self.reconcile(app)
+            except FogbankError as exc:
+                self._set(app, Sync.DRIFTED, Health.UNKNOWN, f"repair failed: {exc.message}")
+                self.events.record(app.name, f"repair failed: {exc.message}")
+        try:
+            if routes_changed or not await self.switchboard.in_sync():
+                await self.switchboard.refresh()
+                self.events.record("_edge", "edge routes were missing or stale: re-applied")
+        except FogbankError as exc:
+            log.error("edge check failed: %s", exc.message)
+
+    async def reconcile(self, app: App) -> bool:
+        """Check and repair one app; True when its upstream port changed."""
+        if self.runs.for_app(app.id) is not None:
+            return False  # a deployment is running: it owns the app's containers right now
+        active = await Deployment.filter(app_id=app.id, is_active=True).first()
+        if active is None or not active.container_id:
+            self._set(app, Sync.SYNCED, Health.UNKNOWN, "nothing deployed")
+            return False
+        state = await self.engine.inspect(active.container_id)
+        problem = self._problem(app, active, state)
+        if problem is None:
+            assert state is not None
+            self._set(app, Sync.SYNCED, await self._probe(app, state), "")
+            return False
+        self._set(app, Sync.REPAIRING, Health.UNKNOWN, problem)
+        self.events.record(app.name, f"drift: {problem}; repairing")
+        old_port = active.host_port
+        state = await self._repair(app, active, state)
+        self._set(app, Sync.SYNCED, await self._probe(app, state), f"repaired: {problem}")
+        self.events.record(app.name, f"repaired: {problem}")
+        return state.host_port != old_port
+
+    @staticmethod
+    def _problem(app: App, active: Deployment, state: ContainerState | None) -> str | None:
+        if state is None:
+            return f"container of deployment #{active.deployment_number} is missing"
+        if not state.running and not app.container_stopped:
+            return f"container of deployment #{active.deployment_number} is {state.status}"
+        if state.running and state.host_port != active.host_port:
+            return (
+                f"container now listens on 127.0.0.1:{state.host_port}, edge has {active.host_port}"
+            )
+        return None
+
+    async def _repair(
+        self, app: App, active: Deployment, state: ContainerState | None
+    ) -> ContainerState:
+        if state is not None and not state.running:
+            await self.engine.start(active.container_id)
+            state = await self.engine.inspect(active.container_id)
+        if state is None:
+            state = await self._recreate(app, active)
+        if state.host_port != active.host_port:
+            active.host_port = state.host_port
+            await active.save(update_fields=["host_port", "updated_at"])
+        return state
+
+    async def _recreate(self, app: App, active: Deployment) -> ContainerState:
+        envs = await EnvVar.filter(app_id=app.id)
+        if not await self.engine.image_exists(active.image_tag):
+            self.events.record(app.name, f"image {active.image_tag} is missing: rebuilding")
+
+            async def ignore(_: str) -> None:
+                return None
+
+            await self.builder.rebuild(app, envs, active, ignore)
+        await self.engine.remove_container(active.container_id)  # a dead leftover of the name
+        state = await launch(self.engine, app, envs, active)
+        assert state.host_port is not None
+
+        async def quiet(_: int, __: str) -> None:
+            return None
+
+        await wait_healthy(
+            self.engine,
+            state.id,
+            host_port=state.host_port,
+            http_path=health_path(app),
+            deadline_seconds=float(app.health_timeout_seconds),
+            interval_seconds=self.health_interval_seconds,
+            on_attempt=quiet,
+        )
+        return state
+
+    async def _probe(self, app: App, state: ContainerState) -> Health:
+        if not state.running or state.host_port is None:
+            return Health.UNKNOWN if app.container_stopped else Health.UNHEALTHY
+        path = health_path(app)
+        if path is not None:
+            reason = await probe_http(state.host_port, path, PROBE_TIMEOUT_SECONDS)
+        else:
+            reason = await probe_tcp(state.host_port, PROBE_TIMEOUT_SECONDS)
+        return Health.HEALTHY if reason is None else Health.UNHEALTHY
+
+    def _set(self, app: App, sync: Sync, health: Health, detail: str) -> None:
+        self.states[app.id] = AppState(sync, health, detail, iso_now())
