@@ -28,14 +28,8 @@ from api.routes import (
 from api.services import EXTENSION_KEY, Services
 from controller.accounts.auth import LoginLimiter
 from controller.config import Settings
-from controller.deploy.workers import Reconciler
-from controller.edge.routing import desired_routes
-from controller.edge.supervisor import Edge
-from controller.errors import EdgeError, FogbankError
-from controller.events.deployment_logs import DeploymentLogs, EventBus
 from controller.runtime.engine import Engine
-from controller.source.mirror import GitSync
-from controller.store.db import close_database, open_database
+from controller.service import Controller
 from webhooks.intake import DeliveryIntake
 
 log = logging.getLogger(__name__)
@@ -77,59 +71,28 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
 
     @app.before_serving
     async def start() -> None:
-        for directory in (
-            settings.storage.data_dir,
-            settings.logs_dir,
-            settings.git_dir,
-            settings.builds_dir,
-        ):
-            directory.mkdir(parents=True, exist_ok=True)
-        await open_database(settings.database_url)
-        edge = Edge(settings.edge, settings.storage.data_dir / "caddy")
-        await _start_edge(edge)
-        docker = engine or Engine()
-        try:
-            await docker.ping()
-        except FogbankError as exc:
-            log.error("%s; deployments will fail until it is back", exc.message)
-        bus = EventBus()
-        logs = DeploymentLogs(settings.logs_dir / "deployments", bus, settings.build.max_log_bytes)
-        git = GitSync(
-            settings.git_dir,
-            allow_local=settings.git.allow_local,
-            timeout_seconds=settings.git.timeout_seconds,
+        found = Controller(settings, engine=engine)
+        await found.start()
+        intake = DeliveryIntake(
+            global_secret=settings.github.webhook_secret, request=found.request_deployments
         )
-        reconciler = Reconciler(settings, docker, git, bus, logs, edge)
-        intake = DeliveryIntake(global_secret=settings.github.webhook_secret, wake=reconciler.wake)
         app.extensions[EXTENSION_KEY] = Services(
-            settings=settings,
-            engine=docker,
-            edge=edge,
-            git=git,
-            bus=bus,
-            logs=logs,
-            reconciler=reconciler,
-            login_limiter=LoginLimiter(settings.auth.login_failures_per_minute),
+            controller=found,
             intake=intake,
+            login_limiter=LoginLimiter(settings.auth.login_failures_per_minute),
         )
-        await reconciler.start()
         intake.start()
         log.info("fogbank ready on %s:%s", settings.server.host, settings.server.port)
 
     @app.after_serving
     async def stop() -> None:
         services: Services | None = app.extensions.pop(EXTENSION_KEY, None)
+        if services is None:
+            return
         try:
-            if services is not None:
-                try:
-                    await services.intake.close(INTAKE_CLOSE_SECONDS)
-                    await services.reconciler.stop()
-                finally:
-                    await services.edge.stop()
-                    if engine is None:
-                        await services.engine.close()
+            await services.intake.close(INTAKE_CLOSE_SECONDS)
         finally:
-            await close_database()
+            await services.controller.stop()
 
     # GitHub's deliveries are answered in front of Quart (api/receiver.py says why).
     app.asgi_app = ReceiverMount(app, app.asgi_app)  # type: ignore[method-assign]
@@ -144,21 +107,8 @@ async def drain(app: Quart) -> None:
     if services is None:
         return
     await services.intake.close(INTAKE_CLOSE_SECONDS)
-    await services.reconciler.stop()
-    services.bus.close_all("Server shutting down")
+    await services.controller.drain()
+    services.controller.close_watchers("Server shutting down")
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(WEBSOCKET_CLOSE_SECONDS):
-            await services.bus.wait_idle()
-
-
-async def _start_edge(edge: Edge) -> None:
-    """Start the edge with the database's routes. Failures are logged, not fatal: the API stays
-    up, and a supervised Caddy keeps being retried and boots with these routes."""
-    try:
-        await edge.start()
-    except EdgeError as exc:
-        log.error("edge: %s; app routes are down until it is back", exc.message)
-    try:
-        await edge.apply(await desired_routes())
-    except EdgeError as exc:
-        log.error("edge: routes not applied: %s", exc.message)
+            await services.controller.watchers_gone()

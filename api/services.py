@@ -1,4 +1,5 @@
-"""The controller objects one running app holds, reachable from any handler."""
+"""What one running app holds, reachable from any handler: the controller's one face, the
+webhook intake and the login limiter."""
 
 from __future__ import annotations
 
@@ -8,11 +9,7 @@ from quart import current_app
 
 from controller.accounts.auth import LoginLimiter
 from controller.config import Settings
-from controller.deploy.workers import Reconciler
-from controller.edge.supervisor import Edge
-from controller.events.deployment_logs import DeploymentLogs, EventBus
-from controller.runtime.engine import Engine
-from controller.source.mirror import GitSync
+from controller.service import Controller
 from webhooks.intake import DeliveryIntake
 
 EXTENSION_KEY = "fogbank"
@@ -20,17 +17,19 @@ EXTENSION_KEY = "fogbank"
 
 @dataclass
 class Services:
-    settings: Settings
-    engine: Engine
-    edge: Edge
-    git: GitSync
-    bus: EventBus
-    logs: DeploymentLogs
-    reconciler: Reconciler
-    login_limiter: LoginLimiter
+    controller: Controller
     intake: DeliveryIntake
+    login_limiter: LoginLimiter
+
+    @property
+    def settings(self) -> Settings:
+        return self.controller.settings
 
 
 def services() -> Services:
     found: Services = current_app.extensions[EXTENSION_KEY]
     return found
+
+
+def controller() -> Controller:
+    return services().controller

@@ -208,7 +208,7 @@ async def wait_terminal(app: Quart, deployment_id: int, timeout_seconds: float =
     """Wait, on the event bus, until the deployment reaches a terminal status."""
     import asyncio
 
-    bus = services_of(app).bus
+    bus = services_of(app).controller.bus
     with bus.subscribe(deployment_id) as subscription:
         deployment = await Deployment.get(id=deployment_id)
         async with asyncio.timeout(timeout_seconds):

@@ -102,7 +102,7 @@ async def test_drift_is_repaired(
     assert "is missing: rebuilding" in await events(client, admin, created["id"])
 
     # 4. Edge config wiped by hand: re-applied.
-    edge = services_of(app).edge
+    edge = services_of(app).controller.edge
     async with httpx.AsyncClient() as http:
         wiped = await http.post(
             f"{services_of(app).settings.edge.admin_url}/load",

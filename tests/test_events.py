@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from controller.events.deployment_logs import MASK, DeploymentLogs, Event, EventBus
+from controller.events.bus import Event, EventBus
+from controller.events.deployment_logs import MASK, DeploymentLogs
 
 
 def test_secrets_are_masked_and_seq_counts_lines(tmp_path: Path) -> None:

@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 
+from controller.deploy.requests import RequestDoor
 from controller.deploy.staleness import stale_reason
 from controller.errors import GitError
 from controller.source.mirror import GitSync
 from controller.store.db import close_database, open_database
 from controller.store.models import App, Deployment, Status, Trigger, WebhookDelivery
 from tests.conftest import GitRepo
+from tests.fakes import IdleWorkers
 from tests.github_payloads import push, signed
 from webhooks.dispatch import Delivery, handle
 
@@ -109,7 +111,9 @@ async def test_a_late_redelivery_of_an_old_push_is_recorded_then_found_stale(
     async def deliver(sha: str, delivery_id: str) -> Deployment:
         body, headers = signed(push(repo.url, "main", sha, sha[:7]), "s3cret", delivery=delivery_id)
         delivery = Delivery("push", delivery_id, headers["X-Hub-Signature-256"], body)
-        answer = await handle(delivery, global_secret="", wake=lambda: None)
+        answer = await handle(
+            delivery, global_secret="", request=RequestDoor(git, IdleWorkers()).request
+        )
         assert answer.status == 200
         [entry] = answer.data["deployments"]
         return await Deployment.get(id=entry["deploymentId"])

@@ -17,6 +17,7 @@ from quart.testing import QuartClient
 
 from api.app import create_app
 from controller.config import Settings
+from controller.deploy.requests import RequestDoor
 from controller.errors import GitError, ValidationFailed
 from controller.source.mirror import GitSync
 from controller.store.db import close_database, open_database
@@ -40,6 +41,7 @@ from tests.conftest import (
     unique_name,
     wait_terminal,
 )
+from tests.fakes import IdleWorkers
 
 AUTHOR = "Test Author <author@example.com>"
 
@@ -92,29 +94,33 @@ async def test_known_commits_are_the_active_and_the_newest_requested(db: None) -
 
 async def test_poll_app_enqueues_a_new_head_once(db: None, git: GitSync, web_repo: GitRepo) -> None:
     app = await App.create(name="web", git_repository=web_repo.url, poll_interval_seconds=10)
-    wakes: list[int] = []
-    first = await poll_app(git, app.id, lambda: wakes.append(1))
-    assert first is not None and wakes == [1]
+    workers = IdleWorkers()
+    door = RequestDoor(git, workers).request
+    polled = await poll_app(git, app.id, door)
+    assert polled is not None and workers.wakes == 1
+    first = await Deployment.get(id=polled.id)
     assert first.triggered_by is Trigger.POLL and first.status is Status.PENDING
     assert first.commit_hash == web_repo.git("rev-parse", "HEAD")
     assert (first.commit_message, first.commit_author) == ("first version", AUTHOR)
-    assert await poll_app(git, app.id, lambda: wakes.append(1)) is None  # already queued
+    assert await poll_app(git, app.id, door) is None  # already queued
 
     await Deployment.filter(id=first.id).update(status=Status.SUCCESS, is_active=True)
     second_sha = web_repo.commit("second version\n\nbody", {"www/index.html": "two\n"})
-    second = await poll_app(git, app.id, lambda: wakes.append(1))
-    assert second is not None and second.commit_hash == second_sha
+    polled = await poll_app(git, app.id, door)
+    assert polled is not None
+    second = await Deployment.get(id=polled.id)
+    assert second.commit_hash == second_sha
     assert second.commit_message == "second version\n\nbody"
-    assert await poll_app(git, app.id, lambda: wakes.append(1)) is None
-    assert len(wakes) == 2
+    assert await poll_app(git, app.id, door) is None
+    assert workers.wakes == 2
 
     # Off: no interval, autoDeploy off, or no such app.
     web_repo.commit("third", {"www/index.html": "three\n"})
     await App.filter(id=app.id).update(poll_interval_seconds=0)
-    assert await poll_app(git, app.id, lambda: None) is None
+    assert await poll_app(git, app.id, door) is None
     await App.filter(id=app.id).update(poll_interval_seconds=10, auto_deploy=False)
-    assert await poll_app(git, app.id, lambda: None) is None
-    assert await poll_app(git, app.id + 100, lambda: None) is None
+    assert await poll_app(git, app.id, door) is None
+    assert await poll_app(git, app.id + 100, door) is None
 
 
 async def test_a_failing_remote_is_logged_not_raised(
@@ -123,9 +129,10 @@ async def test_a_failing_remote_is_logged_not_raised(
     app = await App.create(
         name="gone", git_repository="file:///nonexistent/repo.git", poll_interval_seconds=10
     )
+    door = RequestDoor(git, IdleWorkers()).request
     with pytest.raises(GitError):
-        await poll_app(git, app.id, lambda: None)
-    assert await Poller(git, lambda: None).poll(app.id) is None
+        await poll_app(git, app.id, door)
+    assert await Poller(git, door).poll(app.id) is None
     assert "polling app" in caplog.text
     assert not await Deployment.exists()
 
@@ -158,7 +165,7 @@ async def test_poller_keeps_one_jittered_job_per_polling_app(db: None, git: GitS
     scheduler = AsyncIOScheduler(timezone="UTC")
     scheduler.start(paused=True)
     try:
-        poller = Poller(git, lambda: None)
+        poller = Poller(git, RequestDoor(git, IdleWorkers()).request)
         poller.install(scheduler)
         sync = scheduler.get_job(SYNC_JOB_ID)
         assert sync is not None and sync.next_run_time <= datetime.now(UTC)
@@ -239,7 +246,7 @@ async def test_a_commit_pushed_while_stopped_is_deployed_by_polling_after_start(
     async with second_run.test_app():
         # Ids are sequential: the poll's deployment is the next one; its first status event
         # comes when a worker claims it.
-        with services_of(second_run).bus.subscribe(first.id + 1) as subscription:
+        with services_of(second_run).controller.bus.subscribe(first.id + 1) as subscription:
             async with asyncio.timeout(interval + jitter_seconds(interval) + 15):
                 await subscription.queue.get()
         found = await Deployment.get(id=first.id + 1)

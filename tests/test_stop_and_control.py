@@ -26,7 +26,7 @@ CMD ["/bin/busybox", "httpd", "-f", "-p", "3000", "-h", "/www"]
 
 
 async def wait_stage(app: Quart, deployment_id: int, stage: str) -> None:
-    with services_of(app).bus.subscribe(deployment_id) as subscription:
+    with services_of(app).controller.bus.subscribe(deployment_id) as subscription:
         deployment = await Deployment.get(id=deployment_id)
         async with asyncio.timeout(60):
             while deployment.stage != stage:

@@ -1,4 +1,4 @@
-"""A claim that supersedes older pending deployments tells the sockets watching them, and only
+"""A request that supersedes older pending deployments tells the sockets watching them, and only
 them: a burst of pushes may supersede thousands, so no row is read and no log file is written
 for the unwatched ones. Real app lifespan and SQLite; no workers, so the claim is the test's."""
 
@@ -12,7 +12,7 @@ from quart.testing import QuartClient
 
 from controller.config import ControllerSettings, Settings
 from controller.deploy.queue import claim_next
-from controller.store.models import Status
+from controller.store.models import Deployment, Status
 from tests.conftest import GitRepo, create_web_app, services_of, unique_name
 
 
@@ -25,23 +25,29 @@ async def test_watchers_of_superseded_deployments_get_their_final_status(
     app: Quart, client: QuartClient, admin: dict[str, str], web_repo: GitRepo
 ) -> None:
     created = await create_web_app(client, admin, unique_name(), web_repo)
-    ids = []
-    for _ in range(3):
+
+    async def add() -> int:
         response = await client.post(
             "/api/deployment/add", json={"appId": created["id"]}, headers=admin
         )
-        ids.append((await response.get_json())["id"])
-    watched, unwatched, newest = ids
-    found = services_of(app)
+        deployment_id: int = (await response.get_json())["id"]
+        return deployment_id
 
-    with found.bus.subscribe(watched) as subscription:
-        claim = await claim_next(set())
-        assert claim is not None and claim.deployment.id == newest and claim.superseded == 2
-        await found.reconciler.announce_superseded(claim)
+    found = services_of(app)
+    watched = await add()
+    with found.controller.bus.subscribe(watched) as subscription:
+        unwatched = await add()  # supersedes the watched one at once
+        newest = await add()  # supersedes the unwatched one
         event = subscription.queue.get_nowait()
     assert subscription.queue.empty()
     assert event.type == "status"
     assert event.data["deployment_id"] == watched
     assert event.data["status"] == Status.STOPPED
-    assert event.data["error_message"] == "superseded by deployment #3"
-    assert found.logs.text(unwatched) == "" and not found.logs.path(unwatched).exists()
+    assert event.data["error_message"] == "superseded by deployment #2"
+    assert (await Deployment.get(id=unwatched)).error_message == "superseded by deployment #3"
+    assert (await Deployment.get(id=newest)).status is Status.PENDING
+    logs = found.controller.logs
+    assert logs.text(unwatched) == "" and not logs.path(unwatched).exists()
+    # Nothing older is left pending for a worker's claim to supersede.
+    claim = await claim_next(set())
+    assert claim is not None and claim.deployment.id == newest and claim.superseded == 0

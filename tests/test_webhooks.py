@@ -218,15 +218,23 @@ async def test_the_same_delivery_twice_creates_one_deployment(
     assert await once.get_data() == await again.get_data()
     assert await Deployment.filter(app_id=created["id"]).count() == 1
 
-    # Concurrent copies of one new delivery: still exactly one deployment, one answer.
+    # The same commit under a fresh delivery id (a replayed capture): recorded, nothing new.
     body, headers = signed(push(web_repo.url, "main", head, "first version"), secret)
+    replayed = await client.post("/webhooks/github", data=body, headers=headers)
+    assert replayed.status_code == 202
+    assert "already queued, running or active" in (await replayed.get_json())["message"]
+    assert await Deployment.filter(app_id=created["id"]).count() == 1
+
+    # Concurrent copies of one new delivery: still exactly one deployment, one answer.
+    second = web_repo.commit("second version", {"www/index.html": "two\n"})
+    body, headers = signed(push(web_repo.url, "main", second, "second version"), secret)
     copies = await asyncio.gather(
         *[client.post("/webhooks/github", data=body, headers=headers) for _ in range(8)]
     )
     answers = {await response.get_data() for response in copies}
     assert len(answers) == 1 and {r.status_code for r in copies} == {200}
     assert await Deployment.filter(app_id=created["id"]).count() == 2
-    assert await WebhookDelivery.all().count() == 2
+    assert await WebhookDelivery.all().count() == 3
 
 
 @pytest.mark.parametrize("max_body_bytes", [4096])

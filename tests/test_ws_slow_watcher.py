@@ -13,7 +13,7 @@ from quart.testing import QuartClient
 from quart.testing.connections import WebsocketDisconnectError
 
 from controller.deploy.progress import status_data
-from controller.events.deployment_logs import Event
+from controller.events.bus import Event
 from controller.store.models import App, Deployment, Status
 from tests.conftest import services_of, unique_name
 
@@ -28,7 +28,7 @@ async def building_deployment() -> Deployment:
 def publish_lines(app: Quart, deployment_id: int, count: int) -> None:
     # All at once, without yielding: the handler can take none of them out meanwhile, just as
     # when its sends are blocked on a watcher that stopped reading.
-    bus = services_of(app).bus
+    bus = services_of(app).controller.bus
     for seq in range(1, count + 1):
         bus.publish(deployment_id, Event("log", {"line": f"line {seq}", "seq": seq}))
 
@@ -57,13 +57,15 @@ async def test_a_watcher_a_whole_queue_behind_is_closed_1013(
         # Finished meanwhile: a close 1000 now would hide that it never got the last lines.
         deployment.status = Status.SUCCESS
         await deployment.save()
-        services_of(app).bus.publish(deployment.id, Event("status", status_data(deployment)))
+        services_of(app).controller.bus.publish(
+            deployment.id, Event("status", status_data(deployment))
+        )
 
     frames, code = await frames_until_closed(client, admin, deployment.id, overflow_then_finish)
     assert code == 1013
     seqs = [f["data"]["seq"] for f in frames if f["type"] == "log"]
     assert seqs == list(range(1, len(seqs) + 1))  # what it got is in order; it resumes after
-    assert services_of(app).bus.subscriber_count(deployment.id) == 0
+    assert services_of(app).controller.bus.subscriber_count(deployment.id) == 0
 
 
 async def test_a_watcher_within_its_queue_gets_every_line_and_close_1000(
@@ -75,7 +77,9 @@ async def test_a_watcher_within_its_queue_gets_every_line_and_close_1000(
         publish_lines(app, deployment.id, QUEUE_SIZE - 1)
         deployment.status = Status.SUCCESS
         await deployment.save()
-        services_of(app).bus.publish(deployment.id, Event("status", status_data(deployment)))
+        services_of(app).controller.bus.publish(
+            deployment.id, Event("status", status_data(deployment))
+        )
 
     frames, code = await frames_until_closed(client, admin, deployment.id, burst_then_finish)
     assert code == 1000

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
-from controller.deploy.queue import CommitRef, enqueue_many
+from controller.deploy import requests as door
+from controller.deploy.queue import CommitRef, Enqueued
+from controller.deploy.requests import DeploymentRequest, RequestFn
 from controller.errors import BadRequest, FogbankError, Unauthorized
 from controller.store.bulk import insert_rows
 from controller.store.models import App, Trigger, WebhookDelivery
@@ -103,12 +104,12 @@ def receive(delivery: Delivery) -> Received:
     return Received(delivery, payload, repository_keys(payload))
 
 
-async def handle(delivery: Delivery, *, global_secret: str, wake: Callable[[], None]) -> Answer:
+async def handle(delivery: Delivery, *, global_secret: str, request: RequestFn) -> Answer:
     """One delivery on its own: verify, de-duplicate, decide and enqueue; raise Unauthorized or
     BadRequest on bad input."""
-    outcomes, enqueued = await handle_batch([receive(delivery)], global_secret=global_secret)
-    if enqueued:
-        wake()
+    outcomes, _ = await handle_batch(
+        [receive(delivery)], global_secret=global_secret, request=request
+    )
     outcome = outcomes[0]
     if isinstance(outcome, FogbankError):
         raise outcome
@@ -116,7 +117,7 @@ async def handle(delivery: Delivery, *, global_secret: str, wake: Callable[[], N
 
 
 async def handle_batch(
-    batch: Sequence[Received], *, global_secret: str
+    batch: Sequence[Received], *, global_secret: str, request: RequestFn
 ) -> tuple[list[Outcome], bool]:
     """Each delivery's answer (or the error it gets), in order, and whether anything was
     enqueued. A delivery id seen twice in one batch is handled once; the twin answers the same."""
@@ -153,7 +154,7 @@ async def handle_batch(
         if delivery_id:
             first_of[delivery_id] = index
         planned.append((index, item, decided))
-    answers, enqueued = await _execute_or_replay(planned)
+    answers, enqueued = await _execute_or_replay(planned, request)
     for index, answer in answers.items():
         outcomes[index] = answer
     for twin, first in twins.items():
@@ -226,6 +227,19 @@ def plan(event: str, payload: Mapping[str, Any], apps: list[AppRoute], delivery_
     return Plan(answer, targets, commit)
 
 
+def _with_deployments(answer: Answer, listed: list[dict[str, Any]]) -> Answer:
+    """The planned answer with what the door did; when every app already had the commit
+    (pending, running or active: a replay or a twin push), it is ignored with that reason."""
+    data = {**answer.data, "deployments": listed}
+    if any(entry["created"] for entry in listed):
+        return replace(answer, data=data)
+    names = ", ".join(entry["appName"] for entry in listed)
+    reason = (
+        f"commit {str(data.get('commit', ''))[:7]} is already queued, running or active for {names}"
+    )
+    return Answer(IGNORED, reason, {**data, "ignored": reason})
+
+
 def _ignored(base: dict[str, Any], reason: str) -> Plan:
     return Plan(Answer(IGNORED, reason, {**base, "ignored": reason, "deployments": []}))
 
@@ -246,18 +260,20 @@ def _settled(outcome: Outcome | None) -> Outcome:
     return outcome
 
 
-async def _execute_or_replay(planned: list[Planned]) -> tuple[dict[int, Answer], bool]:
+async def _execute_or_replay(
+    planned: list[Planned], request: RequestFn
+) -> tuple[dict[int, Answer], bool]:
     """Execute the plans together; when a delivery id was recorded meanwhile by someone else
     (the unique index refuses the batch), execute them one by one so each twin answers as the
     recorded one did."""
     try:
-        return await _execute(planned)
+        return await _execute(planned, request)
     except IntegrityError:
         if len(planned) > 1:
             answers: dict[int, Answer] = {}
             enqueued = False
             for one in planned:
-                done, made = await _execute_or_replay([one])
+                done, made = await _execute_or_replay([one], request)
                 answers.update(done)
                 enqueued |= made
             return answers, enqueued
@@ -270,38 +286,39 @@ async def _execute_or_replay(planned: list[Planned]) -> tuple[dict[int, Answer],
         return {index: replay}, False
 
 
-async def _execute(planned: list[Planned]) -> tuple[dict[int, Answer], bool]:
-    """Enqueue the plans' deployments and record their answers, atomically.
+async def _execute(planned: list[Planned], request: RequestFn) -> tuple[dict[int, Answer], bool]:
+    """Request the plans' deployments through the controller's door and record the answers,
+    in the door's one transaction.
 
-    Deployments are created per app in the order the deliveries arrived, so numbering and
-    "latest wins" see the same sequence as one-by-one handling would.
+    Requests go in the order the deliveries arrived, so numbering and "latest wins" see the same
+    sequence as one-by-one handling would.
     """
-    commits: dict[int, list[CommitRef]] = defaultdict(list)
-    owners: dict[int, list[int]] = defaultdict(list)  # app id -> batch index per commit
+    wanted: list[DeploymentRequest] = []
+    owners: list[tuple[int, AppRoute]] = []  # batch index and app, per request
     for index, _, decided in planned:
         if decided.commit is not None:
             for app in decided.targets:
-                commits[app.id].append(decided.commit)
-                owners[app.id].append(index)
+                wanted.append(DeploymentRequest(app.id, Trigger.WEBHOOK, decided.commit))
+                owners.append((index, app))
     answers: dict[int, Answer] = {}
-    async with in_transaction():
-        made: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)
-        enqueued = await enqueue_many(commits, Trigger.WEBHOOK)
-        for app_id, deployments in enqueued.items():
-            for index, deployment in zip(owners[app_id], deployments, strict=True):
-                made[index][app_id] = {
-                    "deploymentId": deployment.id,
-                    "deploymentNumber": deployment.deployment_number,
+
+    async def record(outcomes: Sequence[door.Outcome]) -> None:
+        listed: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for (index, app), outcome in zip(owners, outcomes, strict=True):
+            listed[index].append(
+                {
+                    "appId": app.id,
+                    "appName": app.name,
+                    "deploymentId": outcome.id,
+                    "deploymentNumber": outcome.deployment_number,
+                    "created": isinstance(outcome, Enqueued),
                 }
+            )
         records: list[dict[str, Any]] = []
         for index, item, decided in planned:
             answer = decided.answer
-            if made[index]:
-                listed = [
-                    {"appId": app.id, "appName": app.name, **made[index][app.id]}
-                    for app in decided.targets
-                ]
-                answer = replace(answer, data={**answer.data, "deployments": listed})
+            if listed[index]:
+                answer = _with_deployments(answer, listed[index])
             answers[index] = answer
             if item.delivery.delivery_id:
                 records.append(
@@ -313,4 +330,6 @@ async def _execute(planned: list[Planned]) -> tuple[dict[int, Answer], bool]:
                     }
                 )
         await insert_rows(WebhookDelivery, records)
-    return answers, bool(commits)
+
+    outcomes = await request(wanted, record=record)
+    return answers, any(isinstance(outcome, Enqueued) for outcome in outcomes)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 
+from controller.deploy.requests import RequestFn
 from controller.errors import FogbankError, ServiceUnavailable
 from webhooks.dispatch import Answer, Received, handle_batch
 
@@ -25,9 +25,9 @@ Waiting = tuple[Received, "asyncio.Future[Answer]"]
 
 
 class DeliveryIntake:
-    def __init__(self, *, global_secret: str, wake: Callable[[], None]) -> None:
+    def __init__(self, *, global_secret: str, request: RequestFn) -> None:
         self._global_secret = global_secret
-        self._wake = wake
+        self._request = request
         self._waiting: list[Waiting] = []
         self._arrived = asyncio.Event()
         self._closing = False
@@ -82,8 +82,10 @@ class DeliveryIntake:
 
     async def _answer(self, batch: list[Waiting]) -> None:
         try:
-            outcomes, enqueued = await handle_batch(
-                [received for received, _ in batch], global_secret=self._global_secret
+            outcomes, _ = await handle_batch(
+                [received for received, _ in batch],
+                global_secret=self._global_secret,
+                request=self._request,
             )
         except Exception as exc:  # the loop boundary: fail this batch, keep taking deliveries
             log.exception("webhook batch of %d deliveries failed", len(batch))
@@ -92,8 +94,6 @@ class DeliveryIntake:
                     answer.set_exception(exc)
             return
         self.batches += 1
-        if enqueued:
-            self._wake()
         for (_, answer), outcome in zip(batch, outcomes, strict=True):
             if answer.done():
                 continue  # its request was cancelled (the sender hung up); it is recorded

@@ -11,8 +11,7 @@ from api.body import Body, read_body
 from api.envelope import ok
 from api.guard import requires
 from api.serialize import app_json
-from api.services import services
-from controller.apps import lifecycle as apps
+from api.services import controller, services
 from controller.apps import validation
 from controller.errors import NotFound, ValidationFailed
 from controller.store.models import App, AppType, Role, UpdateOrder
@@ -127,7 +126,7 @@ async def find_app(app_id: int) -> App:
 async def create() -> tuple[Response, int]:
     body = (await read_body()).allow_only("gitRepository", *FIELDS)
     body.require_str("name")
-    app = await apps.create_app(_fields(body))
+    app = await controller().create_app(_fields(body))
     return ok(app_json(app), "App created", 201)
 
 
@@ -149,7 +148,7 @@ async def get_all() -> tuple[Response, int]:
 
 def _with_state(app: App) -> dict[str, Any]:
     """The app with what the reconciler last saw: sync and health, reported separately."""
-    state = services().reconciler.drift.state(app.id)
+    state = controller().app_state(app.id)
     return {
         **app_json(app),
         "sync": str(state.sync),
@@ -169,7 +168,7 @@ async def events() -> tuple[Response, int]:
     if not 1 <= limit <= 1000:
         raise ValidationFailed("limit must be between 1 and 1000")
     app = await find_app(app_id)
-    return ok(services().reconciler.app_events.recent(app.name, limit), "App events")
+    return ok(controller().app_event_log(app.name, limit), "App events")
 
 
 @blueprint.put("/api/apps/update")
@@ -177,10 +176,7 @@ async def events() -> tuple[Response, int]:
 async def update() -> tuple[Response, int]:
     body = (await read_body()).allow_only("appId", "gitRepository", *FIELDS)
     app = await find_app(body.require_int("appId"))
-    fields = _fields(body)
-    updated = await apps.update_app(app, fields)
-    if "public_port" in fields:
-        await services().reconciler.switchboard.refresh()
+    updated = await controller().update_app(app, _fields(body))
     return ok(app_json(updated), "App updated")
 
 
@@ -189,8 +185,5 @@ async def update() -> tuple[Response, int]:
 async def delete() -> tuple[Response, int]:
     body = (await read_body()).allow_only("appId")
     app = await find_app(body.require_int("appId"))
-    found = services()
-    await apps.delete_app(app, found.engine, found.git, found.logs)
-    found.reconciler.app_events.delete(app.name)
-    await found.reconciler.switchboard.refresh()
+    await controller().delete_app(app)
     return ok({"id": body.require_int("appId")}, "App deleted with its containers and images")

@@ -8,9 +8,9 @@ from api.body import parse_id, read_body
 from api.envelope import ok
 from api.guard import requires
 from api.routes.apps import find_app
-from api.services import services
+from api.services import controller
+from controller.apps.containers import Action
 from controller.errors import ValidationFailed
-from controller.runtime.control import Action, container_status, control_container
 from controller.store.models import Role
 
 blueprint = Blueprint("containers", __name__)
@@ -19,14 +19,7 @@ blueprint = Blueprint("containers", __name__)
 async def _act(action: Action) -> tuple[Response, int]:
     body = (await read_body()).allow_only("appId")
     app = await find_app(body.require_int("appId"))
-    found = services()
-    status = await control_container(
-        app,
-        action,
-        found.engine,
-        found.reconciler.switchboard,
-        found.settings.deploy.stop_timeout_seconds,
-    )
+    status = await controller().control_container(app, action)
     return ok(status, f"Container {action} done")
 
 
@@ -55,4 +48,4 @@ async def status() -> tuple[Response, int]:
     if app_id is None:
         raise ValidationFailed("query parameter appId must be an integer")
     app = await find_app(app_id)
-    return ok(await container_status(app, services().engine), "Container status")
+    return ok(await controller().container_status(app), "Container status")

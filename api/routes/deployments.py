@@ -9,10 +9,10 @@ from api.envelope import ok
 from api.guard import current_principal, requires
 from api.routes.apps import find_app
 from api.serialize import deployment_json
-from api.services import services
+from api.services import controller
 from controller.apps import validation
-from controller.deploy.queue import CommitRef, enqueue
-from controller.deploy.rollback import enqueue_rollback
+from controller.deploy.queue import CommitRef
+from controller.deploy.requests import DeploymentRequest
 from controller.errors import NotFound, ValidationFailed
 from controller.store.models import Deployment, Role, Trigger
 
@@ -39,11 +39,11 @@ async def add() -> Response:
     if commit is not None:
         commit = validation.commit(commit)
     app = await find_app(app_id)
-    found = services()
-    info = await found.git.resolve(app.name, app.git_repository, app.git_branch, commit)
-    deployment = await enqueue(app, CommitRef(info.sha, info.message, info.author), Trigger.MANUAL)
-    found.reconciler.submitted(deployment)
-    return jsonify(deployment_json(deployment))
+    ref = CommitRef(commit) if commit is not None else None
+    (outcome,) = await controller().request_deployments(
+        [DeploymentRequest(app.id, Trigger.MANUAL, ref)]
+    )
+    return jsonify(deployment_json(await Deployment.get(id=outcome.id)))
 
 
 @blueprint.post("/api/deployment/stop")
@@ -53,7 +53,7 @@ async def stop() -> tuple[Response, int]:
     body = (await read_body()).allow_only("deploymentId")
     deployment = await find_deployment(body.require_int("deploymentId"))
     reason = f"stopped by {current_principal().user.username}"
-    stopped = await services().reconciler.stop_deployment(deployment.id, reason)
+    stopped = await controller().stop_deployment(deployment.id, reason)
     return ok(deployment_json(stopped), "Deployment stopped")
 
 
@@ -62,9 +62,11 @@ async def stop() -> tuple[Response, int]:
 async def rollback() -> tuple[Response, int]:
     """Queue a return to an earlier successful deployment (`deploymentId` is the target)."""
     body = (await read_body()).allow_only("deploymentId")
-    deployment = await enqueue_rollback(body.require_int("deploymentId"))
-    services().reconciler.submitted(deployment)
-    return ok(deployment_json(deployment), "Rollback queued")
+    target = await find_deployment(body.require_int("deploymentId"))
+    (outcome,) = await controller().request_deployments(
+        [DeploymentRequest(target.app_id, Trigger.ROLLBACK, rollback_to=target.id)]
+    )
+    return ok(deployment_json(await Deployment.get(id=outcome.id)), "Rollback queued")
 
 
 @blueprint.post("/api/deployment/getByAppId")
@@ -88,7 +90,7 @@ async def get_by_app_id() -> tuple[Response, int]:
 async def logs(deployment_id: int) -> Response | tuple[Response, int]:
     """The build log so far: text/plain, or the envelope when JSON is asked for."""
     deployment = await find_deployment(deployment_id)
-    text = services().logs.text(deployment.id)
+    text = controller().log_text(deployment.id)
     if (
         request.accept_mimetypes.best_match(["text/plain", "application/json"])
         == "application/json"

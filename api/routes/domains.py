@@ -7,16 +7,14 @@ import logging
 from typing import Any
 
 from quart import Blueprint, Response
-from tortoise.exceptions import IntegrityError
 
 from api.body import read_body
 from api.envelope import ok
 from api.guard import requires
 from api.routes.apps import find_app
-from api.services import services
-from controller.apps import validation
-from controller.errors import Conflict, EdgeError, NotFound, ValidationFailed
-from controller.store.models import AppType, Domain, Role
+from api.services import controller
+from controller.errors import NotFound
+from controller.store.models import Domain, Role
 from controller.store.timefmt import iso
 
 log = logging.getLogger(__name__)
@@ -33,16 +31,12 @@ def domain_json(domain: Domain) -> dict[str, Any]:
     }
 
 
-async def _refresh_edge(done: str) -> str:
-    """Re-apply the routes; the answer's message, which says so when the edge did not take them
-    (the change itself is saved and reaches the edge with its next update)."""
-    try:
-        # Through the switchboard: it keeps any candidate a deployment is switching to.
-        await services().reconciler.switchboard.refresh()
-    except EdgeError as exc:
-        log.warning("domains changed but the edge was not updated: %s", exc.message)
-        return f"{done}, but the edge could not be updated yet: {exc.message}"
-    return done
+def _said(done: str, edge_problem: str | None) -> str:
+    """The answer's message, which says so when the edge did not take the change (it is saved
+    and reaches the edge with its next update)."""
+    if edge_problem is None:
+        return done
+    return f"{done}, but the edge could not be updated yet: {edge_problem}"
 
 
 @blueprint.post("/api/apps/domains/create")
@@ -50,18 +44,8 @@ async def _refresh_edge(done: str) -> str:
 async def create() -> tuple[Response, int]:
     body = (await read_body()).allow_only("appId", "hostname")
     app = await find_app(body.require_int("appId"))
-    hostname = validation.hostname(body.require_str("hostname"))
-    if app.app_type != AppType.WEB:
-        raise ValidationFailed(
-            f"domains route HTTP to web apps; {app.name} is a {app.app_type} app"
-        )
-    if await Domain.filter(hostname=hostname).exists():
-        raise Conflict(f"domain '{hostname}' is already in use", code="DOMAIN_EXISTS")
-    try:
-        domain = await Domain.create(app=app, hostname=hostname)
-    except IntegrityError as exc:  # a concurrent create of the same name won the race
-        raise Conflict(f"domain '{hostname}' is already in use", code="DOMAIN_EXISTS") from exc
-    return ok(domain_json(domain), await _refresh_edge("Domain created"), 201)
+    domain, edge_problem = await controller().add_domain(app, body.require_str("hostname"))
+    return ok(domain_json(domain), _said("Domain created", edge_problem), 201)
 
 
 @blueprint.post("/api/apps/domains/get")
@@ -81,5 +65,5 @@ async def delete() -> tuple[Response, int]:
     domain = await Domain.get_or_none(id=domain_id)
     if domain is None:
         raise NotFound(f"domain {domain_id} does not exist", code="DOMAIN_NOT_FOUND")
-    await domain.delete()
-    return ok({"id": domain_id}, await _refresh_edge("Domain deleted"))
+    edge_problem = await controller().remove_domain(domain)
+    return ok({"id": domain_id}, _said("Domain deleted", edge_problem))

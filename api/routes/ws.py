@@ -12,10 +12,10 @@ from quart import Blueprint, websocket
 
 from api.body import parse_id
 from api.guard import authenticate_websocket, check_role
-from api.services import services
+from api.services import controller
 from controller.deploy.progress import status_data
 from controller.errors import FogbankError
-from controller.events.deployment_logs import Event
+from controller.events.bus import Event
 from controller.store.models import TERMINAL, Deployment, Role, Status
 
 blueprint = Blueprint("ws", __name__)
@@ -74,15 +74,15 @@ async def deployment_logs() -> None:
 
 
 async def _stream(deployment: Deployment, after: int, too_slow: asyncio.Timeout) -> None:
-    found = services()
-    with found.bus.subscribe(deployment.id) as subscription:
+    found = controller()
+    with found.watch(deployment.id) as subscription:
         # A full queue ends the stream at once, even while a send is blocked on a watcher that
         # stopped reading: its bounded buffer is all the server ever holds for it.
         subscription.on_overflow = lambda: _expire_now(too_slow)
         await deployment.refresh_from_db()
         await _send(Event("status", status_data(deployment, "")).frame())
         last_seq = after
-        for seq, line in found.logs.read(deployment.id, after):
+        for seq, line in found.log_lines(deployment.id, after):
             await _send(Event("log", {"line": line, "seq": seq}).frame())
             last_seq = seq
         if deployment.status in TERMINAL:

@@ -9,12 +9,14 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
+from controller.apps import validation
 from controller.deploy.queue import stop_pending
 from controller.errors import Conflict, FogbankError, ValidationFailed
 from controller.events.deployment_logs import DeploymentLogs
 from controller.runtime.engine import Engine
+from controller.runtime.naming import app_labels
 from controller.source.mirror import GitSync
-from controller.store.models import IN_FLIGHT, App, AppType, Deployment
+from controller.store.models import IN_FLIGHT, App, AppType, Deployment, Domain
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +65,9 @@ async def delete_app(app: App, engine: Engine, git: GitSync, logs: DeploymentLog
     if await Deployment.filter(app_id=app.id, status__in=IN_FLIGHT).exists():
         raise Conflict("a deployment of this app is in progress; wait for it or stop it first")
     await stop_pending(app.id, "app deleted")
-    for container in await engine.containers({"fogbank.app": app.name}):
+    for container in await engine.containers(app_labels(app.name)):
         await engine.remove_container(container.id)
-    for image_id, _, _ in await engine.images({"fogbank.app": app.name}):
+    for image_id, _, _ in await engine.images(app_labels(app.name)):
         try:
             await engine.remove_image(image_id)
         except FogbankError as exc:
@@ -74,3 +76,18 @@ async def delete_app(app: App, engine: Engine, git: GitSync, logs: DeploymentLog
     for deployment in await Deployment.filter(app_id=app.id).only("id"):
         logs.delete(deployment.id)
     await app.delete()
+
+
+async def add_domain(app: App, hostname: str) -> Domain:
+    """A host name (validated) the edge routes to `app`; unique across apps."""
+    hostname = validation.hostname(hostname)
+    if app.app_type != AppType.WEB:
+        raise ValidationFailed(
+            f"domains route HTTP to web apps; {app.name} is a {app.app_type} app"
+        )
+    if await Domain.filter(hostname=hostname).exists():
+        raise Conflict(f"domain '{hostname}' is already in use", code="DOMAIN_EXISTS")
+    try:
+        return await Domain.create(app=app, hostname=hostname)
+    except IntegrityError as exc:  # a concurrent create of the same name won the race
+        raise Conflict(f"domain '{hostname}' is already in use", code="DOMAIN_EXISTS") from exc

@@ -20,6 +20,7 @@ class RunControl:
     deployment_id: int
     app_id: int
     deployment_number: int
+    commit_hash: str = ""
     task: asyncio.Task[None] | None = None
     switched: bool = False
     stop_reason: str | None = None

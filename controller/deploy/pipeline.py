@@ -19,17 +19,17 @@ from controller.deploy.queue import requeue_if_newest
 from controller.deploy.staleness import stale_reason
 from controller.deploy.swap import Swapper, is_start_first
 from controller.errors import FogbankError
-from controller.events.deployment_logs import DeploymentLogs, EventBus
+from controller.events.bus import EventBus
+from controller.events.deployment_logs import DeploymentLogs
 from controller.runtime.engine import Engine
+from controller.runtime.images import discard_image, prune_images
 from controller.runtime.naming import image_tag
 from controller.source.mirror import GitSync
 from controller.store.models import App, Deployment, EnvVar, Stage, Status, Trigger
-from controller.upkeep.retention import discard_image, prune_images
 
 log = logging.getLogger(__name__)
 
 STEP_LINE = re.compile(r"^Step (\d+)/(\d+)")
-BUILD_PROGRESS = (25, 70)
 SHUTDOWN_MESSAGE = "interrupted: controller shutting down"
 
 
@@ -120,39 +120,33 @@ class Pipeline:
         source = deployment.image_tag
         if deployment.triggered_by is not Trigger.ROLLBACK or not source:
             return False
-        await tracker.enter(
-            Status.BUILDING, Stage.BUILDING_IMAGE, 25, f"Reusing image {source} (no build needed)"
-        )
+        await tracker.enter(Stage.BUILDING_IMAGE, f"Reusing image {source} (no build needed)")
         if not await self.engine.image_exists(source):
             tracker.log(f"Image {source} was pruned; rebuilding commit {deployment.commit_hash}")
             return False
         await self.engine.tag_image(source, tag)
-        await tracker.advance(BUILD_PROGRESS[1], "Image ready")
+        await tracker.finish_stage("Image ready")
         return True
 
     async def _build(
         self, app: App, envs: list[EnvVar], deployment: Deployment, tracker: Tracker, tag: str
     ) -> None:
-        await tracker.enter(Status.BUILDING, Stage.CLONING_REPO, 10, "Cloning repository...")
+        await tracker.enter(Stage.CLONING_REPO, "Cloning repository...")
         await self._injected_pause(Stage.CLONING_REPO)
         try:
             context = await self.builder.checkout(app, deployment)
             tracker.log(f"Checked out commit {deployment.commit_hash}")
-            await tracker.advance(25)
-            await tracker.enter(
-                Status.BUILDING, Stage.BUILDING_IMAGE, 25, "Building Docker image..."
-            )
+            await tracker.finish_stage()
+            await tracker.enter(Stage.BUILDING_IMAGE, "Building Docker image...")
 
             async def on_line(line: str) -> None:
                 tracker.log(line)
                 step = STEP_LINE.match(line)
                 if step:
-                    done, total = int(step.group(1)), max(1, int(step.group(2)))
-                    low, high = BUILD_PROGRESS
-                    await tracker.advance(low + (high - low) * (done - 1) // total)
+                    await tracker.step(int(step.group(1)) - 1, int(step.group(2)))
 
             await self.builder.build(app, envs, deployment, context, tag, on_line)
-            await tracker.advance(BUILD_PROGRESS[1], "Image built")
+            await tracker.finish_stage("Image built")
         finally:
             await self.builder.clean(deployment)
 

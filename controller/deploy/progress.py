@@ -1,13 +1,48 @@
 """Records one deployment's way through the state machine: the database row, its log file and
-the status/log/error events watchers receive. Progress never goes backwards."""
+the status/log/error events watchers receive. Progress never goes backwards; the one table of
+stage -> progress band is STAGE_BANDS."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from controller.events.deployment_logs import DeploymentLogs, Event, EventBus
+from controller.events.bus import Event, EventBus
+from controller.events.deployment_logs import DeploymentLogs
 from controller.store.models import TERMINAL, Deployment, Stage, Status
 from controller.store.timefmt import utcnow
+
+
+@dataclass(frozen=True)
+class Band:
+    """The progress a stage starts at and the most it reaches before the next stage."""
+
+    start: int
+    end: int
+
+    def at(self, done: int, total: int) -> int:
+        """Progress after `done` of `total` steps of the stage."""
+        total = max(1, total)
+        return self.start + (self.end - self.start) * min(done, total) // total
+
+
+# The seed's guide: pending 0, cloning 10-25, building 25-70, starting_new 75-85 (the health
+# gate included), stopping_old 90, completed 100. Stop-first stops the old container between the
+# build and the start, so its stopping_old band sits there (STOP_FIRST_STOPPING_OLD).
+STAGE_BANDS: dict[Stage, Band] = {
+    Stage.CLONING_REPO: Band(10, 25),
+    Stage.BUILDING_IMAGE: Band(25, 70),
+    Stage.STARTING_NEW: Band(75, 85),
+    Stage.STOPPING_OLD: Band(90, 99),
+    Stage.COMPLETED: Band(100, 100),
+}
+STOP_FIRST_STOPPING_OLD = Band(70, 75)
+STATUS_OF_STAGE = {
+    Stage.CLONING_REPO: Status.BUILDING,
+    Stage.BUILDING_IMAGE: Status.BUILDING,
+    Stage.STARTING_NEW: Status.DEPLOYING,
+    Stage.STOPPING_OLD: Status.DEPLOYING,
+}
 
 
 def status_data(deployment: Deployment, message: str = "") -> dict[str, Any]:
@@ -27,19 +62,30 @@ class Tracker:
         self.deployment = deployment
         self._logs = logs
         self._bus = bus
+        self._band = Band(0, 0)
 
     def log(self, text: str, *, essential: bool = False) -> None:
         self._logs.append(self.deployment.id, text, essential=essential)
 
-    async def enter(self, status: Status, stage: Stage, progress: int, message: str) -> None:
-        """Move to a new status/stage, log the message and tell every watcher."""
+    async def enter(self, stage: Stage, message: str, *, band: Band | None = None) -> None:
+        """Move to `stage` (its status and progress from STAGE_BANDS, or `band`), log the
+        message and tell every watcher."""
         deployment = self.deployment
-        deployment.status = status
+        self._band = band or STAGE_BANDS[stage]
+        deployment.status = STATUS_OF_STAGE[stage]
         deployment.stage = stage
-        deployment.progress = max(deployment.progress, progress)
+        deployment.progress = max(deployment.progress, self._band.start)
         await deployment.save(update_fields=["status", "stage", "progress", "updated_at"])
         self.log(message, essential=True)
         self._publish(message)
+
+    async def step(self, done: int, total: int, message: str = "") -> None:
+        """Progress within the current stage's band: `done` of `total` steps."""
+        await self.advance(self._band.at(done, total), message)
+
+    async def finish_stage(self, message: str = "") -> None:
+        """The current stage's band is complete."""
+        await self.advance(self._band.end, message)
 
     async def advance(self, progress: int, message: str = "") -> None:
         if progress <= self.deployment.progress:
@@ -70,7 +116,7 @@ class Tracker:
         deployment.stage = stage
         deployment.error_message = self._logs.mask(deployment.id, error)
         if status is Status.SUCCESS:
-            deployment.progress = 100
+            deployment.progress = STAGE_BANDS[Stage.COMPLETED].start
         deployment.finished_at = now
         if deployment.started_at is not None:
             deployment.duration = max(0, round((now - deployment.started_at).total_seconds()))

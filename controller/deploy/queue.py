@@ -6,8 +6,9 @@ newest pending deployment of an idle app with a compare-and-set, superseding old
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
@@ -30,6 +31,7 @@ class CommitRef:
 class Enqueued:
     id: int
     deployment_number: int
+    app_id: int
 
 
 @dataclass(frozen=True)
@@ -68,57 +70,85 @@ async def enqueue(
         )
 
 
-async def enqueue_many(
-    commits_by_app: Mapping[int, Sequence[CommitRef]], triggered_by: Trigger
-) -> dict[int, list[Enqueued]]:
-    """Append one pending deployment per commit, numbered in order per app, in few statements.
+@dataclass(frozen=True)
+class NewDeployment:
+    """One row to enqueue: what the door decided to deploy."""
 
-    For a burst of webhook deliveries: each app's counter moves once, by its number of commits,
+    app_id: int
+    commit: CommitRef
+    triggered_by: Trigger
+    rolled_back_from: int | None = None
+    image_tag: str = ""
+
+
+async def enqueue_many(wanted: Sequence[NewDeployment]) -> list[Enqueued]:
+    """Append one pending deployment per item, numbered in order per app, in few statements;
+    the answer is in the order of `wanted`.
+
+    For a burst of webhook deliveries: each app's counter moves once, by its number of new rows,
     every row goes in with one multi-row insert and their ids come back with one select. Must
     run inside the caller's transaction. The counters are bumped before they are read, as in
     `enqueue`, so concurrent writers serialise on the row lock.
     """
-    wanted = {app_id: list(commits) for app_id, commits in commits_by_app.items() if commits}
     if not wanted:
-        return {}
-    for app_id, commits in wanted.items():
-        await App.filter(id=app_id).update(
-            deployment_counter=F("deployment_counter") + len(commits)
-        )
-    counters = await App.filter(id__in=list(wanted)).values_list("id", "deployment_counter")
+        return []
+    per_app: dict[int, int] = {}
+    for item in wanted:
+        per_app[item.app_id] = per_app.get(item.app_id, 0) + 1
+    for app_id, count in per_app.items():
+        await App.filter(id=app_id).update(deployment_counter=F("deployment_counter") + count)
+    counters = await App.filter(id__in=list(per_app)).values_list("id", "deployment_counter")
     first = {
-        int(str(app_id)): int(str(last)) - len(wanted[int(str(app_id))]) + 1
+        int(str(app_id)): int(str(last)) - per_app[int(str(app_id))] + 1
         for app_id, last in counters
     }
-    await insert_rows(
-        Deployment,
-        [
-            {
-                "app_id": app_id,
-                "deployment_number": first[app_id] + offset,
-                "commit_hash": commit.sha,
-                "commit_message": commit.message,
-                "commit_author": commit.author,
-            }
-            for app_id, commits in wanted.items()
-            for offset, commit in enumerate(commits)
-        ],
-        triggered_by=triggered_by,
-    )
+    numbers: list[int] = []
+    taken = dict.fromkeys(per_app, 0)
+    for item in wanted:
+        numbers.append(first[item.app_id] + taken[item.app_id])
+        taken[item.app_id] += 1
+    rows: list[dict[str, Any]] = []
+    for item, number in zip(wanted, numbers, strict=True):
+        row: dict[str, Any] = {
+            "app_id": item.app_id,
+            "deployment_number": number,
+            "commit_hash": item.commit.sha,
+            "commit_message": item.commit.message,
+            "commit_author": item.commit.author,
+            "triggered_by": item.triggered_by,
+        }
+        if item.rolled_back_from is not None:
+            row["rolled_back_from"] = item.rolled_back_from
+        if item.image_tag:
+            row["image_tag"] = item.image_tag
+        rows.append(row)
+    await insert_rows(Deployment, rows)
     # A many-row insert does not read back primary keys; (app_id, deployment_number) is unique.
     made = Q(
         *[Q(app_id=app_id, deployment_number__gte=number) for app_id, number in first.items()],
         join_type=Q.OR,
     )
-    rows = await (
-        Deployment.filter(made)
-        .order_by("deployment_number")
-        .values_list("app_id", "id", "deployment_number")
+    ids = {
+        (int(str(app_id)), int(str(number))): int(str(deployment_id))
+        for app_id, deployment_id, number in await Deployment.filter(made).values_list(
+            "app_id", "id", "deployment_number"
+        )
+    }
+    return [
+        Enqueued(ids[(item.app_id, number)], number, item.app_id)
+        for item, number in zip(wanted, numbers, strict=True)
+    ]
+
+
+async def supersede_older(app_id: int, newest_id: int, newest_number: int) -> int:
+    """Stop the app's pending deployments older than `newest_id` ("latest wins"); how many."""
+    now = utcnow()
+    return await Deployment.filter(app_id=app_id, status=Status.PENDING, id__lt=newest_id).update(
+        status=Status.STOPPED,
+        error_message=superseded_reason(newest_number),
+        finished_at=now,
+        updated_at=now,
     )
-    enqueued: dict[int, list[Enqueued]] = {app_id: [] for app_id in wanted}
-    for app_id, deployment_id, number in rows:
-        enqueued[int(str(app_id))].append(Enqueued(int(str(deployment_id)), int(str(number))))
-    return enqueued
 
 
 async def claim_next(busy_app_ids: set[int]) -> Claim | None:
@@ -152,15 +182,8 @@ async def claim_next(busy_app_ids: set[int]) -> Claim | None:
         if claimed != 1:
             continue  # another worker (or a stop) got there first
         # One statement for all of them, by condition rather than by id: a burst of pushes may
-        # leave thousands pending.
-        superseded = await Deployment.filter(
-            app_id=app_id, status=Status.PENDING, id__lt=newest.id
-        ).update(
-            status=Status.STOPPED,
-            error_message=superseded_reason(newest.deployment_number),
-            finished_at=now,
-            updated_at=now,
-        )
+        # leave thousands pending (the door supersedes at enqueue too; this covers a race).
+        superseded = await supersede_older(app_id, newest.id, newest.deployment_number)
         await newest.refresh_from_db()
         return Claim(newest, superseded)
     return None

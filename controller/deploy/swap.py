@@ -10,49 +10,22 @@ from dataclasses import dataclass
 
 from controller.config import Settings
 from controller.deploy.inflight import RunControl
-from controller.deploy.progress import Tracker
+from controller.deploy.progress import STOP_FIRST_STOPPING_OLD, Tracker
 from controller.edge.switchboard import Switchboard
 from controller.errors import FogbankError
 from controller.runtime.engine import ContainerState, Engine
-from controller.runtime.health import wait_healthy
-from controller.runtime.naming import container_name, data_volume, image_tag, labels
-from controller.store.models import App, AppType, Deployment, EnvVar, Stage, Status, UpdateOrder
+from controller.runtime.launch import launch, wait_until_healthy
+from controller.store.models import App, AppType, Deployment, EnvVar, Stage, UpdateOrder
 
 CONTAINER_LOG_TAIL = 50
+# The health gate's share of starting_new, in steps: started, attempts..., passed.
+HEALTH_STEPS = 10
 CRASH_LOG_LINES = 5
 WATCH_INTERVAL_SECONDS = 0.25
 
 
 class DeployFailed(FogbankError):
     code = "DEPLOY_FAILED"
-
-
-async def launch(
-    engine: Engine, app: App, envs: list[EnvVar], deployment: Deployment
-) -> ContainerState:
-    """Create and start the deployment's container and record where it listens. Web apps are
-    published on an ephemeral loopback port behind the edge; others on their public port."""
-    container = await engine.run(
-        name=container_name(app, deployment),
-        image=image_tag(app, deployment),
-        env={e.key: e.value for e in envs if not e.is_build_arg or e.is_secret},
-        labels=labels(app, deployment),
-        container_port=app.port,
-        host_port=None if app.app_type is AppType.WEB else app.public_port,
-        restart_policy=app.restart_policy,
-        memory_bytes=app.memory_limit_mb * 1024 * 1024 if app.memory_limit_mb else None,
-        nano_cpus=int(app.cpu_limit * 1e9) if app.cpu_limit else None,
-        volumes={data_volume(app): "/data"} if app.app_type is AppType.DATABASE else None,
-    )
-    deployment.container_id = container.id
-    deployment.host_port = container.host_port
-    await deployment.save(update_fields=["container_id", "host_port", "updated_at"])
-    return container
-
-
-def health_path(app: App) -> str | None:
-    """HTTP path of the health gate; None means a TCP connect (service and database apps)."""
-    return app.health_check_path if app.app_type is AppType.WEB else None
 
 
 def is_start_first(app: App) -> bool:
@@ -76,7 +49,7 @@ class Swapper:
         control: RunControl,
     ) -> None:
         """Candidate beside the old container; health gate; switch; safety window; stop old."""
-        await tracker.enter(Status.DEPLOYING, Stage.STARTING_NEW, 75, "Starting new container...")
+        await tracker.enter(Stage.STARTING_NEW, "Starting new container...")
         candidate = await self.start_candidate(app, envs, deployment, tracker)
         assert candidate.host_port is not None
         try:
@@ -84,9 +57,7 @@ class Swapper:
                 await asyncio.sleep(0)  # a stop was requested: its cancellation lands here
             await asyncio.shield(self.switchboard.point(app.id, candidate.host_port))
             tracker.log(f"Traffic switched to 127.0.0.1:{candidate.host_port}")
-            await tracker.enter(
-                Status.DEPLOYING, Stage.STOPPING_OLD, 90, "Watching the new container..."
-            )
+            await tracker.enter(Stage.STOPPING_OLD, "Watching the new container...")
             window = max(float(app.stabilization_seconds), self.settings.edge.drain_seconds)
             await self._watch(candidate, window, tracker)
         except BaseException:
@@ -107,15 +78,13 @@ class Swapper:
         """Mist's order: stop the old container, start the new one; if the new one fails,
         start the old one again so a bad release never leaves the app down."""
         await tracker.enter(
-            Status.DEPLOYING, Stage.STOPPING_OLD, 72, "Stopping previous container..."
+            Stage.STOPPING_OLD, "Stopping previous container...", band=STOP_FIRST_STOPPING_OLD
         )
         old_container = previous.container_id if previous else ""
         if old_container:
             await self.engine.stop(old_container, self.settings.deploy.stop_timeout_seconds)
         try:
-            await tracker.enter(
-                Status.DEPLOYING, Stage.STARTING_NEW, 75, "Starting new container..."
-            )
+            await tracker.enter(Stage.STARTING_NEW, "Starting new container...")
             candidate = await self.start_candidate(app, envs, deployment, tracker)
             if app.app_type is AppType.WEB and candidate.host_port is not None:
                 await self.switchboard.point(app.id, candidate.host_port)
@@ -130,21 +99,17 @@ class Swapper:
         """Run the new container and hold it at the health gate; remove it if it fails."""
         container = await launch(self.engine, app, envs, deployment)
         tracker.log(f"Container {container.name} started on 127.0.0.1:{container.host_port}")
-        await tracker.advance(78, "Waiting for the health check...")
+        await tracker.step(1, HEALTH_STEPS, "Waiting for the health check...")
         try:
-            if container.host_port is None:
-                raise DeployFailed("container has no published port")
 
             async def on_attempt(attempt: int, reason: str) -> None:
                 tracker.log(f"Health check attempt {attempt}: {reason}")
-                await tracker.advance(min(84, 78 + attempt))
+                await tracker.step(min(1 + attempt, HEALTH_STEPS - 1), HEALTH_STEPS)
 
-            await wait_healthy(
+            await wait_until_healthy(
                 self.engine,
-                container.id,
-                host_port=container.host_port,
-                http_path=health_path(app),
-                deadline_seconds=float(app.health_timeout_seconds),
+                app,
+                container,
                 interval_seconds=self.settings.deploy.health_interval_seconds,
                 on_attempt=on_attempt,
             )
@@ -152,7 +117,7 @@ class Swapper:
             await asyncio.shield(self.discard(container.id, tracker))
             raise
         tracker.log("Health check passed")
-        await tracker.advance(85)
+        await tracker.finish_stage()
         return container
 
     async def discard(self, container_id: str, tracker: Tracker) -> list[str]:

@@ -1,4 +1,4 @@
-"""In-process pub/sub of deployment events, and the append-only log file of each deployment.
+"""The append-only log file of each deployment, with secrets masked.
 
 A log line is written to the file and published in one synchronous step, so a watcher that
 subscribes first and then reads the file sees every line exactly once (deduplicated by seq).
@@ -6,116 +6,13 @@ subscribes first and then reads the file sees every line exactly once (deduplica
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from functools import cached_property
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
 
-from controller.store.timefmt import iso_now
+from controller.events.bus import Event, EventBus
 
-# "closing" is internal: it tells watchers the server is going away; it is never sent as is.
-EventType = Literal["status", "log", "error", "closing"]
 MASK = "********"
 MIN_MASKED_LINE = 4
-
-
-@dataclass(frozen=True)
-class Event:
-    type: EventType
-    data: dict[str, Any]
-    timestamp: str = field(default_factory=iso_now)
-
-    def frame(self) -> dict[str, Any]:
-        """The WebSocket frame, exactly as the seed documents it."""
-        return {"type": self.type, "timestamp": self.timestamp, "data": self.data}
-
-    @cached_property
-    def text(self) -> str:
-        """The frame as JSON, serialised once however many watchers it goes to."""
-        return json.dumps(self.frame())
-
-
-class Subscription:
-    """A bounded queue of one watcher. A watcher that falls too far behind is marked overflowed
-    and gets no more events, so one slow reader never grows memory without bound."""
-
-    def __init__(self, maxsize: int) -> None:
-        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize)
-        self.overflowed = False
-        # Called once, when the queue overflows (the WebSocket handler then drops the watcher).
-        self.on_overflow: Callable[[], None] | None = None
-
-    def offer(self, event: Event) -> None:
-        if self.overflowed:
-            return
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self.overflowed = True
-            if self.on_overflow is not None:
-                self.on_overflow()
-
-
-class EventBus:
-    """Fan-out of events per deployment id to every current subscriber."""
-
-    def __init__(self, queue_size: int = 10_000) -> None:
-        self._queue_size = queue_size
-        self._subscribers: dict[int, set[Subscription]] = {}
-        self._idle = asyncio.Event()
-        self._idle.set()
-
-    @contextlib.contextmanager
-    def subscribe(self, deployment_id: int) -> Iterator[Subscription]:
-        subscription = Subscription(self._queue_size)
-        self._subscribers.setdefault(deployment_id, set()).add(subscription)
-        self._idle.clear()
-        try:
-            yield subscription
-        finally:
-            subscribers = self._subscribers.get(deployment_id)
-            if subscribers is not None:
-                subscribers.discard(subscription)
-                if not subscribers:
-                    del self._subscribers[deployment_id]
-            if not self._subscribers:
-                self._idle.set()
-
-    def watched_ids(self) -> list[int]:
-        """The deployments at least one socket is watching."""
-        return list(self._subscribers)  # unsubscribing drops a deployment with no socket left
-
-    def publish(self, deployment_id: int, event: Event) -> None:
-        for subscription in tuple(self._subscribers.get(deployment_id, ())):
-            subscription.offer(event)
-
-    def close_all(self, message: str) -> int:
-        """Tell every watcher of every deployment that the server is shutting down."""
-        event = Event("closing", {"message": message})
-        count = 0
-        for subscribers in tuple(self._subscribers.values()):
-            for subscription in tuple(subscribers):
-                # Past a full queue too: this one must arrive.
-                subscription.overflowed = False
-                if subscription.queue.full():
-                    subscription.queue.get_nowait()
-                subscription.queue.put_nowait(event)
-                count += 1
-        return count
-
-    def watchers(self) -> int:
-        return sum(len(s) for s in self._subscribers.values())
-
-    async def wait_idle(self) -> None:
-        """Until no watcher is subscribed any more."""
-        await self._idle.wait()
-
-    def subscriber_count(self, deployment_id: int) -> int:
-        return len(self._subscribers.get(deployment_id, ()))
 
 
 def mask_values(secrets: Sequence[str]) -> tuple[str, ...]:

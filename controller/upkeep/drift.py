@@ -10,12 +10,12 @@ from enum import StrEnum
 
 from controller.build.image import ImageBuilder
 from controller.deploy.inflight import RunRegistry
-from controller.deploy.swap import health_path, launch
 from controller.edge.switchboard import Switchboard
 from controller.errors import FogbankError
 from controller.events.app_events import AppEvents
 from controller.runtime.engine import ContainerState, Engine
-from controller.runtime.health import probe_http, probe_tcp, wait_healthy
+from controller.runtime.health import probe_http, probe_tcp
+from controller.runtime.launch import health_path, launch_healthy
 from controller.store.models import App, Deployment, EnvVar
 from controller.store.timefmt import iso_now
 
@@ -130,22 +130,18 @@ class DriftRepair:
 
             await self.builder.rebuild(app, envs, active, ignore)
         await self.engine.remove_container(active.container_id)  # a dead leftover of the name
-        state = await launch(self.engine, app, envs, active)
-        assert state.host_port is not None
 
         async def quiet(_: int, __: str) -> None:
             return None
 
-        await wait_healthy(
+        return await launch_healthy(
             self.engine,
-            state.id,
-            host_port=state.host_port,
-            http_path=health_path(app),
-            deadline_seconds=float(app.health_timeout_seconds),
+            app,
+            envs,
+            active,
             interval_seconds=self.health_interval_seconds,
             on_attempt=quiet,
         )
-        return state
 
     async def _probe(self, app: App, state: ContainerState) -> Health:
         if not state.running or state.host_port is None:

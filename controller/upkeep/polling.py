@@ -9,13 +9,14 @@ table. Each poll is delayed by a random jitter so apps with one interval don't p
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from controller.deploy.queue import CommitRef, enqueue
+from controller.deploy.queue import CommitRef
+from controller.deploy.requests import DeploymentRequest, Outcome, RequestFn
 from controller.errors import FogbankError, ValidationFailed
 from controller.source.mirror import GitSync
 from controller.store.models import App, Deployment, Trigger
@@ -70,8 +71,8 @@ def should_poll(app: App) -> bool:
     return app.poll_interval_seconds > 0 and app.auto_deploy and bool(app.git_repository)
 
 
-async def poll_app(git: GitSync, app_id: int, wake: Callable[[], None]) -> Deployment | None:
-    """Ask the remote for the app's branch head; enqueue a poll deployment when it is new."""
+async def poll_app(git: GitSync, app_id: int, request: RequestFn) -> Outcome | None:
+    """Ask the remote for the app's branch head; request a poll deployment when it is new."""
     app = await App.get_or_none(id=app_id)
     if app is None or not should_poll(app):
         return None
@@ -79,18 +80,18 @@ async def poll_app(git: GitSync, app_id: int, wake: Callable[[], None]) -> Deplo
     if not needs_deploy(head, await known_commits(app.id)):
         return None
     info = await git.resolve(app.name, app.git_repository, app.git_branch, head)
-    deployment = await enqueue(app, CommitRef(info.sha, info.message, info.author), Trigger.POLL)
-    log.info("polling found %s on %s: deployment #%s", head[:12], app.name, deployment.id)
-    wake()
-    return deployment
+    commit = CommitRef(info.sha, info.message, info.author)
+    (outcome,) = await request([DeploymentRequest(app.id, Trigger.POLL, commit)])
+    log.info("polling found %s on %s: deployment #%s", head[:12], app.name, outcome.id)
+    return outcome
 
 
 class Poller:
     """Owns the per-app poll jobs of one scheduler."""
 
-    def __init__(self, git: GitSync, wake: Callable[[], None]) -> None:
+    def __init__(self, git: GitSync, request: RequestFn) -> None:
         self._git = git
-        self._wake = wake
+        self._request = request
         self._scheduler: AsyncIOScheduler | None = None
         self._intervals: dict[int, int] = {}  # app id -> interval its job runs at
 
@@ -132,10 +133,10 @@ class Poller:
             )
             self._intervals[app_id] = interval
 
-    async def poll(self, app_id: int) -> Deployment | None:
+    async def poll(self, app_id: int) -> Outcome | None:
         """One scheduled poll; a git failure is logged and retried at the next interval."""
         try:
-            return await poll_app(self._git, app_id, self._wake)
+            return await poll_app(self._git, app_id, self._request)
         except FogbankError as exc:
             log.warning("polling app %s failed: %s", app_id, exc.message)
             return None

@@ -1,39 +1,18 @@
-"""Retention: keep the newest images of each app (and always the active one) for rollback."""
+"""Retention: images beyond controller.keep_images, deployment history beyond
+history.keep_deployments (with its logs), webhook deliveries beyond their count."""
 
 from __future__ import annotations
 
 import logging
 
+from controller.config import HistorySettings
 from controller.errors import FogbankError
+from controller.events.deployment_logs import DeploymentLogs
 from controller.runtime.engine import Engine
+from controller.runtime.images import prune_images
 from controller.store.models import TERMINAL, App, Deployment, WebhookDelivery
 
 log = logging.getLogger(__name__)
-
-
-async def prune_images(engine: Engine, app: App, keep: int) -> list[str]:
-    """Remove this app's images beyond the newest `keep`; returns the removed references."""
-    active_ids = {d.id for d in await Deployment.filter(app_id=app.id, is_active=True)}
-    await engine.prune_dangling({"fogbank.app": app.name})
-    images = await engine.images({"fogbank.app": app.name})
-
-    def deployment_of(labels: dict[str, str]) -> int:
-        value = labels.get("fogbank.deployment", "")
-        return int(value) if value.isdigit() else 0
-
-    images.sort(key=lambda image: deployment_of(image[2]), reverse=True)
-    removed: list[str] = []
-    for image_id, tags, image_labels in images[keep:]:
-        if deployment_of(image_labels) in active_ids:
-            continue
-        try:
-            await engine.remove_image(image_id)
-        except FogbankError as exc:
-            # An image still used by a container is kept; the next deployment retries.
-            log.warning("could not prune image %s of %s: %s", tags or image_id, app.name, exc)
-        else:
-            removed.append(tags[0] if tags else image_id)
-    return removed
 
 
 async def prune_history(app: App, keep: int) -> list[int]:
@@ -61,12 +40,15 @@ async def prune_deliveries(keep: int) -> int:
     return await WebhookDelivery.filter(id__lte=cutoff.id).delete()
 
 
-async def discard_image(engine: Engine, deployment: Deployment) -> None:
-    """A deployment that never became active keeps no image (its own tag only: a rollback's
-    tag shares the image of its target, which stays)."""
-    app = await App.get_or_none(id=deployment.app_id)
-    if app is None:
-        return
-    tag = f"fogbank/{app.name}:{deployment.id}"
-    if await engine.image_exists(tag):
-        await engine.remove_image(tag)
+async def prune_all(
+    engine: Engine, logs: DeploymentLogs, *, keep_images: int, history: HistorySettings
+) -> None:
+    """Images, deployment history (with its logs) and webhook deliveries beyond retention."""
+    for app in await App.all():
+        try:
+            await prune_images(engine, app, keep_images)
+        except FogbankError as exc:
+            log.error("retention for %s failed: %s", app.name, exc.message)
+        for deployment_id in await prune_history(app, history.keep_deployments):
+            logs.delete(deployment_id)
+    await prune_deliveries(history.keep_webhook_deliveries)

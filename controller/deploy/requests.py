@@ -1,0 +1,222 @@
+"""The one door every deployment request comes through: manual add, rollback, webhook, poll.
+
+For a batch of requests it names what to deploy, enqueues it (numbered per app, one
+transaction with whatever the caller records alongside), supersedes each app's older pending
+requests, cancels the app's older build still running when the new request is newer ("latest
+wins": at once for manual and rollback requests, after an ancestry check for pushes and polls,
+so an older commit never cancels a newer one), and wakes a worker. A push or poll of a commit
+already pending, running or active for its app creates nothing new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from controller.deploy.inflight import RunControl
+from controller.deploy.queue import (
+    CommitRef,
+    Enqueued,
+    NewDeployment,
+    enqueue_many,
+    supersede_older,
+    superseded_reason,
+)
+from controller.deploy.rollback import rollback_plan
+from controller.errors import FogbankError, NotFound
+from controller.source.mirror import GitSync
+from controller.store.models import IN_FLIGHT, App, Deployment, Status, Trigger
+
+log = logging.getLogger(__name__)
+
+AUTOMATIC = (Trigger.WEBHOOK, Trigger.POLL)
+
+
+@dataclass(frozen=True)
+class DeploymentRequest:
+    """What a caller asks for. `commit` None (manual only) means the branch head, named now;
+    a rollback names the earlier deployment to return to in `rollback_to`."""
+
+    app_id: int
+    trigger: Trigger
+    commit: CommitRef | None = None
+    rollback_to: int | None = None
+
+
+@dataclass(frozen=True)
+class Existing:
+    """A push or poll of a commit the app already has pending, running or active."""
+
+    id: int
+    deployment_number: int
+    app_id: int
+    status: Status
+    is_active: bool
+
+
+Outcome = Enqueued | Existing
+# Called inside the door's transaction with the outcome of each request, in order.
+Recorder = Callable[[Sequence[Outcome]], Awaitable[None]]
+
+
+class RequestFn(Protocol):
+    """The door's signature, for callers that are handed it (polling, the webhook intake)."""
+
+    def __call__(
+        self, wanted: Sequence[DeploymentRequest], *, record: Recorder | None = None
+    ) -> Awaitable[list[Outcome]]: ...
+
+
+class Workers(Protocol):
+    """What the door needs of the worker pool."""
+
+    def running(self, app_id: int) -> RunControl | None: ...
+
+    def wake(self) -> None: ...
+
+    async def announce_superseded(self, app_id: int, newest_number: int) -> None: ...
+
+
+class RequestDoor:
+    def __init__(self, git: GitSync, workers: Workers) -> None:
+        self._git = git
+        self._workers = workers
+        self._checks: set[asyncio.Task[None]] = set()
+
+    async def request(
+        self, wanted: Sequence[DeploymentRequest], *, record: Recorder | None = None
+    ) -> list[Outcome]:
+        """Enqueue `wanted` (see the module docstring); the outcome of each, in order."""
+        ids = await App.filter(id__in={r.app_id for r in wanted}).values_list("id", flat=True)
+        known = {int(str(app_id)) for app_id in ids}
+        planned = [await self._plan(request, request.app_id in known) for request in wanted]
+        async with in_transaction():
+            existing = await _already_there(planned)
+            fresh = [item for item in planned if _key(item) not in existing]
+            made = iter(await enqueue_many(fresh))
+            outcomes: list[Outcome] = []
+            newest: dict[int, tuple[Enqueued, NewDeployment]] = {}
+            for item in planned:
+                key = _key(item)
+                found = existing.get(key) if key is not None else None
+                if found is not None:
+                    outcomes.append(found)
+                    continue
+                enqueued = next(made)
+                outcomes.append(enqueued)
+                if key is not None:  # a twin later in the batch pushes what is now pending
+                    existing[key] = Existing(
+                        enqueued.id, enqueued.deployment_number, item.app_id, Status.PENDING, False
+                    )
+                newest[item.app_id] = (enqueued, item)
+            superseded = {
+                app_id: await supersede_older(app_id, last.id, last.deployment_number)
+                for app_id, (last, _) in newest.items()
+            }
+            if record is not None:
+                await record(outcomes)
+        for app_id, (last, item) in newest.items():
+            if superseded[app_id]:
+                await self._workers.announce_superseded(app_id, last.deployment_number)
+            self._supersede_running(last, item)
+        if newest:
+            self._workers.wake()
+        return outcomes
+
+    async def close(self) -> None:
+        """Cancel the ancestry checks still running."""
+        checks, self._checks = set(self._checks), set()
+        for task in checks:
+            task.cancel()
+        if checks:
+            await asyncio.wait(checks)
+
+    async def _plan(self, request: DeploymentRequest, known: bool) -> NewDeployment:
+        if not known:
+            raise NotFound(f"app {request.app_id} does not exist", code="APP_NOT_FOUND")
+        if request.trigger in AUTOMATIC and request.commit is not None:
+            return NewDeployment(request.app_id, request.commit, request.trigger)
+        app = await App.get(id=request.app_id)
+        if request.trigger is Trigger.ROLLBACK:
+            if request.rollback_to is None:
+                raise ValueError("a rollback request names the deployment to return to")
+            return await rollback_plan(app, request.rollback_to)
+        commit = request.commit
+        if commit is None or request.trigger is Trigger.MANUAL:
+            named = commit.sha if commit is not None else None
+            info = await self._git.resolve(app.name, app.git_repository, app.git_branch, named)
+            commit = CommitRef(info.sha, info.message, info.author)
+        return NewDeployment(app.id, commit, request.trigger)
+
+    def _supersede_running(self, newest: Enqueued, item: NewDeployment) -> None:
+        """Latest wins: a newer request cancels its app's build still in progress (before the
+        switch; after it, the newer one simply runs next). A push or poll does so only when the
+        running commit is an ancestor of the new one."""
+        control = self._workers.running(item.app_id)
+        if control is None or control.deployment_id >= newest.id or control.switched:
+            return
+        reason = superseded_reason(newest.deployment_number)
+        if item.triggered_by not in AUTOMATIC:
+            control.request_stop(reason)
+            return
+        if control.commit_hash == item.commit.sha:
+            return
+        task = asyncio.create_task(
+            self._stop_if_older(control, item.app_id, item.commit.sha, reason),
+            name=f"fogbank-supersede-{control.deployment_id}",
+        )
+        self._checks.add(task)
+        task.add_done_callback(self._checks.discard)
+
+    async def _stop_if_older(
+        self, control: RunControl, app_id: int, newer: str, reason: str
+    ) -> None:
+        try:
+            app = await App.get(id=app_id)
+            # Fetches the branch, so the pushed commit and its history are in the mirror.
+            await self._git.resolve(app.name, app.git_repository, app.git_branch, newer)
+            older = await self._git.is_ancestor(app.name, control.commit_hash, newer)
+        except FogbankError as exc:
+            log.warning(
+                "could not tell whether deployment %s is older than %s: %s; it keeps running",
+                control.deployment_id,
+                newer[:12],
+                exc.message,
+            )
+            return
+        if older:
+            control.request_stop(reason)
+
+
+def _key(item: NewDeployment) -> tuple[int, str] | None:
+    """Automatic requests are de-duplicated by (app, commit); others never (None)."""
+    return (item.app_id, item.commit.sha) if item.triggered_by in AUTOMATIC else None
+
+
+async def _already_there(planned: Sequence[NewDeployment]) -> dict[tuple[int, str], Existing]:
+    """The deployments of automatic requests' commits that are pending, running or active."""
+    keys = {key for item in planned if (key := _key(item)) is not None}
+    if not keys:
+        return {}
+    apps = {app_id for app_id, _ in keys}
+    commits = {sha for _, sha in keys}
+    rows = (
+        await Deployment.filter(app_id__in=apps, commit_hash__in=commits)
+        .filter(Q(status__in=(Status.PENDING, *IN_FLIGHT)) | Q(is_active=True))
+        .order_by("id")
+        .values_list("app_id", "commit_hash", "id", "deployment_number", "status", "is_active")
+    )
+    found: dict[tuple[int, str], Existing] = {}
+    for app_id, sha, deployment_id, number, status, active in rows:
+        key = (int(str(app_id)), str(sha))
+        if key in keys:
+            found[key] = Existing(
+                int(str(deployment_id)), int(str(number)), key[0], Status(status), bool(active)
+            )
+    return found

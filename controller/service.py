@@ -1,0 +1,231 @@
+"""The controller's one face. Built once per process, it wires every part, owns the start and
+stop order (database, edge, Docker, recovery, workers, scheduled upkeep), and is the only way in
+for the API, the webhook intake and polling. `request_deployments` is the one function that
+requests a deployment, whatever the trigger."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from controller.apps import containers, lifecycle
+from controller.apps.containers import Action
+from controller.build.image import ImageBuilder
+from controller.config import Settings
+from controller.deploy.pipeline import Pipeline
+from controller.deploy.recovery import recover
+from controller.deploy.requests import DeploymentRequest, Outcome, Recorder, RequestDoor
+from controller.deploy.swap import Swapper
+from controller.deploy.workers import WorkerPool
+from controller.edge.routing import desired_routes
+from controller.edge.supervisor import Edge
+from controller.edge.switchboard import Switchboard
+from controller.errors import EdgeError, FogbankError
+from controller.events.app_events import AppEvents
+from controller.events.bus import EventBus, Subscription
+from controller.events.deployment_logs import DeploymentLogs
+from controller.runtime.engine import Engine
+from controller.source.mirror import GitSync
+from controller.store.checkpoint import sqlite_path
+from controller.store.db import close_database, open_database
+from controller.store.models import App, Deployment, Domain
+from controller.upkeep.drift import AppState, DriftRepair
+from controller.upkeep.polling import Poller
+from controller.upkeep.retention import prune_all
+from controller.upkeep.scheduler import Upkeep
+
+log = logging.getLogger(__name__)
+
+
+class Controller:
+    def __init__(self, settings: Settings, *, engine: Engine | None = None) -> None:
+        """Wire the parts; nothing touches the database, Docker or Caddy until start()."""
+        self.settings = settings
+        self._owns_engine = engine is None
+        self.engine = engine or Engine()
+        self.bus = EventBus()
+        self.logs = DeploymentLogs(
+            settings.logs_dir / "deployments", self.bus, settings.build.max_log_bytes
+        )
+        self.app_events = AppEvents(settings.logs_dir / "apps")
+        self.git = GitSync(
+            settings.git_dir,
+            allow_local=settings.git.allow_local,
+            timeout_seconds=settings.git.timeout_seconds,
+        )
+        self.edge = Edge(settings.edge, settings.storage.data_dir / "caddy")
+        self.switchboard = Switchboard(self.edge)
+        builder = ImageBuilder(settings, self.engine, self.git)
+        swapper = Swapper(settings, self.engine, self.switchboard)
+        pipeline = Pipeline(settings, self.engine, self.git, self.logs, self.bus, swapper, builder)
+        self.workers = WorkerPool(
+            pipeline,
+            self.logs,
+            self.bus,
+            workers=settings.controller.workers,
+            shutdown_timeout_seconds=settings.controller.shutdown_timeout_seconds,
+        )
+        self._door = RequestDoor(self.git, self.workers)
+        self.drift = DriftRepair(
+            self.engine,
+            builder,
+            self.switchboard,
+            self.workers.runs,
+            self.app_events,
+            settings.deploy.health_interval_seconds,
+        )
+        self.upkeep = Upkeep(
+            drift=self.drift.reconcile_all,
+            drift_interval_seconds=settings.controller.reconcile_interval_seconds,
+            retention=self.prune,
+            poller=Poller(self.git, self.request_deployments),
+            sqlite_file=sqlite_path(settings.database_url),
+        )
+
+    # Lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Database, edge (with the routes the database holds), Docker, recovery, workers,
+        upkeep. Edge and Docker failures are logged, not fatal: the API stays up."""
+        settings = self.settings
+        for directory in (settings.storage.data_dir, settings.logs_dir, settings.git_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        await open_database(settings.database_url)
+        try:
+            await self.edge.start()
+        except EdgeError as exc:
+            log.error("edge: %s; app routes are down until it is back", exc.message)
+        try:
+            await self.edge.apply(await desired_routes())
+        except EdgeError as exc:
+            log.error("edge: routes not applied: %s", exc.message)
+        try:
+            await self.engine.ping()
+        except FogbankError as exc:
+            log.error("%s; deployments will fail until it is back", exc.message)
+        await recover(
+            self.engine,
+            self.logs,
+            self.bus,
+            builds_dir=settings.builds_dir,
+            drain_seconds=settings.edge.drain_seconds,
+        )
+        self.workers.start()
+        self.upkeep.start()
+
+    async def drain(self) -> None:
+        """SIGTERM: take no more work; running deployments get the shutdown bound to finish
+        (the rest are marked interrupted and re-queued)."""
+        self.upkeep.stop()
+        await self._door.close()
+        await self.workers.stop()
+
+    async def stop(self) -> None:
+        """Everything drain() does, then the edge, Docker client and database."""
+        try:
+            await self.drain()
+        finally:
+            try:
+                await self.edge.stop()
+                if self._owns_engine:
+                    await self.engine.close()
+            finally:
+                await close_database()
+
+    # The one door ------------------------------------------------------------------------
+
+    async def request_deployments(
+        self, wanted: Sequence[DeploymentRequest], *, record: Recorder | None = None
+    ) -> list[Outcome]:
+        """Request deployments (manual, rollback, webhook, poll): see controller/deploy/requests."""
+        return await self._door.request(wanted, record=record)
+
+    async def stop_deployment(self, deployment_id: int, reason: str) -> Deployment:
+        return await self.workers.stop_deployment(deployment_id, reason)
+
+    # Apps --------------------------------------------------------------------------------
+
+    async def create_app(self, fields: dict[str, Any]) -> App:
+        return await lifecycle.create_app(fields)
+
+    async def update_app(self, app: App, fields: dict[str, Any]) -> App:
+        updated = await lifecycle.update_app(app, fields)
+        if "public_port" in fields:
+            await self.switchboard.refresh()
+        return updated
+
+    async def delete_app(self, app: App) -> None:
+        await lifecycle.delete_app(app, self.engine, self.git, self.logs)
+        self.app_events.delete(app.name)
+        await self.switchboard.refresh()
+
+    def app_state(self, app_id: int) -> AppState:
+        """What drift repair last saw of the app: sync and health."""
+        return self.drift.state(app_id)
+
+    def app_event_log(self, app_name: str, limit: int) -> list[str]:
+        return self.app_events.recent(app_name, limit)
+
+    async def routes_changed(self) -> str | None:
+        """Re-apply the edge routes (after a domain change); the reason when the edge did not
+        take them (the change is saved and reaches the edge with its next update)."""
+        try:
+            # Through the switchboard: it keeps any candidate a deployment is switching to.
+            await self.switchboard.refresh()
+        except EdgeError as exc:
+            log.warning("routes changed but the edge was not updated: %s", exc.message)
+            return exc.message
+        return None
+
+    async def add_domain(self, app: App, hostname: str) -> tuple[Domain, str | None]:
+        domain = await lifecycle.add_domain(app, hostname)
+        return domain, await self.routes_changed()
+
+    async def remove_domain(self, domain: Domain) -> str | None:
+        await domain.delete()
+        return await self.routes_changed()
+
+    async def control_container(self, app: App, action: Action) -> dict[str, Any]:
+        return await containers.control_container(
+            app,
+            action,
+            self.engine,
+            self.switchboard,
+            self.settings.deploy.stop_timeout_seconds,
+        )
+
+    async def container_status(self, app: App) -> dict[str, Any]:
+        return await containers.container_status(app, self.engine)
+
+    # Upkeep ------------------------------------------------------------------------------
+
+    async def prune(self) -> None:
+        """Retention: images, history and webhook deliveries beyond what settings keep."""
+        await prune_all(
+            self.engine,
+            self.logs,
+            keep_images=self.settings.controller.keep_images,
+            history=self.settings.history,
+        )
+
+    # Deployment logs and events ----------------------------------------------------------
+
+    def watch(self, deployment_id: int) -> AbstractContextManager[Subscription]:
+        """Subscribe to a deployment's status/log/error events (a bounded queue)."""
+        return self.bus.subscribe(deployment_id)
+
+    def log_lines(self, deployment_id: int, after: int = 0) -> list[tuple[int, str]]:
+        """Every (seq, line) of the deployment's log with seq > after."""
+        return self.logs.read(deployment_id, after)
+
+    def log_text(self, deployment_id: int) -> str:
+        return self.logs.text(deployment_id)
+
+    def close_watchers(self, message: str) -> int:
+        """Tell every watcher the server is going away."""
+        return self.bus.close_all(message)
+
+    async def watchers_gone(self) -> None:
+        await self.bus.wait_idle()

@@ -1,0 +1,52 @@
+"""The periodic jobs, on one APScheduler: drift repair, git polling (per-app jobs kept in step
+with the apps table), retention, and SQLite WAL checkpoints. Owned here, shut down with it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from controller.store.checkpoint import CHECKPOINT_INTERVAL_SECONDS, WalCheckpointer
+from controller.upkeep.polling import Poller
+
+RETENTION_INTERVAL_SECONDS = 3600.0
+
+Job = Callable[[], Awaitable[None]]
+
+
+class Upkeep:
+    def __init__(
+        self,
+        *,
+        drift: Job,
+        drift_interval_seconds: float,
+        retention: Job,
+        poller: Poller,
+        sqlite_file: Path | None,
+    ) -> None:
+        self._jobs: list[tuple[str, Job, float]] = [
+            ("drift", drift, drift_interval_seconds),
+            ("retention", retention, RETENTION_INTERVAL_SECONDS),
+        ]
+        if sqlite_file is not None:
+            checkpointer = WalCheckpointer(sqlite_file)
+            self._jobs.append(("wal-checkpoint", checkpointer.run, CHECKPOINT_INTERVAL_SECONDS))
+        self._poller = poller
+        self._scheduler: AsyncIOScheduler | None = None
+
+    def start(self) -> None:
+        scheduler = AsyncIOScheduler(timezone="UTC")
+        for job_id, job, seconds in self._jobs:
+            scheduler.add_job(
+                job, "interval", seconds=seconds, id=job_id, coalesce=True, max_instances=1
+            )
+        self._poller.install(scheduler)
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
