@@ -76,11 +76,12 @@ class Controller:
             self.app_events,
             settings.deploy.health_interval_seconds,
         )
+        self._poller = Poller(self.git, self.request_deployments)
         self.upkeep = Upkeep(
             drift=self.drift.reconcile_all,
             drift_interval_seconds=settings.controller.reconcile_interval_seconds,
             retention=self.prune,
-            poller=Poller(self.git, self.request_deployments),
+            poller=self._poller,
             sqlite_file=sqlite_path(settings.database_url),
         )
 
@@ -200,6 +201,11 @@ class Controller:
         return await containers.container_status(app, self.engine)
 
     # Upkeep ------------------------------------------------------------------------------
+
+    async def poll(self, app_id: int) -> Outcome | None:
+        """Ask the app's remote for its branch head now, as its poll job does; the request it
+        made, if the head was new."""
+        return await self._poller.poll(app_id)
 
     async def prune(self) -> None:
         """Retention: images, history and webhook deliveries beyond what settings keep."""

@@ -24,6 +24,7 @@ import docker.errors
 import httpx
 import pytest
 
+from controller.build.docker import docker_build
 from controller.errors import EngineError
 from controller.runtime.engine import Engine
 
@@ -139,7 +140,8 @@ async def build(
     lines: Lines | None = None,
     buildargs: dict[str, str] | None = None,
 ) -> str:
-    return await engine.build(
+    return await docker_build(
+        engine,
         context,
         dockerfile="Dockerfile",
         tag=scratch.tag(),

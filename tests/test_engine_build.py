@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from controller.build.docker import docker_build
 from controller.errors import BuildError
 from controller.runtime.engine import Engine
 from tests.engine_support import Lines, Scratch, build
@@ -84,7 +85,8 @@ async def test_bad_dockerfile_or_context_is_a_build_error(
         ("../Outside", "'../Outside' is outside the build context"),
     ]:
         with pytest.raises(BuildError, match=message):
-            await docker_engine.build(
+            await docker_build(
+                docker_engine,
                 context,
                 dockerfile=dockerfile,
                 tag=scratch.tag(),
@@ -116,7 +118,8 @@ async def test_cancelling_a_build_aborts_it_in_the_daemon(
             running.set()
 
     task = asyncio.create_task(
-        docker_engine.build(
+        docker_build(
+            docker_engine,
             context,
             dockerfile="Dockerfile",
             tag=scratch.tag(),

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from controller.build.docker import docker_build
 from controller.config import Settings
 from controller.errors import BuildError
 from controller.runtime.engine import Engine
@@ -66,7 +67,8 @@ class ImageBuilder:
 
         try:
             async with asyncio.timeout(limits.timeout_seconds):
-                await self.engine.build(
+                await docker_build(
+                    self.engine,
                     context,
                     dockerfile=app.dockerfile_path,
                     tag=tag,

@@ -1,15 +1,11 @@
-"""The build half of the Docker adapter: inputs checked before a build, limits for its steps,
-the streamed output turned into lines, and the hang-up that makes dockerd abort a build."""
+"""What a docker build is given and what it says: inputs checked before it starts, limits for
+its steps, and its streamed output turned into lines (an error item fails the build)."""
 
 from __future__ import annotations
 
-import contextlib
-import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypedDict
-
-import requests
 
 from controller.errors import BuildError
 
@@ -59,14 +55,3 @@ async def handle_build_item(item: dict[str, Any], on_line: LineSink) -> str | No
     if isinstance(aux, dict) and isinstance(aux.get("ID"), str):
         return str(aux["ID"])
     return None
-
-
-def disconnect(responses: list[requests.Response]) -> None:
-    # shutdown (unlike close) wakes the thread blocked reading the socket; dockerd sees the
-    # client go away and cancels the build
-    for response in responses:
-        connection = getattr(response.raw, "connection", None)
-        sock = getattr(connection, "sock", None)
-        if isinstance(sock, socket.socket):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)

@@ -13,8 +13,9 @@ from controller.deploy.inflight import RunControl
 from controller.deploy.progress import STOP_FIRST_STOPPING_OLD, Tracker
 from controller.edge.switchboard import Switchboard
 from controller.errors import FogbankError
-from controller.runtime.engine import ContainerState, Engine
+from controller.runtime.engine import Engine
 from controller.runtime.launch import launch, wait_until_healthy
+from controller.runtime.state import ContainerState
 from controller.store.models import App, AppType, Deployment, EnvVar, Stage, UpdateOrder
 
 CONTAINER_LOG_TAIL = 50

@@ -1,32 +1,24 @@
-"""Docker engine adapter: streamed builds, containers published on loopback, images.
+"""Docker engine adapter: containers published on loopback, images, streamed SDK calls.
 
 The docker SDK blocks, so every call runs in a worker thread; SDK and transport errors come out
-as EngineError (or BuildError for a build) with the daemon's own one-line explanation.
+as EngineError (or the caller's error for a stream) with the daemon's own one-line explanation.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import Any, TypeVar
 
 import docker
 import docker.errors
 import requests
 
-from controller.build.stream import (
-    LineSink,
-    build_limits,
-    check_build_inputs,
-    disconnect,
-    handle_build_item,
-)
-from controller.errors import BuildError, EngineError
+from controller.errors import EngineError, FogbankError
+from controller.runtime.state import ContainerState, container_state
+from controller.runtime.streams import ResponseCapture, pump
 
 T = TypeVar("T")
 
@@ -36,21 +28,7 @@ LOOPBACK = "127.0.0.1"
 _PORT_WAIT_SECONDS = 5.0
 _PORT_POLL_SECONDS = 0.05
 _REASON_MAX_CHARS = 300
-_END = object()
 _REQUIRED: Any = object()  # marks "no value for NotFound" in Engine._call
-
-
-@dataclass(frozen=True)
-class ContainerState:
-    id: str
-    name: str
-    running: bool
-    status: str
-    exit_code: int | None
-    restart_count: int
-    host_port: int | None
-    image: str  # the reference the container was created from (Config.Image)
-    labels: dict[str, str]
 
 
 class Engine:
@@ -62,10 +40,10 @@ class Engine:
         self._client = client
         self._timeout_seconds = timeout_seconds
         self._connect_lock = asyncio.Lock()
-        # Build threads register here to receive their HTTP response (see _remember_response).
-        self._capture = threading.local()
+        # Streaming threads register here to receive their HTTP response (runtime/streams.py).
+        self._capture = ResponseCapture()
         if client is not None:
-            client.api.hooks["response"].append(self._remember_response)
+            client.api.hooks["response"].append(self._capture.hook)
 
     async def ping(self) -> None:
         """Raise EngineError when the Docker engine does not answer."""
@@ -75,86 +53,37 @@ class Engine:
         except (docker.errors.DockerException, requests.RequestException) as err:
             raise EngineError(f"Docker engine is not reachable: {_reason(err)}") from err
 
-    async def build(
+    def stream(
         self,
-        context: Path,
+        open_stream: Callable[[docker.DockerClient], Iterable[Any]],
         *,
-        dockerfile: str,
-        tag: str,
-        labels: dict[str, str],
-        buildargs: dict[str, str],
-        on_line: LineSink,
-        memory_bytes: int | None = None,
-        cpu_shares: int | None = None,
-    ) -> str:
-        """Build `context` into `tag`, streaming each output line to `on_line`; return the id.
+        action: str,
+        error: type[FogbankError] = EngineError,
+    ) -> AsyncGenerator[Any, None]:
+        """The items of a streaming SDK call (build output, a pull's progress, followed logs);
+        cancelling the consumer aborts it in the daemon (controller/runtime/streams.py). The
+        daemon's refusal comes out as `error` ("<action>: <reason>"). Consume it inside
+        `contextlib.aclosing`."""
 
-        Cancelling the awaiting task disconnects from the daemon, which aborts the build and
-        (forcerm) removes its intermediate container.
-        """
-        await asyncio.to_thread(check_build_inputs, context, dockerfile)
-        client = await self._docker()
-        loop = asyncio.get_running_loop()
-        items: asyncio.Queue[object] = asyncio.Queue()
-        abort = threading.Event()
-        responses: list[requests.Response] = []
-
-        def put(item: object) -> None:
-            if not abort.is_set():
-                with contextlib.suppress(RuntimeError):  # the loop is closed: nobody listens
-                    loop.call_soon_threadsafe(items.put_nowait, item)
-
-        def pump() -> None:
+        async def items() -> AsyncGenerator[Any, None]:
+            client = await self._docker()
             try:
-                self._capture.responses = responses
-                try:
-                    stream = client.api.build(
-                        path=str(context),
-                        dockerfile=dockerfile,
-                        tag=tag,
-                        labels=labels,
-                        buildargs=dict(buildargs),  # the SDK adds proxy args to the dict
-                        decode=True,
-                        rm=True,
-                        forcerm=True,
-                        pull=False,
-                        container_limits=build_limits(memory_bytes, cpu_shares),
-                        timeout=None,  # a silent RUN step may last long; cancellation ends it
-                    )
-                finally:
-                    self._capture.responses = None
-                try:
-                    for item in stream:
-                        if abort.is_set():
-                            break
-                        put(item)
-                finally:
-                    stream.close()
-                    for response in responses:
-                        response.close()
-            except Exception as err:  # handed over to the event loop, which raises it
-                put(err)
-            else:
-                put(_END)
+                async for item in pump(lambda: open_stream(client), self._capture):
+                    yield item
+            except docker.errors.APIError as err:
+                raise error(f"{action}: {_reason(err)}") from err
+            except (docker.errors.DockerException, requests.RequestException) as err:
+                raise EngineError(f"Docker engine is not reachable: {_reason(err)}") from err
+            except OSError as err:
+                raise error(f"{action}: {err}") from err
 
-        worker = asyncio.ensure_future(asyncio.to_thread(pump))
-        image_id: str | None = None
-        try:
-            while (item := await items.get()) is not _END:
-                if isinstance(item, Exception):
-                    raise _build_failure(item) from item
-                if isinstance(item, dict):
-                    image_id = await handle_build_item(item, on_line) or image_id
-        finally:
-            abort.set()
-            if not worker.done():
-                disconnect(responses)
-            await asyncio.wait({worker})
-        if image_id is None:
-            image_id = await self._call(
-                f"cannot inspect image {tag}", lambda client: client.images.get(tag).id
-            )
-        return str(image_id)
+        return items()
+
+    async def image_id(self, ref: str) -> str:
+        """The id of a local image."""
+        return await self._call(
+            f"cannot inspect image {ref}", lambda client: str(client.images.get(ref).id)
+        )
 
     async def run(
         self,
@@ -202,7 +131,7 @@ class Engine:
             deadline = time.monotonic() + _PORT_WAIT_SECONDS
             while True:
                 container.reload()
-                state = _state(container.attrs, container_port)
+                state = container_state(container.attrs, container_port)
                 if state.host_port or not state.running or time.monotonic() > deadline:
                     return state
                 time.sleep(_PORT_POLL_SECONDS)
@@ -213,7 +142,7 @@ class Engine:
         """The container's state, or None when it does not exist."""
         return await self._call(
             f"cannot inspect container {container_id_or_name}",
-            lambda client: _state(client.containers.get(container_id_or_name).attrs),
+            lambda client: container_state(client.containers.get(container_id_or_name).attrs),
             missing=None,
         )
 
@@ -254,7 +183,7 @@ class Engine:
             found = client.containers.list(
                 all=True, filters=_label_filter(labels), ignore_removed=True
             )
-            return [_state(container.attrs) for container in found]
+            return [container_state(container.attrs) for container in found]
 
         return await self._call("cannot list containers", find)
 
@@ -314,7 +243,7 @@ class Engine:
                     )
                 except (docker.errors.DockerException, requests.RequestException) as err:
                     raise EngineError(f"Docker engine is not reachable: {_reason(err)}") from err
-                self._client.api.hooks["response"].append(self._remember_response)
+                self._client.api.hooks["response"].append(self._capture.hook)
             return self._client
 
     async def _call(
@@ -333,23 +262,6 @@ class Engine:
         except (docker.errors.DockerException, requests.RequestException) as err:
             raise EngineError(f"{action}: Docker engine is not reachable: {_reason(err)}") from err
 
-    def _remember_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        # requests calls session hooks in the requesting thread, once the headers are in: a
-        # build thread finds its own streaming response here, so cancellation can cut it.
-        sink: list[requests.Response] | None = getattr(self._capture, "responses", None)
-        if sink is not None:
-            sink.append(response)
-
-
-def _build_failure(err: Exception) -> Exception:
-    if isinstance(err, docker.errors.APIError):
-        return BuildError(f"docker build failed: {_reason(err)}")
-    if isinstance(err, (docker.errors.DockerException, requests.RequestException)):
-        return EngineError(f"Docker engine is not reachable: {_reason(err)}")
-    if isinstance(err, OSError):
-        return BuildError(f"cannot read the build context: {err}")
-    return err
-
 
 def _restart_policy(policy: str) -> Any:  # Any: the SDK stubs only know always/on-failure
     """Docker's form of "no", "always", "unless-stopped", "on-failure" or "on-failure:<n>"."""
@@ -362,32 +274,6 @@ def _restart_policy(policy: str) -> Any:  # Any: the SDK stubs only know always/
 
 def _label_filter(labels: dict[str, str]) -> dict[str, Any]:
     return {"label": [f"{key}={value}" for key, value in labels.items()]}
-
-
-def _state(attrs: dict[str, Any], container_port: int | None = None) -> ContainerState:
-    state = attrs.get("State") or {}
-    config = attrs.get("Config") or {}
-    status = str(state.get("Status", "unknown"))
-    return ContainerState(
-        id=str(attrs["Id"]),
-        name=str(attrs.get("Name", "")).lstrip("/"),
-        running=bool(state.get("Running")),
-        status=status,
-        exit_code=int(state.get("ExitCode", 0)) if status in {"exited", "dead"} else None,
-        restart_count=int(attrs.get("RestartCount") or 0),
-        host_port=_host_port(attrs, container_port),
-        image=str(config.get("Image", "")),
-        labels={str(k): str(v) for k, v in (config.get("Labels") or {}).items()},
-    )
-
-
-def _host_port(attrs: dict[str, Any], container_port: int | None) -> int | None:
-    ports: dict[str, Any] = (attrs.get("NetworkSettings") or {}).get("Ports") or {}
-    keys = [f"{container_port}/tcp"] if container_port else sorted(ports)
-    for binding in (binding for key in keys for binding in ports.get(key) or []):
-        if str(binding.get("HostPort")).isdigit():
-            return int(binding["HostPort"])
-    return None
 
 
 def _reason(err: Exception) -> str:

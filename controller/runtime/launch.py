@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from controller.runtime.engine import ContainerState, Engine
+from controller.runtime.engine import Engine
 from controller.runtime.health import HealthCheckFailed, wait_healthy
 from controller.runtime.naming import container_name, data_volume, image_tag, labels
+from controller.runtime.state import ContainerState
 from controller.store.models import App, AppType, Deployment, EnvVar
 
 OnAttempt = Callable[[int, str], Awaitable[None]]

@@ -13,9 +13,10 @@ from controller.deploy.inflight import RunRegistry
 from controller.edge.switchboard import Switchboard
 from controller.errors import FogbankError
 from controller.events.app_events import AppEvents
-from controller.runtime.engine import ContainerState, Engine
+from controller.runtime.engine import Engine
 from controller.runtime.health import probe_http, probe_tcp
 from controller.runtime.launch import health_path, launch_healthy
+from controller.runtime.state import ContainerState
 from controller.store.models import App, Deployment, EnvVar
 from controller.store.timefmt import iso_now
 
