@@ -19,7 +19,7 @@ import pytest
 from controller.errors import GitError
 from controller.source.archive import CappedReader, Limits, TreeGuard, UnsafeMember
 from controller.source.mirror import GitSync
-from controller.source.process import git_env, stream_git
+from controller.source.process import git_env, in_thread, stream_git
 from tests.git_support import commit, git, init_repo
 from tests.proc_scan import descendants, processes
 
@@ -164,6 +164,23 @@ async def test_a_cancelled_stream_stops_git_and_its_reader(tmp_path: Path) -> No
     assert finished.is_set()
     assert [p for p in processes() if p.command_line == sleep.encode()] == stalled == []
     assert [p for p in descendants() if p.name in ("git", "sh", "sleep")] == []
+
+
+async def test_a_cancelled_caller_waits_for_its_thread() -> None:
+    """in_thread: the caller (holding a mirror lock) returns only once the work has ended."""
+    started, ended = threading.Event(), threading.Event()
+
+    def work() -> None:
+        started.set()
+        time.sleep(0.3)
+        ended.set()
+
+    task = asyncio.create_task(in_thread(work))
+    await asyncio.to_thread(started.wait, 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert ended.is_set()
 
 
 def member(
