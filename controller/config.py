@@ -88,6 +88,8 @@ class BuildSettings:
     max_line_chars: int = 4096
     max_log_bytes: int = 10 * 1024 * 1024
     min_free_disk_mb: int = 1024
+    max_context_bytes: int = 1024 * 1024 * 1024
+    max_files: int = 100_000
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,40 +13,7 @@ import pytest
 
 from controller.errors import GitError
 from controller.source.mirror import GitSync, redact
-
-AUTHOR = "Ada Lovelace <ada@example.com>"
-
-
-def git(repo: Path, *args: str) -> str:
-    """Run git in `repo` with a fixed identity, independent of the user's config."""
-    result = subprocess.run(
-        [
-            "git",
-            "-c",
-            "user.name=Ada Lovelace",
-            "-c",
-            "user.email=ada@example.com",
-            "-c",
-            "commit.gpgsign=false",
-            *args,
-        ],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return result.stdout.strip()
-
-
-def commit(repo: Path, files: dict[str, str], message: str) -> str:
-    """Write `files`, commit them and return the new sha."""
-    for name, content in files.items():
-        path = repo / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
-    git(repo, "add", "--all")
-    git(repo, "commit", "--quiet", "-m", message)
-    return git(repo, "rev-parse", "HEAD")
+from tests.git_support import AUTHOR, commit, git
 
 
 @pytest.fixture
@@ -154,16 +120,28 @@ async def test_second_resolve_fetches_only_the_new_commit(origin: Path, sync: Gi
     assert int(git(mirror, "rev-list", "--all", "--objects", "--count")) == objects_before + 3
 
 
-async def test_commit_off_the_branch_is_fetched_by_full_sha(origin: Path, sync: GitSync) -> None:
+async def test_commit_off_the_branch_is_refused_unless_asked_for(
+    origin: Path, sync: GitSync, tmp_path: Path
+) -> None:
+    """A sha the branch does not contain is not fetched by its sha (a webhook sender or a
+    deployer could name any object the remote serves); an admin's explicit override does."""
     commit(origin, {"a.txt": "1"}, "first")
     git(origin, "checkout", "--quiet", "-b", "side")
     side = commit(origin, {"a.txt": "side"}, "side work")
     git(origin, "checkout", "--quiet", "main")
 
-    info = await sync.resolve("web", url_of(origin), "main", commit=side)
+    with pytest.raises(GitError, match=f"commit {side} not found in branch 'main'"):
+        await sync.resolve("web", url_of(origin), "main", commit=side)
+    with pytest.raises(GitError, match=f"commit {side} not found in branch 'main'"):
+        await sync.export("web", url_of(origin), "main", side, tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()
+
+    info = await sync.resolve("web", url_of(origin), "main", commit=side, fetch_off_branch=True)
 
     assert info.sha == side
     assert info.message == "side work"
+    await sync.export("web", url_of(origin), "main", side, tmp_path / "ctx")
+    assert (tmp_path / "ctx" / "a.txt").read_text() == "side"
 
 
 @pytest.mark.parametrize("unknown", ["deadbee", "0123456789abcdef0123456789abcdef01234567"])
@@ -229,7 +207,7 @@ async def test_credentials_in_the_url_never_reach_the_message(sync: GitSync) -> 
     message = caught.value.message
     assert "s3cr3t-token" not in message
     assert "deploy" not in message
-    assert message.startswith("cannot fetch https://***@127.0.0.1:1/team/app.git: ")
+    assert message.startswith("cannot fetch https://127.0.0.1:1/team/app.git: ")
     assert "\n" not in message
 
 
@@ -257,12 +235,16 @@ def silent_server() -> Iterator[int]:
         server.close()
 
 
+@pytest.mark.slow
 async def test_a_hanging_remote_times_out(tmp_path: Path, silent_server: int) -> None:
     sync = GitSync(tmp_path / "mirrors", allow_local=False, timeout_seconds=1)
     started = time.monotonic()
 
+    # the TLS handshake never gets an answer
     with pytest.raises(GitError, match="timed out after 1 seconds"):
-        await sync.resolve("web", f"git://127.0.0.1:{silent_server}/app.git", "main")
+        await sync.resolve("web", f"https://127.0.0.1:{silent_server}/app.git", "main")
+    with pytest.raises(GitError, match="timed out after 1 seconds"):
+        await sync.remote_head(f"https://127.0.0.1:{silent_server}/app.git", "main")
 
     assert time.monotonic() - started < 10
 

@@ -1,7 +1,9 @@
-"""Per-app bare git mirrors: incremental fetch and exact-commit export (GitPython, in threads).
+"""Per-app bare git mirrors: incremental fetch, reachability checks and exact-commit export.
 
-Every git command gets its user input after `--` or inside a refspec, so a URL or branch can
-never become a git option; `ext::` is always refused and local paths only when allowed.
+Network and heavy commands (fetch, ls-remote, archive) are child processes a cancelled caller
+stops at once (process.py); reads of the mirror use GitPython in a thread (commits.py). User
+input reaches git only after `--`, inside a refspec, or checked as a sha first, so a URL or
+branch never becomes a git option. Credentials travel in git's environment, never its argv.
 """
 
 from __future__ import annotations
@@ -9,87 +11,52 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-import tarfile
-import tempfile
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import IO, BinaryIO, TypeVar
-
-from git.cmd import Git
 
 from controller.errors import GitError
+from controller.source import commits
+from controller.source.archive import DEFAULT_MAX_CONTEXT_BYTES, DEFAULT_MAX_FILES, Limits
+from controller.source.commits import CommitInfo
+from controller.source.export import export_tree
+from controller.source.process import Outcome, git_env, in_thread, run_git
+from controller.source.remote import Remote, as_remote, redact
 
-T = TypeVar("T")
+__all__ = ["CommitInfo", "GitSync", "Remote", "redact"]
 
 _COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
 _FULL_SHA_LENGTH = 40
 _APP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-# userinfo of any URL-looking text, e.g. https://user:token@host -> https://***@host
-_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
-
-# Never wait for a human: no terminal prompt, an empty password, ssh in batch mode.
-# GIT_PROTOCOL_FROM_USER=0 also refuses remote helpers git calls "user" protocols (fd::, ...).
-_GIT_ENV = {
-    "GIT_TERMINAL_PROMPT": "0",
-    "GIT_ASKPASS": "/bin/true",
-    "GIT_SSH_COMMAND": "ssh -oBatchMode=yes",
-    "GIT_PROTOCOL_FROM_USER": "0",
-}
+_REDIRECT = re.compile(r"The requested URL returned error: (30[12378])\b")
 # git archive honours export-ignore/export-subst from the commit's .gitattributes; the mirror's
 # info/attributes has the highest precedence, so this keeps the export the exact tree.
 _EXACT_TREE_ATTRIBUTES = "* -export-ignore -export-subst\n"
-_GENERIC_FAILURE = "Could not read from remote repository."
-
-
-def redact(text: str) -> str:
-    """Hide the userinfo (credentials) of every URL in `text`."""
-    return _USERINFO.sub("***@", text)
-
-
-@dataclass(frozen=True)
-class CommitInfo:
-    sha: str
-    message: str
-    author: str
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    status: int
-    stdout: str
-    stderr: str
-    timed_out: bool
-
-    @property
-    def reason(self) -> str:
-        """The one line of stderr that explains the failure, without git's prefix."""
-        lines = [line.strip() for line in self.stderr.splitlines() if line.strip()]
-        explained = [
-            line.split(":", 1)[1].strip()
-            for line in lines
-            if line.startswith(("fatal:", "error:")) and _GENERIC_FAILURE not in line
-        ]
-        # ssh and remote helpers print the real cause on a line of their own before git's
-        # generic "Could not read from remote repository."
-        reason = explained[0] if explained else (lines[0] if lines else "")
-        return redact(reason) or f"git exited with status {self.status}"
+_BRANCHES = "refs/remotes/origin/"
+_ALL_BRANCHES = f"+refs/heads/*:{_BRANCHES}*"
+# A remote must not send git elsewhere: no redirects (one to loopback or a private address
+# would reach internal services with the app's credentials), and every object it sends is
+# checked before it lands in the mirror.
+_TRANSFER_CONFIG = (("http.followRedirects", "false"), ("transfer.fsckObjects", "true"))
 
 
 class GitSync:
     """Keeps one bare mirror per app under `root` and exports exact commits from it."""
 
-    def __init__(self, root: Path, *, allow_local: bool, timeout_seconds: float = 120.0) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        allow_local: bool,
+        timeout_seconds: float = 120.0,
+        max_context_bytes: int = DEFAULT_MAX_CONTEXT_BYTES,
+        max_files: int = DEFAULT_MAX_FILES,
+    ) -> None:
         self._root = root
-        self._allow_local = allow_local
+        self._protocols = ("https", "ssh", "file") if allow_local else ("https", "ssh")
         self._timeout_seconds = timeout_seconds
+        self._limits = Limits(max_context_bytes=max_context_bytes, max_files=max_files)
         self._locks: dict[str, asyncio.Lock] = {}
-        # A cancelled caller releases its asyncio lock while its thread still runs git, so the
-        # thread also holds a per-app thread lock: a mirror never sees two git commands at once.
-        self._thread_locks: dict[str, threading.Lock] = {}
-        self._thread_locks_guard = threading.Lock()
 
     def mirror_path(self, app: str) -> Path:
         """Where the bare mirror of `app` lives."""
@@ -98,66 +65,117 @@ class GitSync:
         return self._root / f"{app}.git"
 
     async def resolve(
-        self, app: str, url: str, branch: str, commit: str | None = None
+        self,
+        app: str,
+        url: str | Remote,
+        branch: str,
+        commit: str | None = None,
+        *,
+        fetch_off_branch: bool = False,
     ) -> CommitInfo:
-        """Fetch what is new on `branch` and return its head, or the named `commit`."""
+        """Fetch what is new on `branch` and return its head, or the named `commit`.
+
+        `fetch_off_branch` (an admin's explicit choice) also fetches a full sha the branch
+        does not contain, e.g. a pull request's head; by default such a commit is not found.
+        """
         if commit is not None:
             _check_commit(commit)
-
-        def work() -> CommitInfo:
-            mirror = self._ensure_mirror(app)
-            self._fetch_branch(mirror, url, branch)
+        remote = as_remote(url)
+        async with self._lock(app) as mirror:
+            await self._fetch_branch(mirror, remote, branch)
             if commit is None:
-                sha = self._find_commit(mirror, f"refs/heads/{branch}")
+                sha = await in_thread(lambda: commits.find_commit(mirror, f"refs/heads/{branch}"))
                 if sha is None:
-                    raise GitError(f"branch {branch!r} has no commit in {redact(url)}")
+                    raise GitError(f"branch {branch!r} has no commit in {redact(remote.url)}")
             else:
-                sha = self._locate(mirror, url, branch, commit, branch_fetched=True)
-            return self._commit_info(mirror, sha)
+                sha = await self._locate(mirror, remote, branch, commit, fetch_off_branch)
+            found = sha
+            return await in_thread(lambda: commits.commit_info(mirror, found))
 
-        return await self._locked(app, work)
+    async def export(
+        self,
+        app: str,
+        url: str | Remote,
+        branch: str,
+        sha: str,
+        dest: Path,
+        *,
+        fetch_off_branch: bool = False,
+    ) -> None:
+        """Write the exact tree of commit `sha` into `dest` (created; must be empty).
 
-    async def export(self, app: str, url: str, branch: str, sha: str, dest: Path) -> None:
-        """Write the exact tree of commit `sha` into `dest` (created; must be empty)."""
+        Within build.max_context_bytes and build.max_files, checked as the archive streams;
+        on any failure `dest` is left as it was found (absent or empty).
+        """
         _check_commit(sha)
+        remote = as_remote(url)
+        async with self._lock(app) as mirror:
+            if await in_thread(lambda: commits.find_commit(mirror, sha)) is None:
+                await self._fetch_branch(mirror, remote, branch)
+            full_sha = await self._locate(mirror, remote, branch, sha, fetch_off_branch)
+            await export_tree(
+                mirror, full_sha, dest, self._limits, timeout_seconds=self._timeout_seconds
+            )
 
-        def work() -> None:
-            mirror = self._ensure_mirror(app)
-            full_sha = self._locate(mirror, url, branch, sha, branch_fetched=False)
-            dest.mkdir(parents=True, exist_ok=True)
-            if any(dest.iterdir()):
-                raise ValueError(f"export destination {dest} is not empty")
-            with tempfile.TemporaryFile() as archive:
-                outcome = self._git(mirror, ["archive", "--format=tar", full_sha], output=archive)
-                if outcome.status != 0:
-                    raise GitError(f"cannot export commit {full_sha[:12]}: {outcome.reason}")
-                archive.seek(0)
-                _extract(archive, dest, full_sha)
-
-        await self._locked(app, work)
-
-    async def remote_head(self, url: str, branch: str) -> str:
+    async def remote_head(self, url: str | Remote, branch: str) -> str:
         """The sha `branch` points at on the remote now (`git ls-remote`; nothing is fetched)."""
+        remote = as_remote(url)
+        await in_thread(lambda: self._root.mkdir(parents=True, exist_ok=True))
+        await self._check_branch(self._root, branch)
+        ref = f"refs/heads/{branch}"
+        # `--` ends the options: the URL is only ever a repository, never an option.
+        args = ["ls-remote", "--quiet", "--exit-code", "--", remote.url, ref]
+        outcome = await self._network(self._root, remote, args)
+        # ls-remote patterns match ref name tails, so keep only the exact ref.
+        for line in outcome.text.splitlines():
+            found, _, name = line.partition("\t")
+            if name.strip() == ref and _COMMIT.fullmatch(found.strip()):
+                return found.strip()
+        if outcome.status in (0, 2):  # 2: --exit-code found no matching ref
+            raise GitError(f"branch {branch!r} does not exist in {redact(remote.url)}")
+        raise _fetch_error(remote, outcome, "list the branches of")
 
-        def work() -> str:
-            self._root.mkdir(parents=True, exist_ok=True)
-            self._check_branch(self._root, branch)
-            ref = f"refs/heads/{branch}"
-            # `--` ends the options: the URL is only ever a repository, never an option.
-            args = ["ls-remote", "--quiet", "--exit-code", "--", url, ref]
-            outcome = self._git(self._root, args, config=self._protocol_config())
-            if outcome.timed_out:
-                raise _fetch_error(url, outcome, self._timeout_seconds)
-            # ls-remote patterns match ref name tails, so keep only the exact ref.
-            for line in outcome.stdout.splitlines():
-                sha, _, name = line.partition("\t")
-                if name.strip() == ref and _COMMIT.fullmatch(sha.strip()):
-                    return sha.strip()
-            if outcome.status in (0, 2):  # 2: --exit-code found no matching ref
-                raise GitError(f"branch {branch!r} does not exist in {redact(url)}")
-            raise GitError(f"cannot list the branches of {redact(url)}: {outcome.reason}")
+    async def on_branch(self, app: str, url: str | Remote, branch: str, sha: str) -> bool:
+        """Fetch `branch`; True when commit `sha` is reachable from its head."""
+        _check_commit(sha)
+        remote = as_remote(url)
+        async with self._lock(app) as mirror:
+            await self._fetch_branch(mirror, remote, branch)
+            found = await in_thread(lambda: commits.find_commit(mirror, sha))
+            if found is None:
+                return False  # fetching the branch brought all of its history
+            return await in_thread(
+                lambda: commits.is_ancestor(mirror, found, f"refs/heads/{branch}")
+            )
 
-        return await asyncio.to_thread(work)
+    async def on_any_branch(self, app: str, url: str | Remote, sha: str) -> bool:
+        """Fetch every branch head of the remote; True when one of them reaches commit `sha`.
+
+        Other refs (pull requests, tags) are not fetched, so a commit only they reach is False.
+        """
+        _check_commit(sha)
+        remote = as_remote(url)
+        async with self._lock(app) as mirror:
+            outcome = await self._fetch(mirror, remote, _ALL_BRANCHES, prune=True)
+            if outcome.status != 0:
+                raise _fetch_error(remote, outcome)
+            found = await in_thread(lambda: commits.find_commit(mirror, sha))
+            if found is None:
+                return False
+            listed = await self._git(
+                mirror,
+                [
+                    "for-each-ref",
+                    "--count=1",
+                    "--format=%(refname)",
+                    "--contains",
+                    found,
+                    _BRANCHES,
+                ],
+            )
+            if listed.status != 0:
+                raise GitError(f"cannot list the branches containing {found[:12]}: {listed.reason}")
+            return bool(listed.text.strip())
 
     async def is_ancestor(self, app: str, older: str, newer: str) -> bool:
         """True when commit `older` is `newer` or one of its ancestors, in the app's mirror.
@@ -167,136 +185,92 @@ class GitSync:
         """
         _check_commit(older)
         _check_commit(newer)
-
-        def work() -> bool:
-            mirror = self.mirror_path(app)
+        async with self._lock(app, create=False) as mirror:
             if not (mirror / "HEAD").is_file():
                 return False
-            older_sha = self._find_commit(mirror, older)
-            newer_sha = self._find_commit(mirror, newer)
+            older_sha = await in_thread(lambda: commits.find_commit(mirror, older))
+            newer_sha = await in_thread(lambda: commits.find_commit(mirror, newer))
             if older_sha is None or newer_sha is None:
                 return False
-            outcome = self._git(mirror, ["merge-base", "--is-ancestor", older_sha, newer_sha])
-            if outcome.status in (0, 1):  # 0: ancestor, 1: not; anything else is an error
-                return outcome.status == 0
-            raise GitError(
-                f"cannot compare commits {older_sha[:12]} and {newer_sha[:12]}: {outcome.reason}"
-            )
-
-        return await self._locked(app, work)
+            return await in_thread(lambda: commits.is_ancestor(mirror, older_sha, newer_sha))
 
     async def remove(self, app: str) -> None:
         """Delete the mirror of `app` (nothing happens when there is none)."""
-        mirror = self.mirror_path(app)
-        await self._locked(app, lambda: shutil.rmtree(mirror, ignore_errors=True))
+        async with self._lock(app, create=False) as mirror:
+            await in_thread(lambda: shutil.rmtree(mirror, ignore_errors=True))
 
-    async def _locked(self, app: str, work: Callable[[], T]) -> T:
-        self.mirror_path(app)  # validates the name before any lock is made for it
-        lock = self._locks.setdefault(app, asyncio.Lock())
-        async with lock:
-            return await asyncio.to_thread(self._with_thread_lock, app, work)
+    @asynccontextmanager
+    async def _lock(self, app: str, *, create: bool = True) -> AsyncIterator[Path]:
+        """Hold the app's mirror (one git operation at a time); yields its path."""
+        mirror = self.mirror_path(app)  # validates the name before any lock is made for it
+        async with self._locks.setdefault(app, asyncio.Lock()):
+            if create and not (mirror / "HEAD").is_file():
+                await self._create_mirror(app, mirror)
+            yield mirror
 
-    def _with_thread_lock(self, app: str, work: Callable[[], T]) -> T:
-        with self._thread_locks_guard:
-            lock = self._thread_locks.setdefault(app, threading.Lock())
-        with lock:
-            return work()
-
-    # Everything below runs in a worker thread.
-
-    def _ensure_mirror(self, app: str) -> Path:
-        mirror = self.mirror_path(app)
-        if (mirror / "HEAD").is_file():
-            return mirror
-        mirror.mkdir(parents=True, exist_ok=True)
-        outcome = self._git(mirror, ["init", "--bare", "--quiet"])
+    async def _create_mirror(self, app: str, mirror: Path) -> None:
+        await in_thread(lambda: mirror.mkdir(parents=True, exist_ok=True))
+        outcome = await self._git(mirror, ["init", "--bare", "--quiet"])
         if outcome.status != 0:
             raise GitError(f"cannot create the git mirror for {app}: {outcome.reason}")
-        (mirror / "info").mkdir(exist_ok=True)
-        (mirror / "info" / "attributes").write_text(_EXACT_TREE_ATTRIBUTES)
-        return mirror
+        attributes = mirror / "info" / "attributes"
+        await in_thread(lambda: _write(attributes, _EXACT_TREE_ATTRIBUTES))
 
-    def _check_branch(self, cwd: Path, branch: str) -> None:
+    async def _check_branch(self, cwd: Path, branch: str) -> None:
         if (
             not branch
             or branch.startswith("-")
-            or self._git(cwd, ["check-ref-format", f"refs/heads/{branch}"]).status != 0
+            or (await self._git(cwd, ["check-ref-format", f"refs/heads/{branch}"])).status != 0
         ):
             raise GitError(f"{branch!r} is not a valid branch name")
 
-    def _fetch_branch(self, mirror: Path, url: str, branch: str) -> None:
-        self._check_branch(mirror, branch)
-        outcome = self._fetch(mirror, url, f"+refs/heads/{branch}:refs/heads/{branch}")
+    async def _fetch_branch(self, mirror: Path, remote: Remote, branch: str) -> None:
+        await self._check_branch(mirror, branch)
+        outcome = await self._fetch(mirror, remote, f"+refs/heads/{branch}:refs/heads/{branch}")
         if outcome.status == 0:
             return
         if "couldn't find remote ref" in outcome.stderr:
-            raise GitError(f"branch {branch!r} does not exist in {redact(url)}")
-        raise _fetch_error(url, outcome, self._timeout_seconds)
+            raise GitError(f"branch {branch!r} does not exist in {redact(remote.url)}")
+        raise _fetch_error(remote, outcome)
 
-    def _locate(
-        self, mirror: Path, url: str, branch: str, commit: str, *, branch_fetched: bool
+    async def _locate(
+        self, mirror: Path, remote: Remote, branch: str, commit: str, fetch_off_branch: bool
     ) -> str:
-        """Full sha of `commit`, fetching the branch and then the sha itself when missing."""
-        sha = self._find_commit(mirror, commit)
-        if sha is None and not branch_fetched:
-            self._fetch_branch(mirror, url, branch)
-            sha = self._find_commit(mirror, commit)
-        if sha is None and len(commit) == _FULL_SHA_LENGTH:
-            # A commit no longer on the branch (force-push) can still be served by its sha;
-            # the pin ref keeps it from being garbage-collected out of the mirror.
-            outcome = self._fetch(mirror, url, f"+{commit}:refs/fogbank/pinned/{commit}")
-            if outcome.timed_out:
-                raise _fetch_error(url, outcome, self._timeout_seconds)
-            sha = self._find_commit(mirror, commit)
+        """Full sha of `commit` (the branch already fetched); by its sha only when allowed."""
+        sha = await in_thread(lambda: commits.find_commit(mirror, commit))
+        if sha is None and fetch_off_branch and len(commit) == _FULL_SHA_LENGTH:
+            # The pin ref keeps it from being garbage-collected out of the mirror.
+            await self._fetch(mirror, remote, f"+{commit}:refs/fogbank/pinned/{commit}")
+            sha = await in_thread(lambda: commits.find_commit(mirror, commit))
         if sha is None:
             raise GitError(f"commit {commit} not found in branch {branch!r} of the repository")
         return sha
 
-    def _find_commit(self, mirror: Path, rev: str) -> str | None:
-        outcome = self._git(mirror, ["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"])
-        return outcome.stdout.strip() if outcome.status == 0 else None
-
-    def _commit_info(self, mirror: Path, sha: str) -> CommitInfo:
-        outcome = self._git(
-            mirror,
-            ["show", "--no-patch", "--no-show-signature", "--format=%H%x00%an <%ae>%x00%B", sha],
-        )
-        if outcome.status != 0:
-            raise GitError(f"cannot read commit {sha[:12]}: {outcome.reason}")
-        full_sha, author, message = outcome.stdout.split("\x00", 2)
-        return CommitInfo(sha=full_sha.strip(), message=message.strip(), author=author)
-
-    def _protocol_config(self) -> list[str]:
-        file_policy = "always" if self._allow_local else "never"
-        return ["-c", "protocol.ext.allow=never", "-c", f"protocol.file.allow={file_policy}"]
-
-    def _fetch(self, mirror: Path, url: str, refspec: str) -> _Outcome:
-        config = self._protocol_config()
+    async def _fetch(
+        self, mirror: Path, remote: Remote, refspec: str, *, prune: bool = False
+    ) -> Outcome:
+        options = ["--quiet", "--no-tags", "--no-recurse-submodules", *(["--prune"] * prune)]
         # `--` ends the options: the URL is only ever a repository, never e.g. --upload-pack=...
-        args = ["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--", url, refspec]
-        return self._git(mirror, args, config=config)
+        return await self._network(mirror, remote, ["fetch", *options, "--", remote.url, refspec])
 
-    def _git(
-        self,
-        cwd: Path,
-        args: list[str],
-        *,
-        config: list[str] | None = None,
-        output: BinaryIO | None = None,
-    ) -> _Outcome:
-        command = ["git", *(config or []), *args]
-        started = time.monotonic()
-        status, stdout, stderr = Git(str(cwd)).execute(
-            command,
-            with_extended_output=True,
-            with_exceptions=False,
-            output_stream=output,
-            kill_after_timeout=self._timeout_seconds,
-            env=_GIT_ENV,
-        )
-        timed_out = time.monotonic() - started >= self._timeout_seconds
-        text = stdout.decode(errors="replace") if isinstance(stdout, bytes) else str(stdout or "")
-        return _Outcome(status=status, stdout=text, stderr=stderr, timed_out=timed_out)
+    async def _network(self, cwd: Path, remote: Remote, args: Sequence[str]) -> Outcome:
+        env = git_env([*_TRANSFER_CONFIG, *remote.git_config()], self._protocols)
+        try:
+            return await run_git(args, cwd=cwd, env=env, timeout_seconds=self._timeout_seconds)
+        except TimeoutError as exc:
+            raise GitError(
+                f"fetching {redact(remote.url)} timed out after {self._timeout_seconds:g} seconds"
+            ) from exc
+
+    async def _git(self, cwd: Path, args: Sequence[str]) -> Outcome:
+        try:
+            return await run_git(
+                args, cwd=cwd, env=git_env(), timeout_seconds=self._timeout_seconds
+            )
+        except TimeoutError as exc:
+            raise GitError(
+                f"git {args[0]} timed out after {self._timeout_seconds:g} seconds"
+            ) from exc
 
 
 def _check_commit(commit: str) -> None:
@@ -304,18 +278,17 @@ def _check_commit(commit: str) -> None:
         raise GitError(f"{commit!r} is not a commit sha (7 to 40 lowercase hex digits)")
 
 
-def _fetch_error(url: str, outcome: _Outcome, timeout_seconds: float) -> GitError:
-    if outcome.timed_out:
-        return GitError(f"fetching {redact(url)} timed out after {timeout_seconds:g} seconds")
-    return GitError(f"cannot fetch {redact(url)}: {outcome.reason}")
+def _fetch_error(remote: Remote, outcome: Outcome, action: str = "fetch") -> GitError:
+    url = redact(remote.url)
+    redirect = _REDIRECT.search(outcome.stderr)
+    if redirect is not None:
+        return GitError(
+            f"{url} answers with a redirect (HTTP {redirect.group(1)}) and fogbank does not follow "
+            "redirects of git remotes: set gitRepository to the repository's current URL"
+        )
+    return GitError(f"cannot {action} {url}: {outcome.reason}")
 
 
-def _extract(archive: IO[bytes], dest: Path, sha: str) -> None:
-    try:
-        with tarfile.open(fileobj=archive, mode="r:") as tar:
-            # "data" refuses absolute paths, links leaving dest, devices and setuid bits
-            tar.extractall(dest, filter="data")
-    except tarfile.FilterError as err:
-        raise GitError(f"commit {sha[:12]} cannot be exported safely: {err}") from err
-    except (tarfile.TarError, OSError) as err:
-        raise GitError(f"cannot write commit {sha[:12]} to {dest}: {err}") from err
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text)
