@@ -54,6 +54,8 @@ class Controller:
             settings.git_dir,
             allow_local=settings.git.allow_local,
             timeout_seconds=settings.git.timeout_seconds,
+            max_context_bytes=settings.build.max_context_bytes,
+            max_files=settings.build.max_files,
         )
         self.edge = Edge(settings.edge, settings.storage.data_dir / "caddy")
         self.switchboard = Switchboard(self.edge)
