@@ -14,30 +14,22 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
 from controller.deploy import requests as door
-from controller.deploy.queue import CommitRef, Enqueued
+from controller.deploy.queue import Enqueued
 from controller.deploy.requests import DeploymentRequest, RequestFn
 from controller.errors import BadRequest, FogbankError, Unauthorized
 from controller.store.bulk import insert_rows
 from controller.store.models import App, Trigger, WebhookDelivery
-from webhooks.payload import (
-    decode,
-    normalise_repository,
-    parse_ping,
-    parse_push,
-    repository_keys,
-)
+from webhooks.payload import decode, normalise_repository, repository_keys
+from webhooks.plan import ROUTE_FIELDS, Answer, AppRoute, Plan, plan, with_deployments
 from webhooks.signature import verify
 
-SKIP_MARKERS = ("[skip deploy]", "[deploy skip]", "[skip ci]", "[ci skip]")
 MAX_DELIVERY_ID_LENGTH = 128  # the column's size; GitHub's GUIDs are 36
-DEPLOYED = 200
-IGNORED = 202
 
 
 @dataclass(frozen=True)
@@ -58,38 +50,6 @@ class Received:
     delivery: Delivery
     payload: dict[str, Any]
     repository_keys: frozenset[str]
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    message: str
-    data: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class AppRoute:
-    """What routing a delivery needs of an app: read as plain values, not as a model instance,
-    since every batch reads every app with a repository."""
-
-    id: int
-    name: str
-    git_repository: str
-    git_branch: str
-    auto_deploy: bool
-    webhook_secret: str
-
-
-ROUTE_FIELDS = tuple(field.name for field in fields(AppRoute))  # the App columns read
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The answer a delivery gets; `targets` are the apps that get a deployment of `commit`."""
-
-    answer: Answer
-    targets: tuple[AppRoute, ...] = ()
-    commit: CommitRef | None = None
 
 
 Outcome = Answer | FogbankError
@@ -185,65 +145,6 @@ async def recorded_answers(delivery_ids: Iterable[str]) -> dict[str, Answer]:
     }
 
 
-def plan(event: str, payload: Mapping[str, Any], apps: list[AppRoute], delivery_id: str) -> Plan:
-    """Decide what the delivery does (pure: no database, no git)."""
-    base: dict[str, Any] = {"event": event, "delivery": delivery_id or None}
-    if event == "ping":
-        ping = parse_ping(payload)
-        return Plan(Answer(DEPLOYED, "pong", {**base, "zen": ping.zen, "hookId": ping.hook_id}))
-    if event != "push":
-        return _ignored(base, f"event '{event}' is ignored; fogbank acts on push and ping")
-    push = parse_push(payload)
-    repository = push.repository_name or "this repository"
-    base.update(ref=push.ref, commit=push.after, repository=push.repository_name or None)
-    branch = push.branch
-    if branch is None:
-        kind = "tag" if push.ref.startswith("refs/tags/") else "non-branch ref"
-        return _ignored(base, f"{kind} {push.ref} is not deployed; only branches are")
-    if push.is_deletion:
-        return _ignored(base, f"branch '{branch}' was deleted; there is nothing to deploy")
-    if not apps:
-        return _ignored(base, f"no app tracks {repository}")
-    tracking = [app for app in apps if app.git_branch == branch]
-    if not tracking:
-        return _ignored(base, f"no app tracks branch '{branch}' of {repository}")
-    targets = tuple(app for app in tracking if app.auto_deploy)
-    if not targets:
-        names = ", ".join(app.name for app in tracking)
-        return _ignored(base, f"autoDeploy is off for {names}; nothing was deployed")
-    head = push.head_commit
-    message = head.message if head else ""
-    marker = next((m for m in SKIP_MARKERS if m in message.lower()), None)
-    if marker is not None:
-        return _ignored(base, f"head commit {push.after[:7]} asks to skip deploys ({marker})")
-    commit = CommitRef(push.after, message, head.author if head else "")
-    count = len(targets)
-    answer = Answer(
-        DEPLOYED,
-        f"queued {count} deployment{'s' if count != 1 else ''} of {push.after[:7]} "
-        f"from branch '{branch}'",
-        {**base, "ignored": None, "deployments": []},
-    )
-    return Plan(answer, targets, commit)
-
-
-def _with_deployments(answer: Answer, listed: list[dict[str, Any]]) -> Answer:
-    """The planned answer with what the door did; when every app already had the commit
-    (pending, running or active: a replay or a twin push), it is ignored with that reason."""
-    data = {**answer.data, "deployments": listed}
-    if any(entry["created"] for entry in listed):
-        return replace(answer, data=data)
-    names = ", ".join(entry["appName"] for entry in listed)
-    reason = (
-        f"commit {str(data.get('commit', ''))[:7]} is already queued, running or active for {names}"
-    )
-    return Answer(IGNORED, reason, {**data, "ignored": reason})
-
-
-def _ignored(base: dict[str, Any], reason: str) -> Plan:
-    return Plan(Answer(IGNORED, reason, {**base, "ignored": reason, "deployments": []}))
-
-
 def _apps_of(keys: frozenset[str], by_repository: Mapping[str, list[AppRoute]]) -> list[AppRoute]:
     apps = {app.id: app for key in keys for app in by_repository.get(key, [])}
     return sorted(apps.values(), key=lambda app: app.id)
@@ -318,7 +219,7 @@ async def _execute(planned: list[Planned], request: RequestFn) -> tuple[dict[int
         for index, item, decided in planned:
             answer = decided.answer
             if listed[index]:
-                answer = _with_deployments(answer, listed[index])
+                answer = with_deployments(answer, listed[index])
             answers[index] = answer
             if item.delivery.delivery_id:
                 records.append(

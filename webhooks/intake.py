@@ -16,7 +16,8 @@ import logging
 
 from controller.deploy.requests import RequestFn
 from controller.errors import FogbankError, ServiceUnavailable
-from webhooks.dispatch import Answer, Received, handle_batch
+from webhooks.dispatch import Received, handle_batch
+from webhooks.plan import Answer
 
 log = logging.getLogger(__name__)
 
