@@ -90,8 +90,7 @@ async def resolve_api_token(raw: str) -> User | None:
     if token is None or not hmac.compare_digest(token.token_hash, _digest(raw)):
         return None
     now = utcnow()
-    # At most one write per token and minute, not a write (an fsync, and the one SQLite
-    # connection held) on every authenticated request (bench/api_load.py, BENCHMARKS.md).
+    # At most one write per token and minute, not one per authenticated request.
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         token.last_used_at = now
         await token.save(update_fields=["last_used_at"])

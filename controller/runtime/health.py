@@ -17,11 +17,9 @@ from controller.errors import FogbankError
 from controller.runtime.engine import Engine
 
 LOOPBACK = "127.0.0.1"
-# Probes speak plain HTTP to 127.0.0.1, never TLS. Yet httpx builds an SSL context for every
-# client, and its default one loads the whole CA bundle: about 40 ms of event-loop time per
-# probe, which stalled every request in flight (webhook acks) while deployments started
-# (BENCHMARKS.md, section 5). This context has no trust anchors: it costs nothing to build, and
-# any TLS it were ever used for would fail verification.
+# Probes speak plain HTTP to 127.0.0.1, never TLS, but httpx builds an SSL context per client
+# and its default one loads the whole CA bundle on the event loop. This one has no trust
+# anchors: free to build, and any TLS it were ever used for would fail verification.
 _NO_TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 

@@ -1,16 +1,10 @@
 """Many-row inserts without a model instance per row, for the webhook burst path.
 
-`Model.bulk_create` builds a full model instance for every row (its __init__ sets and
-validates each of a deployment's 22 fields) before converting each field again for the
-database. A batch of 50 webhook deliveries inserts 100 rows, and that per-row work was the
-largest part of a batch's CPU. `insert_rows` converts the values every row shares once, and per
-row only the fields that differ, each through the field's own `to_db_value` (so Tortoise's
-validation and conversion still apply), then writes them all with one `execute_many` of
-Tortoise's own parameterised INSERT for the model: one statement for any database backend.
-It runs on the current connection, so inside `in_transaction()` it is part of the transaction.
-The statement and its column order come from the model's executor (`regular_columns`,
-`insert_query`), as in `bulk_create`; tests/test_rowinsert.py compares the rows with what
-`Model.create` writes, so a Tortoise upgrade that changes them fails there.
+`insert_rows` converts the values every row shares once, and per row only the fields that
+differ, each through the field's own `to_db_value` (Tortoise's validation and conversion still
+apply), then writes them with one `execute_many` of Tortoise's own INSERT for the model, on the
+current connection (inside `in_transaction()` it is part of the transaction). Why not
+`bulk_create`: BENCHMARKS.md; tests/test_rowinsert.py compares the rows with `Model.create`'s.
 """
 
 from __future__ import annotations

@@ -1,13 +1,10 @@
 """SQLite write-ahead-log checkpoints, off the request path.
 
-SQLite copies the WAL back into the database file (a checkpoint, with an fsync) from inside the
-COMMIT of whichever transaction grows the WAL past wal_autocheckpoint pages (1,000 by default).
-fogbank has one connection, so that commit holds every other query for the 50-100 ms the copy
-takes: under a burst of webhooks it was the largest stall (BENCHMARKS.md). Instead, a periodic
-job checkpoints from a second, short-lived connection in a thread, in PASSIVE mode: it never
-waits for, nor blocks, the connection that serves requests. The automatic checkpoint stays as a
-safety net at a much larger size (the default database.url in controller/config.py), in case
-the job cannot run.
+SQLite checkpoints from inside the COMMIT that grows the WAL past wal_autocheckpoint pages,
+holding fogbank's one connection meanwhile. Instead a periodic job checkpoints from a second,
+short-lived connection in a thread, in PASSIVE mode (never waits for nor blocks the serving
+connection); the automatic checkpoint stays as a safety net at a larger size (the default
+database.url in controller/config.py). Figures: BENCHMARKS.md.
 """
 
 from __future__ import annotations
