@@ -2,9 +2,9 @@
 
     PYTHONPATH=. .venv/bin/python -m bench.api_load [--requests 3000] [--levels 1,4,16,64]
 
-The database holds 20 apps with 200 deployments each (bulk-inserted before `fogbank serve`
-starts, after fogbank made the schema), and every deployment of app 1 has a finished
-300-line build log on disk, as the pipeline would have left it. Each level runs the same mix
+The database holds 20 apps with 200 deployments each (bulk-inserted through fogbank's models
+before `fogbank serve` starts, after fogbank made the schema), and every deployment of app 1
+has a finished 300-line build log on disk, as the pipeline would have left it. Each level runs the same mix
 over one keep-alive connection per concurrent client, every request with an API token
 (`Authorization: Bearer`): 50% `POST /api/deployment/getByAppId` (limit 50), 25%
 `POST /api/apps/getById`, 25% `GET /api/deployment/logs/<id>` (text/plain). Prints, per level,
@@ -19,24 +19,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import sqlite3
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
+from tortoise.transactions import in_transaction
 
 from bench.common import (
     Bench,
     RssSampler,
     cpu_seconds,
+    database,
     percentile,
     prepare,
     rss_mb,
-    server_pid,
-    stop_server,
     workdir,
 )
+from controller.store.bulk import insert_rows
+from controller.store.models import App, Deployment, Stage, Status, Trigger
 
 APPS = 20
 PER_APP = 200
@@ -47,44 +49,54 @@ TARGET_IDLE_MB = 120.0
 Request = tuple[str, str, dict[str, int] | None]  # method, path, JSON body
 
 
-def ts(moment: datetime) -> str:
-    return moment.isoformat(sep=" ")
-
-
-def populate(bench: Bench) -> None:
+async def seed_rows() -> None:
+    """Apps and deployments through the models; ids run 1..N in insertion order."""
     started = datetime(2025, 1, 1, tzinfo=UTC)
-    connection = sqlite3.connect(bench.db)
-    try:
-        with connection:
-            connection.executemany(
-                "INSERT INTO app (id, name, app_type, git_repository, git_branch, root_directory,"
-                " dockerfile_path, port, public_port, health_check_path, health_timeout_seconds,"
-                " auto_deploy, template_name, restart_policy, deployment_counter, created_at,"
-                " updated_at) VALUES (?, ?, 'web', ?, 'main', '.', 'Dockerfile', 3000, NULL, '/',"
-                " 30, 1, '', 'unless-stopped', ?, ?, ?)",
-                [(n, f"load-{n:02d}", f"https://github.com/bench/load-{n}.git", PER_APP,
-                  ts(started), ts(started)) for n in range(1, APPS + 1)],
-            )  # fmt: skip
-            rows = []
-            for n in range(1, APPS * PER_APP + 1):
-                app_id = (n - 1) % APPS + 1
-                created = started + timedelta(minutes=n)
-                rows.append(
-                    (n, app_id, (n - 1) // APPS + 1, f"{n:040x}", f"Change number {n}",
-                     "Dev <dev@example.com>", "webhook", "success", "completed", 100, "",
-                     f"fogbank/load-{app_id:02d}:{n}", "", int(n > APPS * (PER_APP - 1)),
-                     ts(created), ts(created), ts(created + timedelta(seconds=40)),
-                     ts(created + timedelta(seconds=40)), 40)
-                )  # fmt: skip
-            connection.executemany(
-                "INSERT INTO deployment (id, app_id, deployment_number, commit_hash, commit_message,"
-                " commit_author, triggered_by, status, stage, progress, error_message, image_tag,"
-                " container_id, is_active, created_at, started_at, finished_at, updated_at,"
-                " duration) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
+    await App.bulk_create(
+        [
+            App(
+                id=n,
+                name=f"load-{n:02d}",
+                git_repository=f"https://github.com/bench/load-{n}.git",
+                deployment_counter=PER_APP,
             )
-    finally:
-        connection.close()
+            for n in range(1, APPS + 1)
+        ]
+    )
+    rows: list[dict[str, Any]] = []
+    for n in range(1, APPS * PER_APP + 1):
+        app_id = (n - 1) % APPS + 1
+        created = started + timedelta(minutes=n)
+        rows.append(
+            {
+                "app_id": app_id,
+                "deployment_number": (n - 1) // APPS + 1,
+                "commit_hash": f"{n:040x}",
+                "commit_message": f"Change number {n}",
+                "image_tag": f"fogbank/load-{app_id:02d}:{n}",
+                "is_active": n > APPS * (PER_APP - 1),
+                "created_at": created,
+                "started_at": created,
+                "finished_at": created + timedelta(seconds=40),
+                "updated_at": created + timedelta(seconds=40),
+            }
+        )
+    await insert_rows(
+        Deployment,
+        rows,
+        commit_author="Dev <dev@example.com>",
+        triggered_by=Trigger.WEBHOOK,
+        status=Status.SUCCESS,
+        stage=Stage.COMPLETED,
+        progress=100,
+        duration=40,
+    )
+
+
+async def populate(bench: Bench) -> None:
+    """The rows (see the module docstring), and app 1's build logs on disk."""
+    async with database(bench), in_transaction():
+        await seed_rows()
     logs = bench.root / "data" / "logs" / "deployments"
     logs.mkdir(parents=True, exist_ok=True)
     body = "".join(
@@ -144,7 +156,7 @@ async def run_level(
 
 async def measure(bench: Bench, levels: list[int], count: int) -> None:
     base, token = bench.server.base, bench.server.token
-    pid = server_pid(bench)
+    pid = bench.server.pid
     rng = random.Random(4)
     await run_level(base, token, 4, mix(200, rng))  # warm-up
     print(f"\n{count} requests per level (50% getByAppId, 25% getById, 25% logs), "
@@ -174,10 +186,10 @@ def main() -> int:
     levels = [int(level) for level in args.levels.split(",")]
     with workdir("fb-apiload-") as root:
         bench = prepare(root)
-        populate(bench)
+        asyncio.run(populate(bench))
         bench.server.start()
         try:
-            pid = server_pid(bench)
+            pid = bench.server.pid
             time.sleep(IDLE_SETTLE_SECONDS)
             idle = rss_mb(pid)
             sampler = RssSampler(pid)
@@ -188,7 +200,7 @@ def main() -> int:
             time.sleep(IDLE_SETTLE_SECONDS)
             after = rss_mb(pid)
         finally:
-            stop_server(bench.server)
+            bench.server.stop()
     verdict = "OK" if idle < TARGET_IDLE_MB else "MISSED"
     print(f"\nserver RSS: idle after start {idle:.0f} MB (target < {TARGET_IDLE_MB:g} MB: {verdict}); "
           f"peak during the load {peak:.0f} MB (VmRSS sampled every 100 ms); idle after the load "

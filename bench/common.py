@@ -1,27 +1,23 @@
-"""What the benchmarks share: a real `fogbank serve` in a temp dir on free loopback ports,
-percentiles, and the server's resident memory."""
+"""What the benchmarks share: a real `fogbank serve` in a temp dir on free loopback ports (the
+tests' own helper, tests/support/server.py), percentiles, and the server's resident memory."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import shutil
-import signal
 import statistics
-import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import docker
 
-from tests.conftest import free_port
-from tests.server_process import Server, cli
-
-SHUTDOWN_WAIT_SECONDS = 60
-BENCH_PASSWORD = "a long bench password\n"  # noqa: S105 - a throwaway user in a temp dir
+from controller.store.db import close_database, open_database
+from tests.support.cleanup import remove_app_objects as remove_labelled
+from tests.support.server import Sections, Server, prepare_server
 
 
 @dataclass
@@ -34,45 +30,33 @@ class Bench:
         return self.root / "data" / "fogbank.db"
 
     @property
+    def database_url(self) -> str:
+        return f"sqlite://{self.db}"
+
+    @property
     def ws_base(self) -> str:
         return f"ws://127.0.0.1:{self.server.port}"
 
 
-def stop_server(server: Server) -> None:
-    """SIGTERM, so fogbank stops its own Caddy too; SIGKILL only if it does not exit in time (a
-    killed server leaves its managed Caddy running)."""
-    process = server.process
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(SHUTDOWN_WAIT_SECONDS)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
-
-
-def write_config(root: Path, extra: str = "") -> tuple[Path, int]:
-    """A config on free loopback ports (server, edge HTTP, edge admin); (path, server port)."""
-    port = free_port()
-    config = root / "config.toml"
-    config.write_text(
-        f'[server]\nport = {port}\n[storage]\ndata_dir = "{root / "data"}"\n'
-        "[git]\nallow_local = true\n"
-        f'[edge]\nhttp_port = {free_port()}\nadmin_url = "http://127.0.0.1:{free_port()}"\n'
-        "drain_seconds = 0.5\n" + extra
-    )
-    return config, port
-
-
-def prepare(root: Path, extra_config: str = "") -> Bench:
-    """Config, an admin user and its API token; the server is not started yet."""
-    config, port = write_config(root, extra_config)
-    cli("user", "create", "--username", "bench", "--role", "admin", "--password-stdin",
-        config=config, stdin=BENCH_PASSWORD)  # fmt: skip
-    server = Server(config, port, root / "server.log")
-    server.token = cli("token", "create", "--username", "bench", "--name", "b", config=config)
+def prepare(root: Path, sections: Sections | None = None) -> Bench:
+    """Config (edge drain 0.5 s, then `sections`), an admin user and its API token; the server
+    is not started yet."""
+    config: dict[str, dict[str, str | int | float | bool]] = {"edge": {"drain_seconds": 0.5}}
+    for section, values in (sections or {}).items():
+        config.setdefault(section, {}).update(values)
+    server = prepare_server(root, config, username="bench", client_name="b")
     return Bench(root, server)
+
+
+@contextlib.asynccontextmanager
+async def database(bench: Bench) -> AsyncIterator[None]:
+    """The bench's database open through fogbank's models, to seed rows before the server
+    starts (fogbank made the schema when the admin user was created)."""
+    await open_database(bench.database_url)
+    try:
+        yield
+    finally:
+        await close_database()
 
 
 @contextlib.contextmanager
@@ -86,17 +70,10 @@ def workdir(prefix: str) -> Iterator[Path]:
 
 
 def remove_app_objects(names: list[str]) -> None:
-    """Containers and images labelled with these app names (in case an API delete did not run)."""
+    """Containers, images and volumes of these apps (in case an API delete did not run)."""
     client = docker.from_env()
     try:
-        for name in names:
-            for container in client.containers.list(
-                all=True, filters={"label": f"fogbank.app={name}"}
-            ):
-                container.remove(force=True)
-            for image in client.images.list(filters={"label": f"fogbank.app={name}"}):
-                with contextlib.suppress(docker.errors.APIError):
-                    client.images.remove(str(image.id), force=True)
+        remove_labelled(client, names)
     finally:
         client.close()
 
@@ -124,11 +101,6 @@ def hwm_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmHWM for pid {pid}")
-
-
-def server_pid(bench: Bench) -> int:
-    assert bench.server.process is not None
-    return bench.server.process.pid
 
 
 class RssSampler(threading.Thread):

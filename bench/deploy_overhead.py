@@ -34,9 +34,10 @@ import docker
 import httpx
 from websockets.asyncio.client import connect
 
-from bench.common import Bench, prepare, remove_app_objects, stop_server, workdir
-from tests.conftest import free_port, make_web_repo
-from tests.server_process import Server
+from bench.common import Bench, prepare, remove_app_objects, workdir
+from tests.support.ports import free_port
+from tests.support.repos import make_web_repo
+from tests.support.server import Server
 
 DOCKERFILE = """FROM scratch
 COPY nonce /nonce
@@ -300,7 +301,7 @@ def main() -> int:
         try:
             samples = asyncio.run(run(bench, args.trials, script, names))
         finally:
-            stop_server(server)
+            server.stop()
             remove_app_objects(names)
             remove_floor_objects()
     report(samples, args.trials)

@@ -3,7 +3,7 @@
     PYTHONPATH=. .venv/bin/python -m bench.history [--deployments 100000] [--apps 100]
 
 The schema is made by fogbank itself (`fogbank user create` runs the migrations), then the rows
-are bulk-inserted with sqlite3 before `fogbank serve` starts: deployments interleaved across the
+are bulk-inserted through fogbank's models before `fogbank serve` starts: deployments interleaved across the
 apps as real pushes would be (id order = time order), each app numbered 1..N without gaps, one
 active deployment per app. Then, one request at a time over keep-alive HTTP with an API token:
 `getByAppId` limit 50 first page, deep pages via `before` (the last 50 of the app's history and
@@ -17,90 +17,92 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import sqlite3
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from typing import Any
 
 import httpx
+from tortoise import connections
+from tortoise.transactions import in_transaction
 
-from bench.common import (
-    Bench,
-    cpu_seconds,
-    p50_p99,
-    percentile,
-    prepare,
-    server_pid,
-    stop_server,
-    workdir,
-)
+from bench.common import Bench, cpu_seconds, database, p50_p99, percentile, prepare, workdir
+from controller.store.bulk import insert_rows
+from controller.store.models import App, Deployment, Stage, Status, Trigger
 
 REQUESTS = 400
 WARMUP = 20
 TARGET_P99_MS = 20.0
-HISTORY_SQL = "SELECT * FROM deployment WHERE app_id=? AND id<? ORDER BY id DESC LIMIT 50"
-STATUSES = ("success",) * 8 + ("failed", "stopped")
+STATUSES = (Status.SUCCESS,) * 8 + (Status.FAILED, Status.STOPPED)
 
 
-def ts(moment: datetime) -> str:
-    return moment.isoformat(sep=" ")
-
-
-def populate(db: Path, apps: int, deployments: int) -> None:
+def deployment_rows(apps: int, deployments: int) -> list[dict[str, Any]]:
+    """Deployments interleaved across the apps (id order = time order), each app numbered 1..N,
+    the last one of each app active."""
     started = datetime(2024, 1, 1, tzinfo=UTC)
-    connection = sqlite3.connect(db)
-    try:
-        with connection:
-            connection.executemany(
-                "INSERT INTO app (id, name, app_type, git_repository, git_branch, root_directory,"
-                " dockerfile_path, port, public_port, health_check_path, health_timeout_seconds,"
-                " auto_deploy, template_name, restart_policy, deployment_counter, created_at,"
-                " updated_at) VALUES (?, ?, 'web', ?, 'main', '.', 'Dockerfile', 3000, NULL, '/',"
-                " 30, 1, '', 'unless-stopped', ?, ?, ?)",
+    rows: list[dict[str, Any]] = []
+    numbers = [0] * (apps + 1)
+    rng = random.Random(6)
+    for n in range(1, deployments + 1):
+        app_id = (n - 1) % apps + 1
+        numbers[app_id] += 1
+        created = started + timedelta(minutes=n)
+        status = rng.choice(STATUSES)
+        ok = status is Status.SUCCESS
+        rows.append(
+            {
+                "app_id": app_id,
+                "deployment_number": numbers[app_id],
+                "commit_hash": f"{rng.getrandbits(160):040x}",
+                "commit_message": f"Fix the thing number {n} in the module that does things",
+                "status": status,
+                "stage": Stage.COMPLETED if ok else Stage.BUILDING_IMAGE,
+                "progress": 100 if ok else 40,
+                "error_message": "" if ok else "docker build failed: step 3 returned 1",
+                "image_tag": f"fogbank/history-{app_id:03d}:{n}",
+                "is_active": n > deployments - apps,
+                "created_at": created,
+                "started_at": created + timedelta(seconds=5),
+                "finished_at": created + timedelta(seconds=47),
+                "updated_at": created + timedelta(seconds=47),
+            }
+        )
+    return rows
+
+
+async def populate(bench: Bench, apps: int, deployments: int) -> str:
+    """Seed the apps and deployments through the models; the query plan of the history query."""
+    async with database(bench):
+        async with in_transaction():
+            await App.bulk_create(
                 [
-                    (n, f"history-{n:03d}", f"https://github.com/bench/history-{n}.git",
-                     deployments // apps, ts(started), ts(started))
+                    App(
+                        id=n,
+                        name=f"history-{n:03d}",
+                        git_repository=f"https://github.com/bench/history-{n}.git",
+                        deployment_counter=deployments // apps,
+                    )
                     for n in range(1, apps + 1)
-                ],
-            )  # fmt: skip
-            rows = []
-            numbers = [0] * (apps + 1)
-            rng = random.Random(6)
-            for n in range(1, deployments + 1):
-                app_id = (n - 1) % apps + 1
-                numbers[app_id] += 1
-                created = started + timedelta(minutes=n)
-                status = rng.choice(STATUSES)
-                rows.append(
-                    (n, app_id, numbers[app_id], f"{rng.getrandbits(160):040x}",
-                     f"Fix the thing number {n} in the module that does things", "Dev <dev@example.com>",
-                     "webhook", status, "completed" if status == "success" else "building_image",
-                     100 if status == "success" else 40,
-                     "" if status == "success" else "docker build failed: step 3 returned 1",
-                     f"fogbank/history-{app_id:03d}:{n}", "", int(n > deployments - apps),
-                     ts(created), ts(created + timedelta(seconds=5)), ts(created + timedelta(seconds=47)),
-                     ts(created + timedelta(seconds=47)), 42)
-                )  # fmt: skip
-            connection.executemany(
-                "INSERT INTO deployment (id, app_id, deployment_number, commit_hash, commit_message,"
-                " commit_author, triggered_by, status, stage, progress, error_message, image_tag,"
-                " container_id, is_active, created_at, started_at, finished_at, updated_at,"
-                " duration) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
+                ]
             )
-        connection.execute("ANALYZE")
-    finally:
-        connection.close()
-
-
-def query_plan(db: Path) -> str:
-    connection = sqlite3.connect(db)
-    try:
-        plan = connection.execute("EXPLAIN QUERY PLAN " + HISTORY_SQL, (7, 50_000)).fetchall()
-    finally:
-        connection.close()
-    return "; ".join(str(row[-1]) for row in plan)
+            await insert_rows(
+                Deployment,
+                deployment_rows(apps, deployments),
+                commit_author="Dev <dev@example.com>",
+                triggered_by=Trigger.WEBHOOK,
+                duration=42,
+            )
+        newest = await Deployment.all().order_by("-id").first()
+        # The `before` pages below compute ids from insertion order.
+        assert newest is not None and newest.id == deployments, "ids are not 1..N"
+        connection = connections.get("default")
+        await connection.execute_script("ANALYZE")
+        # The query getByAppId runs, as the ORM writes it.
+        history = Deployment.filter(app_id=7, id__lt=50_000).order_by("-id").limit(50)
+        plan = await connection.execute_query_dict(
+            "EXPLAIN QUERY PLAN " + history.sql(), [7, 50_000, 50]
+        )
+    return "; ".join(str(row["detail"]) for row in plan)
 
 
 async def timed(
@@ -123,7 +125,7 @@ async def measure(
     bench: Bench, apps: int, deployments: int
 ) -> dict[str, tuple[list[float], float]]:
     """name -> (latencies in ms, server CPU ms per request)."""
-    base, token, pid = bench.server.base, bench.server.token, server_pid(bench)
+    base, token, pid = bench.server.base, bench.server.token, bench.server.pid
     per_app = deployments // apps
     rng = random.Random(7)
     headers = {"Authorization": f"Bearer {token}"}
@@ -166,15 +168,15 @@ def main() -> int:
     with workdir("fb-history-") as root:
         bench = prepare(root)
         started = time.perf_counter()
-        populate(bench.db, args.apps, args.deployments)
+        plan = asyncio.run(populate(bench, args.apps, args.deployments))
         print(f"inserted {args.deployments} deployments across {args.apps} apps in "
               f"{time.perf_counter() - started:.1f} s")  # fmt: skip
-        print(f"query plan of the history query: {query_plan(bench.db)}")
+        print(f"query plan of the history query: {plan}")
         bench.server.start()
         try:
             results = asyncio.run(measure(bench, args.apps, args.deployments))
         finally:
-            stop_server(bench.server)
+            bench.server.stop()
     print(f"\n{REQUESTS} requests each, one at a time (latency of the full HTTP request):")
     for name, (latencies, cpu_ms) in results.items():
         verdict = ""

@@ -35,10 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from bench import httpload
-from bench.common import cpu_seconds, percentile, prepare, remove_app_objects, stop_server, workdir
-from tests.conftest import make_web_repo
-from tests.github_payloads import push, signed
-from tests.server_process import wait_until
+from bench.common import cpu_seconds, percentile, prepare, remove_app_objects, workdir
+from tests.support.github import push, signed
+from tests.support.repos import make_web_repo
+from tests.support.server import wait_until
 
 CONCURRENCY = 50
 CORES = os.cpu_count() or 1
@@ -232,7 +232,7 @@ def main() -> int:
     args = parser.parse_args()
     names = [f"burst-{uuid.uuid4().hex[:8]}", f"burst-{uuid.uuid4().hex[:8]}"]
     with workdir("fb-burst-") as root:
-        bench = prepare(root, "[controller]\nworkers = 2\n")
+        bench = prepare(root, {"controller": {"workers": 2}})
         server = bench.server
         try:
             quick = make_repo(root / "quick", failing=False)
@@ -260,11 +260,10 @@ def main() -> int:
                     {"id": app["id"], "url": url, "name": f"bench/{repo}", "shas": shas,
                      "secret": secret["secret"]}
                 )  # fmt: skip
-            assert server.process is not None
             asyncio.run(
                 burst(
                     server.port,
-                    server.process.pid,
+                    server.pid,
                     bench.db,
                     args.deliveries,
                     args.rounds,
@@ -273,12 +272,12 @@ def main() -> int:
             )
             for target in targets:
                 server.call("DELETE", "/api/apps/delete", {"appId": target["id"]})
-            stop_server(server)
+            server.stop()
             assert server.process is not None
             print(f"server exit status after SIGTERM: {server.process.returncode}")
             return 0
         finally:
-            stop_server(server)
+            server.stop()
             remove_app_objects(names)
 
 

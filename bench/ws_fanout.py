@@ -56,11 +56,10 @@ from bench.common import (
     prepare,
     remove_app_objects,
     rss_mb,
-    stop_server,
     workdir,
 )
 from bench.wsclient import Watcher, open_watcher
-from tests.conftest import make_web_repo
+from tests.support.repos import make_web_repo
 
 DOCKERFILE = """FROM scratch
 COPY nonce /nonce
@@ -351,7 +350,7 @@ def main() -> int:
         try:
             asyncio.run(run(bench, args, names))
         finally:
-            stop_server(bench.server)
+            bench.server.stop()
             remove_app_objects(names)
     return 0
 

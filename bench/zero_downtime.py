@@ -13,16 +13,17 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.conftest import free_port, make_web_repo
-from tests.load import SteadyLoad
-from tests.server_process import Server, cli
+from bench.common import prepare, workdir
+from tests.support.load import SteadyLoad
+from tests.support.ports import free_port
+from tests.support.repos import make_web_repo
+from tests.support.server import Server
 
 TERMINAL = {"success", "failed", "stopped", "rolled_back"}
 
@@ -83,29 +84,8 @@ async def run_mode(
 
 
 async def main(redeploys: int, clients: int) -> int:
-    with tempfile.TemporaryDirectory(prefix="fogbank-bench-") as raw:
-        root = Path(raw)
-        port = free_port()
-        config = root / "config.toml"
-        config.write_text(
-            f'[server]\nport = {port}\n[storage]\ndata_dir = "{root / "data"}"\n'
-            "[git]\nallow_local = true\n"
-            f'[edge]\nhttp_port = {free_port()}\nadmin_url = "http://127.0.0.1:{free_port()}"\n'
-            "drain_seconds = 1\n"
-        )
-        cli(
-            "user",
-            "create",
-            "--username",
-            "bench",
-            "--role",
-            "admin",
-            "--password-stdin",
-            config=config,
-            stdin="bench password\n",
-        )
-        server = Server(config, port, root / "server.log")
-        server.token = cli("token", "create", "--username", "bench", "--name", "b", config=config)
+    with workdir("fb-zero-") as root:
+        server = prepare(root, {"edge": {"drain_seconds": 1}}).server
         server.start()
         try:
             results = [
@@ -113,7 +93,7 @@ async def main(redeploys: int, clients: int) -> int:
                 for mode in ("start-first", "stop-first")
             ]
         finally:
-            server.terminate()
+            server.stop()
     print(f"\n{redeploys} redeploys under {clients} concurrent clients (half keep-alive):")
     print(f"{'mode':<12} {'requests':>9} {'failed':>7} {'p50 ms':>8} {'p99 ms':>8}  deploy seconds")
     for r in results:

@@ -1,17 +1,16 @@
 """Shared fixtures: real settings in a tmp dir, the real app lifespan, real git repositories and
-a real Docker engine (a failure, not a skip, when FOGBANK_TEST_REQUIRE_DOCKER=1)."""
+a real Docker engine (a failure, not a skip, when FOGBANK_TEST_REQUIRE_DOCKER=1). The helpers
+they wrap live in tests/support/ (importable by bench/ too)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
-import shutil
-import socket
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import docker
 import pytest
@@ -19,96 +18,98 @@ from quart import Quart
 from quart.testing import QuartClient
 
 from api.app import create_app
-from api.services import Services
 from controller.config import GitSettings, Settings, StorageSettings
-from controller.store.models import TERMINAL, Deployment, Status
+from controller.errors import EngineError
+from controller.runtime.engine import Engine
+from tests.support.api import signup_admin, unique_name
+from tests.support.cleanup import remove_app_objects, remove_run_objects, run_images
+from tests.support.deployed import DeployedWebApp, deploy_web_app
+from tests.support.engine import Scratch, build_httpd_image
+from tests.support.ports import free_port
+from tests.support.repos import BUSYBOX, GitRepo, make_web_repo
 
-BUSYBOX = Path("/bin/busybox")
 REQUIRE_DOCKER = os.environ.get("FOGBANK_TEST_REQUIRE_DOCKER") == "1"
+# A test that asks for one of these is slow (Docker, or Caddy: the app's lifespan starts one):
+# it must carry the `slow` marker, so `pytest -m "not slow"` stays the fast tier (checked at
+# collection). A server process or an edge of its own is not seen here: mark those by hand.
+SLOW_FIXTURES = frozenset(
+    {
+        "app",
+        "docker_client",
+        "docker_engine",
+        "app_name",
+        "scratch",
+        "httpd_image",
+        "deployed_web_app",
+        "build_run_id",
+    }
+)
 
-# The Engine tests' fixtures (docker_engine, scratch, httpd_image), shared by two modules.
-pytest_plugins = ["tests.engine_support"]
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Test Author",
-    "GIT_AUTHOR_EMAIL": "author@example.com",
-    "GIT_COMMITTER_NAME": "Test Author",
-    "GIT_COMMITTER_EMAIL": "author@example.com",
-}
 
-HTTPD_DOCKERFILE = """FROM scratch
-COPY busybox /bin/busybox
-COPY www /www
-CMD ["/bin/busybox", "httpd", "-f", "-p", "3000", "-h", "/www"]
-"""
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    unmarked = [
+        item.nodeid
+        for item in items
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))
+        and item.get_closest_marker("slow") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests use slow fixtures but are not marked slow: " + ", ".join(unmarked)
+        )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def docker_missing(message: str) -> NoReturn:
+    """Fail under FOGBANK_TEST_REQUIRE_DOCKER=1, else skip."""
+    if REQUIRE_DOCKER:
+        pytest.fail(f"{message} (FOGBANK_TEST_REQUIRE_DOCKER=1)")
+    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[docker.DockerClient]:
-    """The real engine. Missing daemon: fail under FOGBANK_TEST_REQUIRE_DOCKER=1, else skip."""
+    """The real engine, through the docker SDK."""
     try:
         client = docker.from_env(timeout=10)
         client.ping()
     except docker.errors.DockerException as exc:
-        message = f"Docker engine not reachable: {exc}"
-        if REQUIRE_DOCKER:
-            pytest.fail(message + " (FOGBANK_TEST_REQUIRE_DOCKER=1)")
-        pytest.skip(message)
+        docker_missing(f"Docker engine not reachable: {exc}")
     if not BUSYBOX.exists():
         pytest.fail("/bin/busybox is missing: install Debian's busybox-static")
     yield client
     client.close()
 
 
-@dataclass
-class GitRepo:
-    path: Path
-
-    @property
-    def url(self) -> str:
-        return f"file://{self.path}"
-
-    def git(self, *args: str) -> str:
-        result = subprocess.run(
-            ["git", *args],
-            cwd=self.path,
-            env={**os.environ, **GIT_ENV},
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        return result.stdout.strip()
-
-    def write(self, relative: str, content: str) -> None:
-        target = self.path / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(content)
-
-    def commit(self, message: str, files: dict[str, str] | None = None) -> str:
-        for relative, content in (files or {}).items():
-            self.write(relative, content)
-        self.git("add", "-A")
-        self.git("commit", "-q", "-m", message)
-        return self.git("rev-parse", "HEAD")
+@pytest.fixture
+async def docker_engine() -> AsyncIterator[Engine]:
+    """A connected Engine (fogbank's adapter)."""
+    engine = Engine()
+    try:
+        await engine.ping()
+    except EngineError as err:
+        await engine.close()
+        docker_missing(f"Docker is not available: {err}")
+    try:
+        yield engine
+    finally:
+        await engine.close()
 
 
-def make_web_repo(path: Path, content: str = "version one\n") -> GitRepo:
-    """A repository whose Dockerfile serves www/ with busybox httpd on port 3000."""
-    path.mkdir(parents=True)
-    repo = GitRepo(path)
-    repo.git("init", "-q", "-b", "main")
-    shutil.copy(BUSYBOX, path / "busybox")
-    repo.commit(
-        "first version",
-        {"Dockerfile": HTTPD_DOCKERFILE, "www/index.html": content, ".dockerignore": "*.md\n"},
-    )
-    return repo
+@pytest.fixture
+async def scratch(docker_engine: Engine, tmp_path: Path) -> AsyncIterator[Scratch]:
+    """Names and labels of this test's Docker objects; all of them are removed afterwards."""
+    run = Scratch(run_id=uuid.uuid4().hex[:12], root=tmp_path)
+    try:
+        yield run
+    finally:
+        await asyncio.to_thread(remove_run_objects, run.run_id)
+        left = await asyncio.to_thread(run_images, run.run_id)
+        assert left == [], f"images left behind: {left}"
+
+
+@pytest.fixture
+async def httpd_image(docker_engine: Engine, scratch: Scratch) -> str:
+    return await build_httpd_image(docker_engine, scratch)
 
 
 @pytest.fixture
@@ -140,80 +141,42 @@ def client(app: Quart) -> QuartClient:
     return QuartClient(app)
 
 
-def clear_cookies(client: QuartClient) -> None:
-    assert client.cookie_jar is not None
-    client.cookie_jar.clear()
-
-
-def services_of(app: Quart) -> Services:
-    found: Services = app.extensions["fogbank"]
-    return found
-
-
-async def signup_admin(client: QuartClient) -> dict[str, str]:
-    """The first user (admin) through the API; returns Bearer headers of a fresh token."""
-    response = await client.post(
-        "/api/auth/signup", json={"username": "admin", "password": "correct horse"}
-    )
-    assert response.status_code == 201, await response.get_data(as_text=True)
-    token = await client.post("/api/tokens/create", json={"name": "tests"})
-    assert token.status_code == 201
-    raw = (await token.get_json())["data"]["token"]
-    clear_cookies(client)
-    return {"Authorization": f"Bearer {raw}"}
-
-
 @pytest.fixture
 async def admin(client: QuartClient) -> dict[str, str]:
     return await signup_admin(client)
 
 
-def unique_name(prefix: str = "t") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+@pytest.fixture
+def app_name(docker_client: docker.DockerClient) -> Iterator[str]:
+    """A unique app name; every container, image and volume of that app is removed afterwards."""
+    name = unique_name()
+    yield name
+    remove_app_objects(docker_client, [name])
 
 
 @pytest.fixture
-def app_name(docker_client: docker.DockerClient) -> Iterator[str]:
-    """A unique app name; every container and image labelled with it is removed afterwards."""
-    name = unique_name()
-    yield name
-    for container in docker_client.containers.list(
-        all=True, filters={"label": f"fogbank.app={name}"}
-    ):
-        container.remove(force=True)
-    for image in docker_client.images.list(filters={"label": f"fogbank.app={name}"}):
-        docker_client.images.remove(str(image.id), force=True)
-    for volume in docker_client.volumes.list(filters={"name": f"fogbank-{name}-"}):
-        volume.remove(force=True)
+async def deployed_web_app(
+    request: pytest.FixtureRequest,
+    app: Quart,
+    client: QuartClient,
+    admin: dict[str, str],
+    web_repo: GitRepo,
+    app_name: str,
+) -> DeployedWebApp:
+    """`web_repo` as an app on a free publicPort, deployed once with success. More fields of
+    `POST /api/apps/create` come from the test's marker: `@pytest.mark.web_app(
+    stabilizationSeconds=10)` (`publicPort=None` for none)."""
+    marker = request.node.get_closest_marker("web_app")
+    extra: dict[str, Any] = dict(marker.kwargs) if marker else {}
+    return await deploy_web_app(app, client, admin, app_name, web_repo, **extra)
 
 
-async def create_web_app(
-    client: QuartClient, headers: dict[str, str], name: str, repo: GitRepo, **extra: Any
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "name": name,
-        "gitRepository": repo.url,
-        "port": 3000,
-        "healthTimeoutSeconds": 10,
-        "stabilizationSeconds": 1,  # keeps the suite fast; tests of the window set their own
-    }
-    body.update(extra)
-    response = await client.post("/api/apps/create", json=body, headers=headers)
-    assert response.status_code == 201, await response.get_data(as_text=True)
-    data: dict[str, Any] = (await response.get_json())["data"]
-    return data
-
-
-async def wait_terminal(app: Quart, deployment_id: int, timeout_seconds: float = 120) -> Deployment:
-    """Wait, on the event bus, until the deployment reaches a terminal status."""
-    import asyncio
-
-    bus = services_of(app).controller.bus
-    with bus.subscribe(deployment_id) as subscription:
-        deployment = await Deployment.get(id=deployment_id)
-        async with asyncio.timeout(timeout_seconds):
-            while deployment.status not in TERMINAL:
-                event = await subscription.queue.get()
-                if event.type == "status" and Status(event.data["status"]) in TERMINAL:
-                    break
-    return await Deployment.get(id=deployment_id)
+@pytest.fixture
+def build_run_id(docker_client: docker.DockerClient) -> Iterator[str]:
+    """An id for `LABEL fogbank.test.run=<id>` early in a test's Dockerfile: the build's own
+    containers and intermediate images then carry it, so the test finds those (and nothing of
+    another suite on the daemon), and they are removed afterwards. What fogbank labels as the
+    app's (`fogbank.app`) is left to the `app_name` fixture."""
+    run_id = uuid.uuid4().hex[:12]
+    yield run_id
+    remove_run_objects(run_id, unless_label="fogbank.app")

@@ -32,8 +32,11 @@ from schemathesis.specs.openapi.checks import (
 from api.app import create_app
 from api.openapi import build_document
 from controller.config import Settings
-from tests.conftest import GitRepo, free_port, unique_name
-from tests.server_process import Server, cli, wait_until
+from tests.support.api import unique_name
+from tests.support.repos import GitRepo
+from tests.support.server import Server, prepare_server, wait_until
+
+pytestmark = pytest.mark.slow
 
 # Generated requests per operation (hypothesis max_examples): 31 operations, about 2,700 requests
 # with schemathesis' coverage cases, about 50 s on the development host.
@@ -54,20 +57,9 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("fuzz")
     git_config = root / "gitconfig"
     git_config.write_text("[protocol]\n\tallow = never\n")
-    port = free_port()
-    config = root / "config.toml"
-    config.write_text(
-        f'[server]\nport = {port}\n[storage]\ndata_dir = "{root / "data"}"\n'
-        "[git]\nallow_local = true\ntimeout_seconds = 10\n[controller]\nworkers = 1\n"
-        f'[edge]\nadmin_url = "http://127.0.0.1:{free_port()}"\nhttp_port = {free_port()}\n'
+    server = prepare_server(
+        root, {"git": {"timeout_seconds": 10}, "controller": {"workers": 1}}, client_name="fuzz"
     )
-    cli(
-        *("user", "create", "--username", "admin", "--role", "admin", "--password-stdin"),
-        config=config,
-        stdin="a long password\n",
-    )
-    server = Server(config, port, root / "server.log")
-    server.token = cli("token", "create", "--username", "admin", "--name", "fuzz", config=config)
     with pytest.MonkeyPatch.context() as env:
         env.setenv("GIT_CONFIG_GLOBAL", str(git_config))
         env.setenv("GIT_CONFIG_NOSYSTEM", "1")

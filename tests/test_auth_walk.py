@@ -14,7 +14,9 @@ from quart.testing.connections import WebsocketDisconnectError
 
 from controller.accounts import auth
 from controller.store.models import Role
-from tests.conftest import clear_cookies
+from tests.support.api import clear_cookies
+
+pytestmark = pytest.mark.slow
 
 Access = Role | Literal["public", "signature"]
 VIEWER, DEPLOYER, ADMIN = Role.VIEWER, Role.DEPLOYER, Role.ADMIN

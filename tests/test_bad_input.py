@@ -9,19 +9,9 @@ from quart.testing import QuartClient
 from quart.testing.connections import WebsocketDisconnectError
 
 from controller.store.models import App, Deployment, EnvVar
+from tests.support.api import assert_error
 
-ENVELOPE_KEYS = {"success", "message", "data", "error"}
-
-
-async def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, await response.get_data(as_text=True)
-    body: dict[str, Any] = await response.get_json()
-    assert set(body) == ENVELOPE_KEYS
-    assert body["success"] is False and body["data"] is None
-    assert isinstance(body["message"], str) and body["message"]
-    if code is not None:
-        assert body["error"] == code
-    return body
+pytestmark = pytest.mark.slow
 
 
 async def count_rows() -> tuple[int, int, int]:

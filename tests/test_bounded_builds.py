@@ -8,15 +8,17 @@ import time
 import uuid
 from dataclasses import replace
 
-import docker
 import pytest
 from quart import Quart
 from quart.testing import QuartClient
 
 from controller.config import Settings
-from controller.store.models import Status
-from tests.conftest import GitRepo, create_web_app, wait_terminal
-from tests.test_deploy_flow import add
+from controller.store.models import TERMINAL, Deployment, Status
+from tests.support.api import add_deployment, create_web_app, wait_terminal
+from tests.support.cleanup import run_containers
+from tests.support.repos import GitRepo
+
+pytestmark = pytest.mark.slow
 
 BUILD_LIMIT_SECONDS = 4
 
@@ -35,20 +37,30 @@ async def test_endless_build_step_fails_at_the_limit(
     admin: dict[str, str],
     web_repo: GitRepo,
     app_name: str,
-    docker_client: docker.DockerClient,
+    build_run_id: str,
 ) -> None:
     created = await create_web_app(client, admin, app_name, web_repo)
     web_repo.commit(
         "endless",
         {
-            "Dockerfile": "FROM scratch\nCOPY busybox /bin/busybox\nCOPY nonce /nonce\n"
+            # The label marks the build's own containers as this test's (see build_run_id).
+            "Dockerfile": f"FROM scratch\nLABEL fogbank.test.run={build_run_id}\n"
+            "COPY busybox /bin/busybox\nCOPY nonce /nonce\n"
             'RUN ["/bin/busybox", "sh", "-c", "/bin/busybox printf \'%0500d\\\\n\' 7; '
             'while true; do :; done"]\n',
             "nonce": uuid.uuid4().hex,
         },
     )
     started = time.monotonic()
-    endless = await add(client, admin, created["id"])
+    endless = await add_deployment(client, admin, created["id"])
+
+    def busy() -> list[str]:
+        return run_containers(build_run_id, "while true")
+
+    seen: list[str] = []  # the label finds the step's container (else the check below is void)
+    while not seen and (await Deployment.get(id=endless["id"])).status not in TERMINAL:
+        seen = await asyncio.to_thread(busy)
+        await asyncio.sleep(0.1)
     result = await wait_terminal(app, endless["id"])
     elapsed = time.monotonic() - started
     assert (result.status, result.stage) == (Status.FAILED, "building_image")
@@ -58,13 +70,7 @@ async def test_endless_build_step_fails_at_the_limit(
         as_text=True
     )
     assert "[line cut: 300 more chars]" in log
-
-    def busy() -> list[str]:
-        return [
-            str(c.id)
-            for c in docker_client.containers.list(all=True)
-            if "while true" in str(c.attrs["Config"]["Cmd"])
-        ]
+    assert seen, "the endless build step's container was never seen"
 
     # dockerd aborts the step when fogbank hangs up; give it a moment to reap the container.
     for _ in range(50):

@@ -20,9 +20,12 @@ from typing import Any
 import docker
 import pytest
 
-from tests.conftest import GitRepo, free_port
-from tests.load import SteadyLoad
-from tests.server_process import Server, cli, wait_until
+from tests.support.load import SteadyLoad
+from tests.support.ports import free_port
+from tests.support.repos import GitRepo
+from tests.support.server import Server, prepare_server, wait_until
+
+pytestmark = pytest.mark.slow
 
 ROUNDS = 3
 BASE_DOCKERFILE = """FROM scratch
@@ -42,28 +45,14 @@ TERMINAL = {"success", "failed", "stopped", "rolled_back"}
 
 @pytest.fixture
 def crash_server(tmp_path: Path) -> Server:
-    port = free_port()
-    config = tmp_path / "config.toml"
-    config.write_text(
-        f'[server]\nport = {port}\n[storage]\ndata_dir = "{tmp_path / "data"}"\n'
-        "[git]\nallow_local = true\n[controller]\nworkers = 1\n"
-        '[faults]\npause_in_stage = "cloning_repo"\npause_seconds = 4\n'
-        f'[edge]\nadmin_url = "http://127.0.0.1:{free_port()}"\nhttp_port = {free_port()}\n'
+    return prepare_server(
+        tmp_path,
+        {
+            "controller": {"workers": 1},
+            "faults": {"pause_in_stage": "cloning_repo", "pause_seconds": 4},
+        },
+        client_name="t",
     )
-    cli(
-        "user",
-        "create",
-        "--username",
-        "admin",
-        "--role",
-        "admin",
-        "--password-stdin",
-        config=config,
-        stdin="a long password\n",
-    )
-    server = Server(config, port, tmp_path / "server.log")
-    server.token = cli("token", "create", "--username", "admin", "--name", "t", config=config)
-    return server
 
 
 def rows(server: Server, app_id: int) -> dict[int, dict[str, Any]]:

@@ -10,12 +10,18 @@ from typing import Any
 
 import docker
 import httpx
+import pytest
 from quart import Quart
 from quart.testing import QuartClient
 from quart.testing.connections import WebsocketDisconnectError
 
 from controller.store.models import Deployment, Status
-from tests.conftest import GitRepo, create_web_app, free_port, wait_terminal
+from tests.support.api import add_deployment, create_web_app, wait_terminal
+from tests.support.deployed import DeployedWebApp
+from tests.support.ports import free_port
+from tests.support.repos import GitRepo
+
+pytestmark = pytest.mark.slow
 
 SEED_ADD_KEYS = {
     "id",
@@ -34,17 +40,6 @@ async def fetch(port: int) -> str:
         response = await http.get(f"http://127.0.0.1:{port}/")
     response.raise_for_status()
     return response.text
-
-
-async def add(
-    client: QuartClient, headers: dict[str, str], app_id: int, **extra: Any
-) -> dict[str, Any]:
-    response = await client.post(
-        "/api/deployment/add", json={"appId": app_id, **extra}, headers=headers
-    )
-    assert response.status_code == 200, await response.get_data(as_text=True)
-    body: dict[str, Any] = await response.get_json()
-    return body
 
 
 async def watch(
@@ -70,7 +65,7 @@ async def test_commit_to_running_container_and_second_commit(
     created = await create_web_app(client, admin, app_name, web_repo, publicPort=port)
     head = web_repo.git("rev-parse", "HEAD")
 
-    first = await add(client, admin, created["id"])
+    first = await add_deployment(client, admin, created["id"])
     assert set(first) >= SEED_ADD_KEYS
     assert (first["status"], first["stage"], first["progress"]) == ("pending", "", 0)
     assert first["commit_hash"] == head and re.fullmatch(r"[0-9a-f]{40}", head)
@@ -97,7 +92,7 @@ async def test_commit_to_running_container_and_second_commit(
     assert await fetch(port) == "version one\n"
 
     second_sha = web_repo.commit("second version", {"www/index.html": "version two\n"})
-    second = await add(client, admin, created["id"])
+    second = await add_deployment(client, admin, created["id"])
     assert second["commit_hash"] == second_sha
     done = await wait_terminal(app, second["id"])
     assert done.status is Status.SUCCESS, done.error_message
@@ -141,24 +136,20 @@ async def test_commit_to_running_container_and_second_commit(
 async def test_failures_keep_the_previous_version_serving(
     app: Quart,
     client: QuartClient,
-    admin: dict[str, str],
-    web_repo: GitRepo,
-    app_name: str,
+    deployed_web_app: DeployedWebApp,
     docker_client: docker.DockerClient,
 ) -> None:
-    port = free_port()
-    created = await create_web_app(client, admin, app_name, web_repo, publicPort=port)
-    good = await add(client, admin, created["id"])
-    assert (await wait_terminal(app, good["id"])).status is Status.SUCCESS
+    web = deployed_web_app
+    port = web.port
     assert await fetch(port) == "version one\n"
 
     # A broken Dockerfile: failed at building_image, quoting docker's error.
-    web_repo.commit(
+    web.repo.commit(
         "broken build",
         {"Dockerfile": 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "false"]\n'},
     )
-    broken = await add(client, admin, created["id"])
-    frames, _ = await watch(client, admin, broken["id"])
+    broken = await add_deployment(client, web.headers, web.app_id)
+    frames, _ = await watch(client, web.headers, broken["id"])
     failed = await Deployment.get(id=broken["id"])
     assert (failed.status, failed.stage) == (Status.FAILED, "building_image")
     assert "non-zero code" in failed.error_message, failed.error_message
@@ -168,7 +159,7 @@ async def test_failures_keep_the_previous_version_serving(
     assert await fetch(port) == "version one\n"
 
     # A container that never answers on its port: failed at starting_new, removed, its output kept.
-    web_repo.commit(
+    web.repo.commit(
         "never healthy",
         {
             "Dockerfile": "FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\n"
@@ -176,10 +167,12 @@ async def test_failures_keep_the_previous_version_serving(
         },
     )
     update = await client.put(
-        "/api/apps/update", json={"appId": created["id"], "healthTimeoutSeconds": 3}, headers=admin
+        "/api/apps/update",
+        json={"appId": web.app_id, "healthTimeoutSeconds": 3},
+        headers=web.headers,
     )
     assert update.status_code == 200
-    unhealthy = await add(client, admin, created["id"])
+    unhealthy = await add_deployment(client, web.headers, web.app_id)
     result = await wait_terminal(app, unhealthy["id"])
     assert (result.status, result.stage) == (Status.FAILED, "starting_new")
     assert "health check failed" in result.error_message
@@ -187,12 +180,12 @@ async def test_failures_keep_the_previous_version_serving(
         all=True, filters={"label": f"fogbank.deployment={unhealthy['id']}"}
     )
     assert leftovers == []
-    log = await client.get(f"/api/deployment/logs/{unhealthy['id']}", headers=admin)
+    log = await client.get(f"/api/deployment/logs/{unhealthy['id']}", headers=web.headers)
     assert "booting-marker" in await log.get_data(as_text=True)
     assert await fetch(port) == "version one\n"
 
-    active = await Deployment.filter(app_id=created["id"], is_active=True)
-    assert [d.id for d in active] == [good["id"]]
+    active = await Deployment.filter(app_id=web.app_id, is_active=True)
+    assert [d.id for d in active] == [web.deployment_id]
 
 
 async def test_twenty_concurrent_adds(
@@ -200,9 +193,13 @@ async def test_twenty_concurrent_adds(
 ) -> None:
     port = free_port()
     created = await create_web_app(client, admin, app_name, web_repo, publicPort=port)
-    first_batch = await asyncio.gather(*[add(client, admin, created["id"]) for _ in range(10)])
+    first_batch = await asyncio.gather(
+        *[add_deployment(client, admin, created["id"]) for _ in range(10)]
+    )
     newest_sha = web_repo.commit("newest", {"www/index.html": "newest\n"})
-    second_batch = await asyncio.gather(*[add(client, admin, created["id"]) for _ in range(10)])
+    second_batch = await asyncio.gather(
+        *[add_deployment(client, admin, created["id"]) for _ in range(10)]
+    )
     made = [*first_batch, *second_batch]
     numbers = sorted(
         d["deployment_number"] for d in (await Deployment.filter(app_id=created["id"]).values())

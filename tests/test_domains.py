@@ -11,9 +11,12 @@ from quart import Quart
 from quart.testing import QuartClient
 
 from controller.accounts import auth
-from controller.store.models import Domain, Role, Status
-from tests.conftest import GitRepo, create_web_app, services_of, wait_terminal
-from tests.test_bad_input import assert_error
+from controller.store.models import Deployment, Domain, Role
+from tests.support.api import assert_error, create_web_app, services_of
+from tests.support.deployed import DeployedWebApp
+from tests.support.repos import GitRepo
+
+pytestmark = pytest.mark.slow
 
 
 async def create_domain(
@@ -150,23 +153,23 @@ async def test_viewers_read_admins_write(
     assert await Domain.all().count() == 1
 
 
+@pytest.mark.web_app(publicPort=None)
 async def test_a_domain_routes_through_the_edge_to_the_active_deployment(
-    app: Quart, client: QuartClient, admin: dict[str, str], web_repo: GitRepo, app_name: str
+    app: Quart, client: QuartClient, deployed_web_app: DeployedWebApp
 ) -> None:
-    created = await create_web_app(client, admin, app_name, web_repo)  # no publicPort
-    added = await client.post("/api/deployment/add", json={"appId": created["id"]}, headers=admin)
-    assert added.status_code == 200, await added.get_data(as_text=True)
-    done = await wait_terminal(app, (await added.get_json())["id"])
-    assert done.status is Status.SUCCESS, done.error_message
+    web = deployed_web_app
+    done = await Deployment.get(id=web.deployment_id)
     assert done.host_port is not None
 
-    made = await create_domain(client, admin, created["id"], f"{app_name}.example.test")
+    made = await create_domain(client, web.headers, web.app_id, f"{web.name}.example.test")
     assert made.status_code == 201, await made.get_data(as_text=True)
     assert (await made.get_json())["message"] == "Domain created"
-    served = await edge_get(app, f"{app_name}.example.test")
+    served = await edge_get(app, f"{web.name}.example.test")
     assert (served.status_code, served.text) == (200, "version one\n")
     assert (await edge_get(app, "other.example.test")).status_code == 404
 
     domain_id = (await made.get_json())["data"]["id"]
-    await client.delete("/api/apps/domains/delete", json={"domainId": domain_id}, headers=admin)
-    assert (await edge_get(app, f"{app_name}.example.test")).status_code == 404
+    await client.delete(
+        "/api/apps/domains/delete", json={"domainId": domain_id}, headers=web.headers
+    )
+    assert (await edge_get(app, f"{web.name}.example.test")).status_code == 404

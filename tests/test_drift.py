@@ -14,9 +14,11 @@ from quart import Quart
 from quart.testing import QuartClient
 
 from controller.config import Settings
-from controller.store.models import Deployment, Status
-from tests.conftest import GitRepo, create_web_app, free_port, services_of, wait_terminal
-from tests.test_deploy_flow import add
+from controller.store.models import Deployment
+from tests.support.api import services_of
+from tests.support.deployed import DeployedWebApp
+
+pytestmark = pytest.mark.slow
 
 RECONCILE_SECONDS = 1.0
 
@@ -57,49 +59,45 @@ async def events(client: QuartClient, headers: dict[str, str], app_id: int) -> s
 async def test_drift_is_repaired(
     app: Quart,
     client: QuartClient,
-    admin: dict[str, str],
-    web_repo: GitRepo,
-    app_name: str,
+    deployed_web_app: DeployedWebApp,
     docker_client: docker.DockerClient,
 ) -> None:
-    port = free_port()
-    created = await create_web_app(client, admin, app_name, web_repo, publicPort=port)
-    first = await add(client, admin, created["id"])
-    assert (await wait_terminal(app, first["id"])).status is Status.SUCCESS
+    web = deployed_web_app
+    port = web.port
     await serving(port, "version one\n", 5)
     await asyncio.sleep(RECONCILE_SECONDS * 2)
-    state = await app_state(client, admin, created["id"])
+    state = await app_state(client, web.headers, web.app_id)
     assert (state["sync"], state["health"]) == ("synced", "healthy")
 
     # 1. Container removed by hand: recreated from the active image.
-    active = await Deployment.get(id=first["id"])
+    active = await Deployment.get(id=web.deployment_id)
     docker_client.containers.get(active.container_id).remove(force=True)
     recovered = await serving(port, "version one\n", RECONCILE_SECONDS + 15)
     print(f"container removed by hand: serving again after {recovered:.2f} s")
-    assert "is missing; repairing" in await events(client, admin, created["id"])
+    assert "is missing; repairing" in await events(client, web.headers, web.app_id)
 
     # 2. Stopped by hand: started again. Stopped through the API: left stopped.
-    active = await Deployment.get(id=first["id"])
+    active = await Deployment.get(id=web.deployment_id)
     docker_client.containers.get(active.container_id).stop(timeout=1)
     await serving(port, "version one\n", RECONCILE_SECONDS + 15)
     stop = await client.post(
-        "/api/apps/container/stop", json={"appId": created["id"]}, headers=admin
+        "/api/apps/container/stop", json={"appId": web.app_id}, headers=web.headers
     )
     assert stop.status_code == 200
     await asyncio.sleep(RECONCILE_SECONDS * 3)
     assert not docker_client.containers.get(active.container_id).attrs["State"]["Running"]
     start = await client.post(
-        "/api/apps/container/start", json={"appId": created["id"]}, headers=admin
+        "/api/apps/container/start", json={"appId": web.app_id}, headers=web.headers
     )
     assert start.status_code == 200
     await serving(port, "version one\n", 10)
 
     # 3. Image deleted and container removed: rebuilt from the commit.
-    active = await Deployment.get(id=first["id"])
+    active = await Deployment.get(id=web.deployment_id)
     docker_client.containers.get(active.container_id).remove(force=True)
     docker_client.images.remove(active.image_tag, force=True)
     await serving(port, "version one\n", RECONCILE_SECONDS + 60)
-    assert "is missing: rebuilding" in await events(client, admin, created["id"])
+    assert "is missing: rebuilding" in await events(client, web.headers, web.app_id)
 
     # 4. Edge config wiped by hand: re-applied.
     edge = services_of(app).controller.edge
@@ -111,5 +109,5 @@ async def test_drift_is_repaired(
         assert wiped.status_code == 200
     assert await edge.drifted()
     await serving(port, "version one\n", RECONCILE_SECONDS + 10)
-    state = await app_state(client, admin, created["id"])
+    state = await app_state(client, web.headers, web.app_id)
     assert state["sync"] == "synced"

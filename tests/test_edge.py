@@ -13,8 +13,10 @@ import pytest
 
 from controller.edge.supervisor import NOT_ROUTED, Edge, Route
 from controller.errors import EdgeError
-from tests.conftest import free_port
-from tests.edge_support import get, responder, started_edge
+from tests.support.edge import get, responder, started_edge
+from tests.support.ports import free_port
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

@@ -15,7 +15,9 @@ import pytest
 
 from controller.edge.supervisor import Edge, Route
 from controller.errors import EdgeError
-from tests.edge_support import edge_settings, get, responder, running, started_edge, wait_for_text
+from tests.support.edge import edge_settings, get, responder, running, started_edge, wait_for_text
+
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 # A controller that starts its edge, applies one route, says so, and waits to be killed.

@@ -12,7 +12,9 @@ import pytest
 from controller.build.docker import docker_build
 from controller.errors import BuildError
 from controller.runtime.engine import Engine
-from tests.engine_support import Lines, Scratch, build
+from tests.support.engine import Lines, Scratch, build
+
+pytestmark = pytest.mark.slow
 
 
 async def test_build_streams_steps_while_it_runs(docker_engine: Engine, scratch: Scratch) -> None:

@@ -14,9 +14,10 @@ import pytest
 
 from controller.errors import EngineError
 from controller.runtime.engine import LOOPBACK, Engine
-from tests.engine_support import Scratch, build, get_when_ready, raw_attrs
+from tests.support.engine import Scratch, build, get_when_ready, raw_attrs
 
 
+@pytest.mark.slow
 async def test_run_publishes_on_loopback_and_answers_http(
     docker_engine: Engine, scratch: Scratch, httpd_image: str
 ) -> None:
@@ -51,6 +52,7 @@ async def test_run_publishes_on_loopback_and_answers_http(
     assert attrs["HostConfig"]["RestartPolicy"]["Name"] == "no"
 
 
+@pytest.mark.slow
 async def test_inspect_stop_start_logs_and_remove(
     docker_engine: Engine, scratch: Scratch, httpd_image: str
 ) -> None:
@@ -101,6 +103,7 @@ def busy_port() -> Iterator[int]:
         sock.close()
 
 
+@pytest.mark.slow
 async def test_run_on_a_taken_port_fails_cleanly(
     docker_engine: Engine, scratch: Scratch, httpd_image: str, busy_port: int
 ) -> None:
@@ -120,6 +123,7 @@ async def test_run_on_a_taken_port_fails_cleanly(
     assert await docker_engine.inspect(scratch.name()) is None
 
 
+@pytest.mark.slow
 async def test_run_with_a_fixed_host_port(
     docker_engine: Engine, scratch: Scratch, httpd_image: str
 ) -> None:
@@ -142,6 +146,7 @@ async def test_run_with_a_fixed_host_port(
     assert await get_when_ready(f"http://{LOOPBACK}:{port}/") == "hello fogbank\n"
 
 
+@pytest.mark.slow
 async def test_unknown_image_or_policy_is_an_engine_error(
     docker_engine: Engine, scratch: Scratch
 ) -> None:
@@ -166,6 +171,7 @@ async def test_unknown_image_or_policy_is_an_engine_error(
         )
 
 
+@pytest.mark.slow
 async def test_containers_filters_on_every_label(
     docker_engine: Engine, scratch: Scratch, httpd_image: str
 ) -> None:
@@ -195,6 +201,7 @@ async def test_containers_filters_on_every_label(
     assert none == []
 
 
+@pytest.mark.slow
 async def test_remove_image(docker_engine: Engine, scratch: Scratch) -> None:
     image_id = await build(docker_engine, scratch, scratch.context(""))
     assert await docker_engine.image_exists(image_id)

@@ -277,6 +277,7 @@ async def test_remove_deletes_the_mirror(origin: Path, sync: GitSync) -> None:
 
 
 @pytest.mark.parametrize("app", ["../escape", "a/b", ".hidden", ""])
+@pytest.mark.slow
 def test_app_names_cannot_leave_the_root(sync: GitSync, app: str) -> None:
     with pytest.raises(ValueError, match="invalid app name"):
         sync.mirror_path(app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from quart import Quart
 from quart.testing import QuartClient
 
@@ -13,7 +14,9 @@ from api.route_specs import ROUTES
 from api.routes.apps import FIELDS
 from controller.accounts import auth
 from controller.store.models import Role
-from tests.conftest import clear_cookies
+from tests.support.api import clear_cookies
+
+pytestmark = pytest.mark.slow
 
 
 async def fetch(client: QuartClient) -> dict[str, Any]:

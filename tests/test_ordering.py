@@ -16,9 +16,9 @@ from controller.errors import GitError
 from controller.source.mirror import GitSync
 from controller.store.db import close_database, open_database
 from controller.store.models import App, Deployment, Status, Trigger, WebhookDelivery
-from tests.conftest import GitRepo
 from tests.fakes import IdleWorkers
-from tests.github_payloads import push, signed
+from tests.support.github import push, signed
+from tests.support.repos import GitRepo
 from webhooks.dispatch import Delivery, handle
 
 

@@ -32,16 +32,10 @@ from controller.upkeep.polling import (
     needs_deploy,
     poll_app,
 )
-from tests.conftest import (
-    GitRepo,
-    create_web_app,
-    free_port,
-    services_of,
-    signup_admin,
-    unique_name,
-    wait_terminal,
-)
 from tests.fakes import IdleWorkers
+from tests.support.api import create_web_app, services_of, signup_admin, unique_name, wait_terminal
+from tests.support.ports import free_port
+from tests.support.repos import GitRepo
 
 AUTHOR = "Test Author <author@example.com>"
 
@@ -196,6 +190,7 @@ async def test_poller_keeps_one_jittered_job_per_polling_app(db: None, git: GitS
         scheduler.shutdown(wait=False)
 
 
+@pytest.mark.slow
 async def test_poll_interval_through_the_api(
     client: QuartClient, admin: dict[str, str], web_repo: GitRepo
 ) -> None:
@@ -219,6 +214,7 @@ async def _fetch(port: int) -> str:
         return (await http.get(f"http://127.0.0.1:{port}/")).text
 
 
+@pytest.mark.slow
 async def test_a_commit_pushed_while_stopped_is_deployed_by_polling_after_start(
     settings: Settings, web_repo: GitRepo, app_name: str
 ) -> None:

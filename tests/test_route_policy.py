@@ -10,7 +10,9 @@ from quart import Quart
 from quart.testing import QuartClient
 from quart.testing.connections import WebsocketDisconnectError
 
-from tests.conftest import clear_cookies
+from tests.support.api import clear_cookies
+
+pytestmark = pytest.mark.slow
 
 PUBLIC = {
     ("GET", "/api/health"),

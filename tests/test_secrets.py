@@ -12,13 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import pytest
 from quart import Quart
 from quart.testing import QuartClient
 from quart.testing.connections import WebsocketDisconnectError
 
 from controller.events.deployment_logs import MASK
 from controller.store.models import Deployment, Status
-from tests.conftest import BUSYBOX, GitRepo, create_web_app, wait_terminal
+from tests.support.api import create_web_app, wait_terminal
+from tests.support.repos import BUSYBOX, GitRepo
+
+pytestmark = pytest.mark.slow
 
 BUILD = """FROM scratch
 COPY busybox /bin/busybox

@@ -11,8 +11,11 @@ import docker
 import httpx
 import pytest
 
-from tests.conftest import GitRepo, free_port
-from tests.server_process import Server, cli, wait_until
+from tests.support.ports import free_port
+from tests.support.repos import GitRepo
+from tests.support.server import Server, prepare_server, wait_until
+
+pytestmark = pytest.mark.slow
 
 # The nonce file makes every run's RUN step new to Docker's layer cache.
 SLOW_DOCKERFILE = """FROM scratch
@@ -30,26 +33,7 @@ def content(port: int) -> str:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Server:
-    port = free_port()
-    config = tmp_path / "config.toml"
-    config.write_text(
-        f'[server]\nport = {port}\n[storage]\ndata_dir = "{tmp_path / "data"}"\n'
-        "[git]\nallow_local = true\n[controller]\nworkers = 1\n"
-        f'[edge]\nadmin_url = "http://127.0.0.1:{free_port()}"\nhttp_port = {free_port()}\n'
-    )
-    cli(
-        "user",
-        "create",
-        "--username",
-        "admin",
-        "--role",
-        "admin",
-        "--password-stdin",
-        config=config,
-        stdin="a long password\n",
-    )
-    made = Server(config, port, tmp_path / "server.log")
-    made.token = cli("token", "create", "--username", "admin", "--name", "tests", config=config)
+    made = prepare_server(tmp_path, {"controller": {"workers": 1}})
     assert made.token.startswith("fbk_")
     return made
 
@@ -136,16 +120,6 @@ def test_kill_9_during_build_then_restart(
         server.stop_quietly()
 
 
-def graceful_config(tmp_path: Path, shutdown_timeout: float) -> Path:
-    config = tmp_path / "graceful.toml"
-    config.write_text(
-        f'[server]\nport = {free_port()}\n[storage]\ndata_dir = "{tmp_path / "data"}"\n'
-        f"[git]\nallow_local = true\n[controller]\nshutdown_timeout_seconds = {shutdown_timeout}\n"
-        f'[edge]\nadmin_url = "http://127.0.0.1:{free_port()}"\nhttp_port = {free_port()}\n'
-    )
-    return config
-
-
 async def _watch_until_closed(url: str) -> tuple[list[dict[str, object]], int]:
     import json
 
@@ -177,21 +151,10 @@ async def test_sigterm_drains_then_exits_zero(
 ) -> None:
     import asyncio
 
-    config = graceful_config(tmp_path, shutdown_timeout)
-    cli(
-        "user",
-        "create",
-        "--username",
-        "admin",
-        "--role",
-        "admin",
-        "--password-stdin",
-        config=config,
-        stdin="a long password\n",
+    server = prepare_server(
+        tmp_path, {"controller": {"shutdown_timeout_seconds": shutdown_timeout}}, client_name="t"
     )
-    port = int(config.read_text().split("port = ")[1].split("\n")[0])
-    server = Server(config, port, tmp_path / "server.log")
-    server.token = cli("token", "create", "--username", "admin", "--name", "t", config=config)
+    port = server.port
     web_repo.commit(
         "slow",
         {

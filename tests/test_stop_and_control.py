@@ -6,17 +6,24 @@ import asyncio
 import time
 import uuid
 
-import docker
 import httpx
+import pytest
 from quart import Quart
 from quart.testing import QuartClient
 
 from controller.store.models import Deployment, Status
-from tests.conftest import GitRepo, create_web_app, free_port, services_of, wait_terminal
-from tests.test_deploy_flow import add
+from tests.support.api import add_deployment, create_web_app, services_of, wait_terminal
+from tests.support.cleanup import run_containers
+from tests.support.deployed import DeployedWebApp
+from tests.support.ports import free_port
+from tests.support.repos import GitRepo
 
-# The nonce file makes every test run's RUN step new to Docker's layer cache.
+pytestmark = pytest.mark.slow
+
+# The nonce file makes every test run's RUN step new to Docker's layer cache; the label, set
+# before the RUN step, marks the build's own containers as this test's (see build_run_id).
 SLOW_BUILD = """FROM scratch
+LABEL fogbank.test.run={run_id}
 COPY busybox /bin/busybox
 COPY nonce /nonce
 RUN ["/bin/busybox", "sleep", "60"]
@@ -35,46 +42,47 @@ async def wait_stage(app: Quart, deployment_id: int, stage: str) -> None:
                     return
 
 
-def build_containers(docker_client: docker.DockerClient) -> list[str]:
-    """Containers running the slow RUN step (the legacy builder's intermediate containers)."""
-    return [
-        str(c.id)
-        for c in docker_client.containers.list(all=True)
-        if "sleep" in " ".join(c.attrs.get("Config", {}).get("Cmd") or [])
-    ]
+def build_containers(run_id: str) -> list[str]:
+    """This test's containers running the slow RUN step (the legacy builder's intermediate
+    containers), found by the label its Dockerfile sets: other suites share the daemon."""
+    return run_containers(run_id, "sleep")
 
 
 async def test_stop_pending_building_and_after_switch(
     app: Quart,
     client: QuartClient,
-    admin: dict[str, str],
-    web_repo: GitRepo,
-    app_name: str,
-    docker_client: docker.DockerClient,
+    deployed_web_app: DeployedWebApp,
+    build_run_id: str,
 ) -> None:
-    port = free_port()
-    created = await create_web_app(
-        client, admin, app_name, web_repo, publicPort=port, stabilizationSeconds=1
-    )
-    first = await add(client, admin, created["id"])
-    assert (await wait_terminal(app, first["id"])).status is Status.SUCCESS
+    web = deployed_web_app
+    port = web.port
 
     # After the switch: 409.
     late = await client.post(
-        "/api/deployment/stop", json={"deploymentId": first["id"]}, headers=admin
+        "/api/deployment/stop", json={"deploymentId": web.deployment_id}, headers=web.headers
     )
     assert late.status_code == 409
 
     # During building_image: aborted, no build left running, the old version still serves.
-    web_repo.commit(
-        "slow", {"Dockerfile": SLOW_BUILD, "www/index.html": "slow\n", "nonce": uuid.uuid4().hex}
+    web.repo.commit(
+        "slow",
+        {
+            "Dockerfile": SLOW_BUILD.format(run_id=build_run_id),
+            "www/index.html": "slow\n",
+            "nonce": uuid.uuid4().hex,
+        },
     )
-    slow = await add(client, admin, created["id"])
+    slow = await add_deployment(client, web.headers, web.app_id)
     await wait_stage(app, slow["id"], "building_image")
     await asyncio.sleep(1)  # inside the 60 s RUN step
+    for _ in range(150):  # the label finds the step's container (else the check below is void)
+        if await asyncio.to_thread(build_containers, build_run_id):
+            break
+        await asyncio.sleep(0.2)
+    assert build_containers(build_run_id), "the slow RUN step's container was never seen"
     started = time.monotonic()
     stopped = await client.post(
-        "/api/deployment/stop", json={"deploymentId": slow["id"]}, headers=admin
+        "/api/deployment/stop", json={"deploymentId": slow["id"]}, headers=web.headers
     )
     assert stopped.status_code == 200, await stopped.get_data(as_text=True)
     body = (await stopped.get_json())["data"]
@@ -84,33 +92,33 @@ async def test_stop_pending_building_and_after_switch(
     print(f"stop during building_image: stopped {took:.2f} s after the request")
     assert took < 2
     for _ in range(50):
-        if not build_containers(docker_client):
+        if not build_containers(build_run_id):
             break
         await asyncio.sleep(0.2)
-    assert build_containers(docker_client) == []
+    assert build_containers(build_run_id) == []
     async with httpx.AsyncClient() as http:
         assert (await http.get(f"http://127.0.0.1:{port}/")).text == "version one\n"
 
     # Pending: stopped at once (the worker is kept busy by a slow build of the same app).
-    blocker = await add(client, admin, created["id"])
+    blocker = await add_deployment(client, web.headers, web.app_id)
     await wait_stage(app, blocker["id"], "building_image")
-    pending = await add(client, admin, created["id"])
+    pending = await add_deployment(client, web.headers, web.app_id)
     # The newer request cancelled the older build (latest wins) ...
     blocked = await wait_terminal(app, blocker["id"])
     assert blocked.status is Status.STOPPED
     assert blocked.error_message == f"superseded by deployment #{pending['deployment_number']}"
     # ... and a stop of a queued or running one answers with its final state.
     answer = await client.post(
-        "/api/deployment/stop", json={"deploymentId": pending["id"]}, headers=admin
+        "/api/deployment/stop", json={"deploymentId": pending["id"]}, headers=web.headers
     )
     assert answer.status_code == 200
     assert (await answer.get_json())["data"]["status"] == "stopped"
     again = await client.post(
-        "/api/deployment/stop", json={"deploymentId": pending["id"]}, headers=admin
+        "/api/deployment/stop", json={"deploymentId": pending["id"]}, headers=web.headers
     )
     assert again.status_code == 409
-    active = await Deployment.get(app_id=created["id"], is_active=True)
-    assert active.id == first["id"]
+    active = await Deployment.get(app_id=web.app_id, is_active=True)
+    assert active.id == web.deployment_id
 
 
 async def test_container_start_stop_restart_status(
@@ -122,7 +130,7 @@ async def test_container_start_stop_restart_status(
         "/api/apps/container/stop", json={"appId": created["id"]}, headers=admin
     )
     assert none_yet.status_code == 409
-    first = await add(client, admin, created["id"])
+    first = await add_deployment(client, admin, created["id"])
     assert (await wait_terminal(app, first["id"])).status is Status.SUCCESS
 
     async def status() -> dict[str, object]:

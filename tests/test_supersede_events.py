@@ -13,7 +13,10 @@ from quart.testing import QuartClient
 from controller.config import ControllerSettings, Settings
 from controller.deploy.queue import claim_next
 from controller.store.models import Deployment, Status
-from tests.conftest import GitRepo, create_web_app, services_of, unique_name
+from tests.support.api import create_web_app, services_of, unique_name
+from tests.support.repos import GitRepo
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

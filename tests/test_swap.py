@@ -8,13 +8,18 @@ import time
 
 import docker
 import httpx
+import pytest
 from quart import Quart
 from quart.testing import QuartClient
 
 from controller.store.models import Deployment, Status
-from tests.conftest import GitRepo, create_web_app, free_port, wait_terminal
-from tests.load import SteadyLoad
-from tests.test_deploy_flow import add
+from tests.support.api import add_deployment, create_web_app, wait_terminal
+from tests.support.deployed import DeployedWebApp
+from tests.support.load import SteadyLoad
+from tests.support.ports import free_port
+from tests.support.repos import GitRepo
+
+pytestmark = pytest.mark.slow
 
 NEVER_HEALTHY = """FROM scratch
 COPY busybox /bin/busybox
@@ -33,22 +38,20 @@ CMD ["/bin/busybox", "sh", "-c", "/bin/busybox httpd -p 3000 -h /www; /bin/busyb
 async def test_unhealthy_release_never_takes_traffic(
     app: Quart,
     client: QuartClient,
-    admin: dict[str, str],
-    web_repo: GitRepo,
-    app_name: str,
+    deployed_web_app: DeployedWebApp,
     docker_client: docker.DockerClient,
 ) -> None:
-    port = free_port()
-    created = await create_web_app(client, admin, app_name, web_repo, publicPort=port)
-    first = await add(client, admin, created["id"])
-    assert (await wait_terminal(app, first["id"])).status is Status.SUCCESS
+    web = deployed_web_app
+    port = web.port
 
-    web_repo.commit("never healthy", {"Dockerfile": NEVER_HEALTHY, "www/index.html": "bad\n"})
+    web.repo.commit("never healthy", {"Dockerfile": NEVER_HEALTHY, "www/index.html": "bad\n"})
     await client.put(
-        "/api/apps/update", json={"appId": created["id"], "healthTimeoutSeconds": 3}, headers=admin
+        "/api/apps/update",
+        json={"appId": web.app_id, "healthTimeoutSeconds": 3},
+        headers=web.headers,
     )
     async with SteadyLoad(f"http://127.0.0.1:{port}/", clients=10) as load:
-        bad = await add(client, admin, created["id"])
+        bad = await add_deployment(client, web.headers, web.app_id)
         result = await wait_terminal(app, bad["id"])
     assert (result.status, result.stage) == (Status.FAILED, "starting_new")
     print(f"unhealthy release: {len(load.samples)} requests, {len(load.failures)} failed")
@@ -61,49 +64,48 @@ async def test_unhealthy_release_never_takes_traffic(
         )
         == []
     )
-    active = await Deployment.get(app_id=created["id"], is_active=True)
-    assert active.id == first["id"]
+    active = await Deployment.get(app_id=web.app_id, is_active=True)
+    assert active.id == web.deployment_id
 
 
 async def test_start_first_swap_drops_nothing(
-    app: Quart, client: QuartClient, admin: dict[str, str], web_repo: GitRepo, app_name: str
+    app: Quart,
+    client: QuartClient,
+    deployed_web_app: DeployedWebApp,
 ) -> None:
-    port = free_port()
-    created = await create_web_app(
-        client, admin, app_name, web_repo, publicPort=port, stabilizationSeconds=1
-    )
-    first = await add(client, admin, created["id"])
-    assert (await wait_terminal(app, first["id"])).status is Status.SUCCESS
+    web = deployed_web_app
+    port = web.port
     async with SteadyLoad(f"http://127.0.0.1:{port}/", clients=20) as load:
         for version in (2, 3):
-            web_repo.commit(f"v{version}", {"www/index.html": f"version {version}\n"})
-            deployed = await add(client, admin, created["id"])
+            web.repo.commit(f"v{version}", {"www/index.html": f"version {version}\n"})
+            deployed = await add_deployment(client, web.headers, web.app_id)
             done = await wait_terminal(app, deployed["id"])
             assert done.status is Status.SUCCESS, done.error_message
-            stages = [line for line in (await _log(client, admin, deployed["id"])).splitlines()]
+            stages = [
+                line for line in (await _log(client, web.headers, deployed["id"])).splitlines()
+            ]
             assert any("Traffic switched" in line for line in stages)
     assert load.failures == []
     assert {"version one\n", "version 3\n"} <= load.bodies()
 
 
+@pytest.mark.web_app(stabilizationSeconds=10)
 async def test_crash_after_switch_goes_back_at_once(
-    app: Quart, client: QuartClient, admin: dict[str, str], web_repo: GitRepo, app_name: str
+    app: Quart,
+    client: QuartClient,
+    deployed_web_app: DeployedWebApp,
 ) -> None:
-    port = free_port()
-    created = await create_web_app(
-        client, admin, app_name, web_repo, publicPort=port, stabilizationSeconds=10
-    )
-    first = await add(client, admin, created["id"])
-    assert (await wait_terminal(app, first["id"])).status is Status.SUCCESS
-    web_repo.commit("dies", {"Dockerfile": DIES_AFTER_3S, "www/index.html": "doomed\n"})
+    web = deployed_web_app
+    port = web.port
+    web.repo.commit("dies", {"Dockerfile": DIES_AFTER_3S, "www/index.html": "doomed\n"})
     async with SteadyLoad(f"http://127.0.0.1:{port}/", clients=4) as load:
-        doomed = await add(client, admin, created["id"])
+        doomed = await add_deployment(client, web.headers, web.app_id)
         result = await wait_terminal(app, doomed["id"])
         await asyncio.sleep(0.5)
     assert result.status is Status.FAILED
     assert result.error_message.startswith("crashed after switch"), result.error_message
-    active = await Deployment.get(app_id=created["id"], is_active=True)
-    assert active.id == first["id"]
+    active = await Deployment.get(app_id=web.app_id, is_active=True)
+    assert active.id == web.deployment_id
     samples = sorted(load.samples, key=lambda s: s.started)
     served_new = [s for s in samples if s.body == "doomed\n"]
     assert served_new, "the new version should have served before it died"
@@ -122,27 +124,25 @@ async def _log(client: QuartClient, headers: dict[str, str], deployment_id: int)
 
 
 async def test_rollback_reuses_the_image(
-    app: Quart, client: QuartClient, admin: dict[str, str], web_repo: GitRepo, app_name: str
+    app: Quart,
+    client: QuartClient,
+    deployed_web_app: DeployedWebApp,
 ) -> None:
-    port = free_port()
-    created = await create_web_app(
-        client, admin, app_name, web_repo, publicPort=port, stabilizationSeconds=1
-    )
-    first = await add(client, admin, created["id"])
-    assert (await wait_terminal(app, first["id"])).status is Status.SUCCESS
-    web_repo.commit("v2", {"www/index.html": "version two\n"})
-    second = await add(client, admin, created["id"])
+    web = deployed_web_app
+    port = web.port
+    web.repo.commit("v2", {"www/index.html": "version two\n"})
+    second = await add_deployment(client, web.headers, web.app_id)
     assert (await wait_terminal(app, second["id"])).status is Status.SUCCESS
 
     started = time.monotonic()
     response = await client.post(
-        "/api/deployment/rollback", json={"deploymentId": first["id"]}, headers=admin
+        "/api/deployment/rollback", json={"deploymentId": web.deployment_id}, headers=web.headers
     )
     assert response.status_code == 200, await response.get_data(as_text=True)
     queued = (await response.get_json())["data"]
     assert queued["triggered_by"] == "rollback"
     assert queued["rolled_back_from"] == second["id"]
-    assert queued["commit_hash"] == first["commit_hash"]
+    assert queued["commit_hash"] == web.commit_hash
     async with httpx.AsyncClient() as http:
         while (await http.get(f"http://127.0.0.1:{port}/")).text != "version one\n":
             assert time.monotonic() - started < 10, "old content not served within 10 s"
@@ -152,12 +152,12 @@ async def test_rollback_reuses_the_image(
     assert served < 10, f"rollback served the old content after {served:.1f} s"
     done = await wait_terminal(app, queued["id"])
     assert done.status is Status.SUCCESS, done.error_message
-    log = await _log(client, admin, queued["id"])
+    log = await _log(client, web.headers, queued["id"])
     assert "Reusing image" in log and "Cloning repository" not in log
     replaced = await Deployment.get(id=second["id"])
     assert replaced.status is Status.ROLLED_BACK and not replaced.is_active
     again = await client.post(
-        "/api/deployment/rollback", json={"deploymentId": queued["id"]}, headers=admin
+        "/api/deployment/rollback", json={"deploymentId": queued["id"]}, headers=web.headers
     )
     assert again.status_code == 409  # already the active one
 
@@ -185,7 +185,7 @@ async def test_database_app_keeps_its_volume_across_redeploys(
     assert created["update_order"] == "start-first"  # ignored: database apps always stop-first
     for round_number in range(1, 4):
         web_repo.commit(f"round {round_number}", {"notes.txt": str(round_number)})
-        deployed = await add(client, admin, created["id"])
+        deployed = await add_deployment(client, admin, created["id"])
         done = await wait_terminal(app, deployed["id"])
         assert done.status is Status.SUCCESS, done.error_message
         log = await _log(client, admin, deployed["id"])

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from quart.testing import QuartClient
 
 from controller.accounts.auth import LAST_USED_RESOLUTION
 from controller.store.models import ApiToken
+
+pytestmark = pytest.mark.slow
 
 
 async def test_last_used_at_is_written_on_use_then_at_most_once_a_minute(

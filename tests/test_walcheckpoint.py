@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
 from quart import Quart
 from tortoise import connections
 
@@ -49,6 +50,7 @@ def test_a_passive_checkpoint_copies_the_wal_while_a_writer_stays_connected(
         writer.close()
 
 
+@pytest.mark.slow
 async def test_the_server_database_uses_the_larger_safety_net(app: Quart) -> None:
     database = connections.get("default")
     rows = await database.execute_query_dict("PRAGMA wal_autocheckpoint")

@@ -17,10 +17,13 @@ from quart.testing import QuartClient
 from controller.config import ControllerSettings, GithubSettings, Settings
 from controller.errors import ServiceUnavailable
 from controller.store.models import App, Deployment, WebhookDelivery
-from tests.conftest import GitRepo, create_web_app, make_web_repo, services_of, unique_name
-from tests.github_payloads import push, secret_of, signed
+from tests.support.api import create_web_app, services_of, unique_name
+from tests.support.github import push, secret_of, signed
+from tests.support.repos import GitRepo, make_web_repo
 from webhooks.dispatch import Delivery, receive
 from webhooks.intake import DeliveryIntake
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

@@ -13,8 +13,11 @@ from quart.testing import QuartClient
 from api.receiver import ReceiverMount
 from controller.config import ControllerSettings, GithubSettings, Settings
 from controller.store.models import Deployment, WebhookDelivery
-from tests.conftest import GitRepo, create_web_app, unique_name
-from tests.github_payloads import push, secret_of, signed
+from tests.support.api import create_web_app, unique_name
+from tests.support.github import push, secret_of, signed
+from tests.support.repos import GitRepo
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

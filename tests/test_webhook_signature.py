@@ -14,8 +14,9 @@ from quart.testing import QuartClient
 from controller.accounts import auth
 from controller.config import ControllerSettings, GithubSettings, Settings
 from controller.store.models import App, Deployment, Role, WebhookDelivery
-from tests.conftest import GitRepo, create_web_app, unique_name
-from tests.github_payloads import answer_of, deliver, push, secret_of, signed
+from tests.support.api import create_web_app, unique_name
+from tests.support.github import answer_of, deliver, push, secret_of, signed
+from tests.support.repos import GitRepo
 from webhooks.signature import sign, verify
 
 VECTOR_SECRET = "It's a Secret to Everybody"
@@ -64,6 +65,7 @@ async def _assert_nothing_written() -> None:
     assert await Deployment.all().count() == 0
 
 
+@pytest.mark.slow
 async def test_wrong_missing_and_unconfigured_secrets_are_401_and_write_nothing(
     client: QuartClient, admin: dict[str, str], web_repo: GitRepo
 ) -> None:
@@ -106,6 +108,7 @@ async def test_wrong_missing_and_unconfigured_secrets_are_401_and_write_nothing(
 
 
 @pytest.mark.parametrize("global_secret", [GLOBAL_SECRET])
+@pytest.mark.slow
 async def test_global_secret_signs_for_every_repository(
     client: QuartClient, admin: dict[str, str], web_repo: GitRepo
 ) -> None:
@@ -130,6 +133,7 @@ async def test_global_secret_signs_for_every_repository(
     assert await Deployment.all().count() == 1
 
 
+@pytest.mark.slow
 async def test_webhook_settings_are_for_admins_and_the_secret_never_in_app_json(
     client: QuartClient, admin: dict[str, str], web_repo: GitRepo
 ) -> None:

@@ -15,7 +15,9 @@ from quart.testing.connections import WebsocketDisconnectError
 from controller.deploy.progress import status_data
 from controller.events.bus import Event
 from controller.store.models import App, Deployment, Status
-from tests.conftest import services_of, unique_name
+from tests.support.api import services_of, unique_name
+
+pytestmark = pytest.mark.slow
 
 QUEUE_SIZE = 10_000  # EventBus's default bound per watcher
 

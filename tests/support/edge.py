@@ -1,4 +1,4 @@
-"""Helpers for the edge tests: free edge ports, tiny HTTP upstreams, and edge requests."""
+"""The edge (Caddy) in tests: free edge ports, tiny HTTP upstreams, and requests to the edge."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import httpx
 
 from controller.config import EdgeSettings
 from controller.edge.supervisor import Edge
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 
 def edge_settings(**extra: Any) -> EdgeSettings:

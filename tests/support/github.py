@@ -16,7 +16,7 @@ from quart.testing import QuartClient
 
 from webhooks.signature import sign
 
-FIXTURES = Path(__file__).parent / "fixtures" / "github"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "github"
 LOCATION_KEYS = ("clone_url", "ssh_url", "git_url", "html_url", "url", "svn_url")
 ZERO_SHA = "0" * 40
 

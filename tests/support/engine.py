@@ -1,52 +1,29 @@
-"""What the Engine tests share: a connected Engine, per-test names, labels and build contexts
-(scratch images with a static busybox), and cleanup of everything a test made.
+"""What the Engine tests share: per-test names, labels and build contexts (scratch images with
+a static busybox), a line recorder for builds, and raw reads of what Docker holds.
 
 Every test labels what it makes with `fogbank.test=1` and its own `fogbank.test.run=<uuid>`
-(also as a LABEL in each Dockerfile, so intermediate images and build containers carry it) and
-the `scratch` fixture removes all of it afterwards. tests/conftest.py registers this module as a
-plugin, so its fixtures reach every test module.
+(also as a LABEL in each Dockerfile, so intermediate images and build containers carry it); the
+`scratch` fixture (tests/conftest.py) removes all of it afterwards (tests/support/cleanup.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import docker
-import docker.errors
 import httpx
-import pytest
 
 from controller.build.docker import docker_build
-from controller.errors import EngineError
 from controller.runtime.engine import Engine
+from tests.support.repos import BUSYBOX
 
-BUSYBOX = Path("/bin/busybox")
 HTTPD = '["/bin/busybox", "httpd", "-f", "-p", "3000", "-h", "/www"]'
-
-
-@pytest.fixture
-async def docker_engine() -> AsyncIterator[Engine]:
-    """A connected Engine; fails instead of skipping when FOGBANK_TEST_REQUIRE_DOCKER=1."""
-    engine = Engine()
-    try:
-        await engine.ping()
-    except EngineError as err:
-        await engine.close()
-        if os.environ.get("FOGBANK_TEST_REQUIRE_DOCKER") == "1":
-            pytest.fail(f"Docker is required (FOGBANK_TEST_REQUIRE_DOCKER=1): {err}")
-        pytest.skip(f"Docker is not available: {err}")
-    try:
-        yield engine
-    finally:
-        await engine.close()
 
 
 @dataclass(frozen=True)
@@ -81,44 +58,6 @@ class Scratch:
         return context
 
 
-def remove_everything_labelled(run_id: str) -> None:
-    """Remove containers and images (intermediate ones too) of one test run."""
-    client = docker.from_env()
-    label: dict[str, str | list[str] | bool] = {"label": f"fogbank.test.run={run_id}"}
-    try:
-        for container in client.containers.list(all=True, filters=label, ignore_removed=True):
-            container.remove(force=True)
-        # children are newer than their parents: remove newest first, repeat for stragglers
-        for _ in range(5):
-            images = client.images.list(all=True, filters=label)
-            if not images:
-                break
-            for image in sorted(images, key=lambda i: str(i.attrs["Created"]), reverse=True):
-                try:
-                    client.images.remove(str(image.id), force=True)
-                except docker.errors.APIError:
-                    continue
-    finally:
-        client.close()
-
-
-@pytest.fixture
-async def scratch(docker_engine: Engine, tmp_path: Path) -> AsyncIterator[Scratch]:
-    run = Scratch(run_id=uuid.uuid4().hex[:12], root=tmp_path)
-    try:
-        yield run
-    finally:
-        await asyncio.to_thread(remove_everything_labelled, run.run_id)
-        leftovers = docker.from_env()
-        try:
-            left = leftovers.images.list(
-                all=True, filters={"label": f"fogbank.test.run={run.run_id}"}
-            )
-        finally:
-            leftovers.close()
-        assert left == [], f"images left behind: {left}"
-
-
 class Lines:
     """An on_line sink that records each line with the time it arrived."""
 
@@ -151,12 +90,12 @@ async def build(
     )
 
 
-@pytest.fixture
-async def httpd_image(docker_engine: Engine, scratch: Scratch) -> str:
+async def build_httpd_image(engine: Engine, scratch: Scratch) -> str:
+    """An image serving "hello fogbank" with busybox httpd on port 3000; its tag."""
     context = scratch.context(
         f"COPY www /www\nEXPOSE 3000\nCMD {HTTPD}", files={"www/index.html": "hello fogbank\n"}
     )
-    await build(docker_engine, scratch, context)
+    await build(engine, scratch, context)
     return scratch.tag()
 
 
