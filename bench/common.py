@@ -16,7 +16,7 @@ from pathlib import Path
 import docker
 
 from controller.store.db import close_database, open_database
-from tests.support.cleanup import remove_app_objects as remove_labelled
+from tests.support.docker_objects import remove_app_objects as remove_labelled
 from tests.support.server import Sections, Server, prepare_server
 
 

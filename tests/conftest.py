@@ -22,8 +22,8 @@ from controller.config import GitSettings, Settings, StorageSettings
 from controller.errors import EngineError
 from controller.runtime.engine import Engine
 from tests.support.api import signup_admin, unique_name
-from tests.support.cleanup import remove_app_objects, remove_run_objects, run_images
 from tests.support.deployed import DeployedWebApp, deploy_web_app
+from tests.support.docker_objects import remove_app_objects, remove_run_objects, run_images
 from tests.support.engine import Scratch, build_httpd_image
 from tests.support.ports import free_port
 from tests.support.repos import BUSYBOX, GitRepo, make_web_repo

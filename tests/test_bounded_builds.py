@@ -15,7 +15,7 @@ from quart.testing import QuartClient
 from controller.config import Settings
 from controller.store.models import TERMINAL, Deployment, Status
 from tests.support.api import add_deployment, create_web_app, wait_terminal
-from tests.support.cleanup import run_containers
+from tests.support.docker_objects import run_containers
 from tests.support.repos import GitRepo
 
 pytestmark = pytest.mark.slow

@@ -18,6 +18,7 @@ from quart.testing.connections import WebsocketDisconnectError
 from controller.store.models import Deployment, Status
 from tests.support.api import add_deployment, create_web_app, wait_terminal
 from tests.support.deployed import DeployedWebApp
+from tests.support.docker_objects import deployment_containers
 from tests.support.ports import free_port
 from tests.support.repos import GitRepo
 
@@ -176,9 +177,7 @@ async def test_failures_keep_the_previous_version_serving(
     result = await wait_terminal(app, unhealthy["id"])
     assert (result.status, result.stage) == (Status.FAILED, "starting_new")
     assert "health check failed" in result.error_message
-    leftovers = docker_client.containers.list(
-        all=True, filters={"label": f"fogbank.deployment={unhealthy['id']}"}
-    )
+    leftovers = deployment_containers(docker_client, web.name, unhealthy["id"])
     assert leftovers == []
     log = await client.get(f"/api/deployment/logs/{unhealthy['id']}", headers=web.headers)
     assert "booting-marker" in await log.get_data(as_text=True)

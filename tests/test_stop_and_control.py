@@ -13,8 +13,8 @@ from quart.testing import QuartClient
 
 from controller.store.models import Deployment, Status
 from tests.support.api import add_deployment, create_web_app, services_of, wait_terminal
-from tests.support.cleanup import run_containers
 from tests.support.deployed import DeployedWebApp
+from tests.support.docker_objects import run_containers
 from tests.support.ports import free_port
 from tests.support.repos import GitRepo
 

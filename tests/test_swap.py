@@ -15,6 +15,7 @@ from quart.testing import QuartClient
 from controller.store.models import Deployment, Status
 from tests.support.api import add_deployment, create_web_app, wait_terminal
 from tests.support.deployed import DeployedWebApp
+from tests.support.docker_objects import deployment_containers
 from tests.support.load import SteadyLoad
 from tests.support.ports import free_port
 from tests.support.repos import GitRepo
@@ -58,12 +59,7 @@ async def test_unhealthy_release_never_takes_traffic(
     assert len(load.samples) > 50
     assert load.failures == []
     assert load.bodies() == {"version one\n"}
-    assert (
-        docker_client.containers.list(
-            all=True, filters={"label": f"fogbank.deployment={bad['id']}"}
-        )
-        == []
-    )
+    assert deployment_containers(docker_client, web.name, bad["id"]) == []
     active = await Deployment.get(app_id=web.app_id, is_active=True)
     assert active.id == web.deployment_id
 

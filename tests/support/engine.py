@@ -3,7 +3,7 @@ a static busybox), a line recorder for builds, and raw reads of what Docker hold
 
 Every test labels what it makes with `fogbank.test=1` and its own `fogbank.test.run=<uuid>`
 (also as a LABEL in each Dockerfile, so intermediate images and build containers carry it); the
-`scratch` fixture (tests/conftest.py) removes all of it afterwards (tests/support/cleanup.py).
+`scratch` fixture (tests/conftest.py) removes all of it afterwards (tests/support/docker_objects.py).
 """
 
 from __future__ import annotations

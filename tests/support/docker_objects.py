@@ -1,5 +1,6 @@
-"""Removal of the Docker objects a test or bench made, found by their labels only (other suites
-share the daemon): an app's containers, images and volumes, or everything of one test run."""
+"""The Docker objects a test or bench made, found by their labels only (other suites share the
+daemon): listing them, and removing an app's containers, images and volumes or everything of
+one test run."""
 
 from __future__ import annotations
 
@@ -64,6 +65,16 @@ def remove_run_objects(run_id: str, *, unless_label: str = "") -> None:
                     continue
     finally:
         client.close()
+
+
+def deployment_containers(
+    client: docker.DockerClient, app_name: str, deployment_id: int
+) -> list[Container]:
+    """Containers of one deployment of one app. The app's unique name is part of the filter: a
+    deployment id alone repeats across the databases of suites sharing the daemon."""
+    labels = [f"fogbank.app={app_name}", f"fogbank.deployment={deployment_id}"]
+    found: list[Container] = client.containers.list(all=True, filters={"label": labels})
+    return found
 
 
 def run_images(run_id: str) -> list[str]:
