@@ -19,6 +19,8 @@ from controller.store.timefmt import utcnow
 from tests.support.api import clear_cookies
 from webhooks.signature import sign, verify
 
+pytestmark = pytest.mark.slow
+
 
 async def login(client: QuartClient, username: str, password: str) -> int:
     response = await client.post(
@@ -27,7 +29,6 @@ async def login(client: QuartClient, username: str, password: str) -> int:
     return response.status_code
 
 
-@pytest.mark.slow
 async def test_signup_only_while_no_user_exists(client: QuartClient) -> None:
     first = await client.post(
         "/api/auth/signup", json={"username": "root", "password": "long enough"}
@@ -43,7 +44,6 @@ async def test_signup_only_while_no_user_exists(client: QuartClient) -> None:
     assert await User.all().count() == 1
 
 
-@pytest.mark.slow
 async def test_login_cookie_me_and_logout(client: QuartClient) -> None:
     await auth.create_user("alice", "password123", Role.DEPLOYER)
     assert await login(client, "alice", "wrong-password") == 401
@@ -64,7 +64,6 @@ async def test_login_cookie_me_and_logout(client: QuartClient) -> None:
     assert (await client.get("/api/auth/me")).status_code == 401
 
 
-@pytest.mark.slow
 async def test_tokens_are_hashed_and_bearer_works(client: QuartClient) -> None:
     user = await auth.create_user("ci", "password123", Role.VIEWER)
     raw = await auth.create_api_token(user, "pipeline")
@@ -75,7 +74,6 @@ async def test_tokens_are_hashed_and_bearer_works(client: QuartClient) -> None:
     assert (await me.get_json())["data"]["username"] == "ci"
 
 
-@pytest.mark.slow
 async def test_roles_are_enforced(client: QuartClient) -> None:
     viewer = await auth.create_user("viewer", "password123", Role.VIEWER)
     deployer = await auth.create_user("deployer", "password123", Role.DEPLOYER)
@@ -97,7 +95,6 @@ async def test_roles_are_enforced(client: QuartClient) -> None:
     assert missing.status_code == 404
 
 
-@pytest.mark.slow
 async def test_login_is_rate_limited(client: QuartClient) -> None:
     await auth.create_user("bob", "password123", Role.VIEWER)
     for _ in range(5):
@@ -105,7 +102,6 @@ async def test_login_is_rate_limited(client: QuartClient) -> None:
     assert await login(client, "bob", "password123") == 429
 
 
-@pytest.mark.slow
 async def test_cookie_state_change_needs_json_and_same_origin(client: QuartClient) -> None:
     await auth.create_user("carol", "password123", Role.ADMIN)
     assert await login(client, "carol", "password123") == 200
@@ -124,7 +120,6 @@ async def test_cookie_state_change_needs_json_and_same_origin(client: QuartClien
     assert (await cross.get_json())["error"] == "CSRF_REJECTED"
 
 
-@pytest.mark.slow
 async def test_passwords_are_stored_as_argon2_hashes(client: QuartClient) -> None:
     await auth.create_user("dora", "password123", Role.VIEWER)
     stored = (await User.get(username="dora")).password_hash
@@ -132,7 +127,6 @@ async def test_passwords_are_stored_as_argon2_hashes(client: QuartClient) -> Non
     assert await login(client, "dora", "password123") == 200
 
 
-@pytest.mark.slow  # its own app: the lifespan starts Caddy
 async def test_sessions_expire_on_the_server(settings: Settings) -> None:
     """A 1-second session: accepted at once, refused (and deleted) after its TTL even when the
     client keeps sending the cookie."""
@@ -154,7 +148,6 @@ async def test_sessions_expire_on_the_server(settings: Settings) -> None:
         assert await Session.all().count() == 0
 
 
-@pytest.mark.slow
 async def test_credentials_are_compared_in_constant_time(
     client: QuartClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -179,7 +172,6 @@ async def test_credentials_are_compared_in_constant_time(
     assert len(calls) == 4  # every secret compared, no early return
 
 
-@pytest.mark.slow
 async def test_cookie_websocket_needs_an_allowed_origin(client: QuartClient) -> None:
     """A page on another site cannot ride the session cookie into the log socket (4403); the same
     host, or a Bearer token from anywhere, gets past authentication (4404: no such deployment)."""

@@ -20,8 +20,8 @@ from controller.errors import GitError
 from controller.source.archive import CappedReader, Limits, TreeGuard, UnsafeMember
 from controller.source.mirror import GitSync
 from controller.source.process import git_env, in_thread, stream_git
-from tests.git_support import commit, git, init_repo
-from tests.proc_scan import descendants, processes
+from tests.support.git_hosts import commit, git, init_repo
+from tests.support.processes import descendants, processes
 
 MIB = 1024 * 1024
 

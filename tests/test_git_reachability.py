@@ -10,7 +10,7 @@ import pytest
 
 from controller.errors import GitError
 from controller.source.mirror import GitSync
-from tests.git_support import commit, git, init_repo
+from tests.support.git_hosts import commit, git, init_repo
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """GitSync over the network: cancellation, credentials, redirects, protocols, object checks.
 
-Loopback HTTPS servers play GitHub (tests/git_support.py); nothing leaves the host.
+Loopback HTTPS servers play GitHub (tests/support/git_hosts.py); nothing leaves the host.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import pytest
 
 from controller.errors import GitError
 from controller.source.mirror import GitSync, Remote
-from tests.git_support import GitHost, Tls, commit, git, init_repo, make_tls, serving
-from tests.proc_scan import git_processes, processes
+from tests.support.git_hosts import GitHost, Tls, commit, git, init_repo, make_tls, serving
+from tests.support.processes import git_processes, processes
 
 TOKEN = "ghp_s3cr3tT0kenThatMustNeverShow"
 USER = "x-access-token"

@@ -13,7 +13,7 @@ import pytest
 
 from controller.errors import GitError
 from controller.source.mirror import GitSync, redact
-from tests.git_support import AUTHOR, commit, git
+from tests.support.git_hosts import AUTHOR, commit, git
 
 
 @pytest.fixture

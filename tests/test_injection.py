@@ -19,6 +19,8 @@ from controller.store.models import App, Deployment, Domain, EnvVar, Stage, Stat
 from tests.support.api import create_web_app, signup_admin, wait_terminal
 from tests.support.repos import GitRepo
 
+pytestmark = pytest.mark.slow
+
 
 def injected_urls(marker: Path) -> list[str]:
     touch = f"touch${{IFS}}{marker}"
@@ -73,7 +75,6 @@ async def target(client: QuartClient, admin: dict[str, str], tmp_path: Path) -> 
     return app_id
 
 
-@pytest.mark.slow
 async def test_repository_urls_never_become_git_options_or_commands(
     client: QuartClient, admin: dict[str, str], target: int, tmp_path: Path
 ) -> None:
@@ -94,7 +95,6 @@ async def test_repository_urls_never_become_git_options_or_commands(
     assert not marker.exists()
 
 
-@pytest.mark.slow  # its own app: the lifespan starts Caddy
 async def test_local_repositories_need_git_allow_local(settings: Settings) -> None:
     strict = replace(settings, git=replace(settings.git, allow_local=False))
     quart_app = create_app(strict)
@@ -133,7 +133,6 @@ async def test_local_repositories_need_git_allow_local(settings: Settings) -> No
         ("healthCheckPath", ["/\r\nHost: evil", "x", "/a b", "/a\x00"]),
     ],
 )
-@pytest.mark.slow
 async def test_app_fields_stay_inside_their_bounds(
     client: QuartClient, admin: dict[str, str], target: int, field: str, values: list[str]
 ) -> None:
@@ -150,7 +149,6 @@ async def test_app_fields_stay_inside_their_bounds(
     assert await rows() == before
 
 
-@pytest.mark.slow
 async def test_env_keys_and_values(client: QuartClient, admin: dict[str, str], target: int) -> None:
     before = await rows()
     for key in ("A=B", "A\x00B", "=x", "A B", "A;id", "", "1A", "A-B", "PATH\n", "$(id)"):
@@ -167,7 +165,6 @@ async def test_env_keys_and_values(client: QuartClient, admin: dict[str, str], t
     assert await rows() == before
 
 
-@pytest.mark.slow
 async def test_domain_names(client: QuartClient, admin: dict[str, str], target: int) -> None:
     before = await rows()
     for hostname in (
@@ -193,7 +190,6 @@ async def test_domain_names(client: QuartClient, admin: dict[str, str], target: 
     assert await rows() == before
 
 
-@pytest.mark.slow
 async def test_commit_names_are_only_hex(
     client: QuartClient, admin: dict[str, str], target: int
 ) -> None:
@@ -206,7 +202,6 @@ async def test_commit_names_are_only_hex(
     assert await rows() == before
 
 
-@pytest.mark.slow
 async def test_rows_that_skipped_validation_still_cannot_inject(
     client: QuartClient, admin: dict[str, str], tmp_path: Path
 ) -> None:
@@ -228,7 +223,6 @@ async def test_rows_that_skipped_validation_still_cannot_inject(
     assert not marker.exists()
 
 
-@pytest.mark.slow
 async def test_repository_symlinks_cannot_take_the_build_outside(
     app: Quart,
     client: QuartClient,

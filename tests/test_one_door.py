@@ -21,8 +21,10 @@ from quart import Quart
 from quart.testing import QuartClient
 
 from controller.store.models import Deployment, Stage, Status
-from tests.conftest import GitRepo, create_web_app, free_port, services_of, wait_terminal
-from tests.github_payloads import deliver, push, secret_of
+from tests.support.api import create_web_app, services_of, wait_terminal
+from tests.support.github import deliver, push, secret_of
+from tests.support.ports import free_port
+from tests.support.repos import GitRepo
 
 pytestmark = pytest.mark.slow
 

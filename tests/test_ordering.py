@@ -16,7 +16,7 @@ from controller.errors import GitError
 from controller.source.mirror import GitSync
 from controller.store.db import close_database, open_database
 from controller.store.models import App, Deployment, Status, Trigger, WebhookDelivery
-from tests.fakes import IdleWorkers
+from tests.support.fakes import IdleWorkers
 from tests.support.github import push, signed
 from tests.support.repos import GitRepo
 from webhooks.dispatch import Delivery, handle

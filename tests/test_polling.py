@@ -32,8 +32,8 @@ from controller.upkeep.polling import (
     needs_deploy,
     poll_app,
 )
-from tests.fakes import IdleWorkers
 from tests.support.api import create_web_app, services_of, signup_admin, unique_name, wait_terminal
+from tests.support.fakes import IdleWorkers
 from tests.support.ports import free_port
 from tests.support.repos import GitRepo
 

@@ -24,6 +24,8 @@ from tests.support.ports import free_port
 from tests.support.repos import GitRepo
 from webhooks.payload import normalise_repository, repository_keys
 
+pytestmark = pytest.mark.slow
+
 GLOBAL_SECRET = "global-webhook-secret"
 HELLO_WORLD = "github.com/codertocat/hello-world"
 
@@ -87,7 +89,6 @@ def test_repository_spellings_normalise_to_one_key() -> None:
     "fixture",
     ["push.json", "push-1.json", "push-with-organization.json", "push-with-installation.json"],
 )
-@pytest.mark.slow
 async def test_each_tag_deletion_fixture_is_ignored(
     client: QuartClient, admin: dict[str, str], fixture: str
 ) -> None:
@@ -103,7 +104,6 @@ async def test_each_tag_deletion_fixture_is_ignored(
     assert await WebhookDelivery.all().count() == 1
 
 
-@pytest.mark.slow
 async def test_deletion_skip_markers_untracked_branch_and_other_events_are_ignored(
     client: QuartClient, admin: dict[str, str], web_repo: GitRepo
 ) -> None:
@@ -144,7 +144,6 @@ async def test_deletion_skip_markers_untracked_branch_and_other_events_are_ignor
     assert await WebhookDelivery.all().count() == len(cases)
 
 
-@pytest.mark.slow
 async def test_ping_answers_pong(client: QuartClient, admin: dict[str, str]) -> None:
     app = await create_app(client, admin, gitRepository="https://github.com/octocoders/hello-world")
     secret = await secret_of(client, admin, app["id"])
@@ -164,7 +163,6 @@ async def test_ping_answers_pong(client: QuartClient, admin: dict[str, str]) -> 
     assert await Deployment.all().count() == 0
 
 
-@pytest.mark.slow
 async def test_every_app_tracking_the_repo_and_branch_deploys_the_pushed_commit(
     client: QuartClient, admin: dict[str, str], web_repo: GitRepo
 ) -> None:
@@ -200,7 +198,6 @@ async def test_every_app_tracking_the_repo_and_branch_deploys_the_pushed_commit(
         assert not await Deployment.filter(app_id=idle["id"]).exists()
 
 
-@pytest.mark.slow
 async def test_auto_deploy_off_is_ignored_with_the_reason(
     client: QuartClient, admin: dict[str, str], web_repo: GitRepo
 ) -> None:
@@ -211,7 +208,6 @@ async def test_auto_deploy_off_is_ignored_with_the_reason(
     assert body["message"] == f"autoDeploy is off for {manual['name']}; nothing was deployed"
 
 
-@pytest.mark.slow
 async def test_the_same_delivery_twice_creates_one_deployment(
     client: QuartClient, admin: dict[str, str], web_repo: GitRepo
 ) -> None:
@@ -246,7 +242,6 @@ async def test_the_same_delivery_twice_creates_one_deployment(
 
 
 @pytest.mark.parametrize("max_body_bytes", [4096])
-@pytest.mark.slow
 async def test_a_body_over_the_cap_is_413_and_writes_nothing(
     client: QuartClient, admin: dict[str, str], web_repo: GitRepo
 ) -> None:
@@ -260,7 +255,6 @@ async def test_a_body_over_the_cap_is_413_and_writes_nothing(
     assert await Deployment.all().count() == 0
 
 
-@pytest.mark.slow
 async def test_malformed_bodies_are_400_and_write_nothing(
     client: QuartClient, admin: dict[str, str], web_repo: GitRepo
 ) -> None:
@@ -275,7 +269,6 @@ async def test_malformed_bodies_are_400_and_write_nothing(
     assert await Deployment.all().count() == 0
 
 
-@pytest.mark.slow
 async def test_form_encoded_delivery_is_understood(
     client: QuartClient, admin: dict[str, str], web_repo: GitRepo
 ) -> None:
@@ -289,7 +282,6 @@ async def test_form_encoded_delivery_is_understood(
 
 
 @pytest.mark.parametrize("workers", [2])
-@pytest.mark.slow
 async def test_webhook_deploys_the_pushed_commit_not_the_branch_tip(
     app: Quart, client: QuartClient, admin: dict[str, str], web_repo: GitRepo, app_name: str
 ) -> None:
