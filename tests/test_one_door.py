@@ -21,12 +21,14 @@ from quart import Quart
 from quart.testing import QuartClient
 
 from controller.store.models import Deployment, Stage, Status
-from tests.support.api import create_web_app, services_of, wait_terminal
+from tests.support.api import add_deployment, services_of, wait_terminal
+from tests.support.deployed import DeployedWebApp
+from tests.support.docker_objects import deployment_containers
 from tests.support.github import deliver, push, secret_of
-from tests.support.ports import free_port
 from tests.support.repos import GitRepo
 
-pytestmark = pytest.mark.slow
+# Polling stays out of the way unless a test polls by hand.
+pytestmark = [pytest.mark.slow, pytest.mark.web_app(pollIntervalSeconds=86400)]
 
 # A build whose RUN step takes 6 s (the nonce defeats the layer cache).
 SLOW_DOCKERFILE = """FROM scratch
@@ -99,11 +101,6 @@ def quick_commit(repo: GitRepo, label: str) -> str:
     return repo.commit(label, {"Dockerfile": QUICK_DOCKERFILE, "www/index.html": f"{label}\n"})
 
 
-def containers_of(client: docker.DockerClient, app_name: str, deployment_id: int) -> list[Any]:
-    labels = [f"fogbank.app={app_name}", f"fogbank.deployment={deployment_id}"]
-    return client.containers.list(all=True, filters={"label": labels})
-
-
 @dataclass
 class Deployed:
     app_id: int
@@ -114,23 +111,15 @@ class Deployed:
 
 
 @pytest.fixture
-async def deployed(
-    app: Quart, client: QuartClient, admin: dict[str, str], web_repo: GitRepo, app_name: str
-) -> Deployed:
+async def deployed(app: Quart, client: QuartClient, deployed_web_app: DeployedWebApp) -> Deployed:
     """A web app on a public port, deployed twice (a rollback target), serving version two."""
-    port = free_port()
-    created = await create_web_app(
-        client, admin, app_name, web_repo, publicPort=port, pollIntervalSeconds=86400
-    )
-    added = await client.post("/api/deployment/add", json={"appId": created["id"]}, headers=admin)
-    first = await wait_terminal(app, (await added.get_json())["id"])
-    assert first.status is Status.SUCCESS, first.error_message
-    quick_commit(web_repo, "version two")
-    added = await client.post("/api/deployment/add", json={"appId": created["id"]}, headers=admin)
-    second = await wait_terminal(app, (await added.get_json())["id"])
+    web = deployed_web_app
+    quick_commit(web.repo, "version two")
+    added = await add_deployment(client, web.headers, web.app_id)
+    second = await wait_terminal(app, added["id"])
     assert second.status is Status.SUCCESS, second.error_message
-    secret = await secret_of(client, admin, created["id"])
-    return Deployed(created["id"], app_name, port, secret, first.id)
+    secret = await secret_of(client, web.headers, web.app_id)
+    return Deployed(web.app_id, web.name, web.port, secret, web.deployment_id)
 
 
 async def pushed(client: QuartClient, repo: GitRepo, secret: str, sha: str) -> dict[str, Any]:
@@ -163,7 +152,7 @@ async def test_a_push_cancels_the_older_push_still_building_and_nothing_of_it_se
         assert final.status is Status.SUCCESS, final.error_message
         assert final.commit_hash == d
         await asyncio.sleep(0.3)  # a few more samples of what serves now
-    assert containers_of(docker_client, deployed.name, older["deploymentId"]) == []
+    assert deployment_containers(docker_client, deployed.name, older["deploymentId"]) == []
     assert "commit C\n" not in served.bodies
     assert served.bodies == {"version two\n", "commit D\n"}
 
@@ -193,7 +182,7 @@ async def test_a_commit_polling_discovers_cancels_the_older_build(
         final = await wait_terminal(app, newer.id)
         assert final.status is Status.SUCCESS and final.commit_hash == d
         await asyncio.sleep(0.3)
-    assert containers_of(docker_client, deployed.name, older.id) == []
+    assert deployment_containers(docker_client, deployed.name, older.id) == []
     assert served.bodies == {"version two\n", "commit D\n"}
 
 
