@@ -22,12 +22,10 @@ from tests.support.api import create_web_app, unique_name, wait_terminal
 from tests.support.github import answer_of, deletion, deliver, load, push, secret_of, signed
 from tests.support.ports import free_port
 from tests.support.repos import GitRepo
-from webhooks.payload import normalise_repository, repository_keys
 
 pytestmark = pytest.mark.slow
 
 GLOBAL_SECRET = "global-webhook-secret"
-HELLO_WORLD = "github.com/codertocat/hello-world"
 
 
 @pytest.fixture
@@ -56,33 +54,6 @@ async def create_app(client: QuartClient, admin: dict[str, str], **body: Any) ->
     assert response.status_code == 201, await response.get_data(as_text=True)
     data: dict[str, Any] = (await response.get_json())["data"]
     return data
-
-
-def test_repository_spellings_normalise_to_one_key() -> None:
-    spellings = [
-        "https://github.com/Codertocat/Hello-World.git",
-        "https://github.com/codertocat/hello-world",
-        "https://user:token@GitHub.com/Codertocat/Hello-World/",
-        "https://github.com:443/Codertocat/Hello-World.git/",
-        "ssh://git@github.com/Codertocat/Hello-World.git",
-        "ssh://git@github.com:22/Codertocat/Hello-World.git",
-        "git@github.com:Codertocat/Hello-World.git",
-        "github.com:Codertocat/Hello-World",
-        "git://github.com/Codertocat/Hello-World.git",
-    ]
-    assert {normalise_repository(url) for url in spellings} == {HELLO_WORLD}
-    assert normalise_repository("Codertocat/Hello-World") == "codertocat/hello-world"
-    assert normalise_repository("file:///srv/Repo.git") == normalise_repository("/srv/repo")
-    for other in (
-        "https://gitlab.com/Codertocat/Hello-World",
-        "https://github.com/Codertocat/Hello-World-2",
-        "https://github.com/Octocoders/Hello-World",
-    ):
-        assert normalise_repository(other) != HELLO_WORLD
-    assert normalise_repository("") is None and normalise_repository("https://github.com/") is None
-    keys = repository_keys(load("push.json"))
-    assert HELLO_WORLD in keys and "codertocat/hello-world" in keys
-    assert repository_keys(load("ping-with-organization.json")) == frozenset()
 
 
 @pytest.mark.parametrize(
