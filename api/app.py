@@ -9,22 +9,24 @@ import logging
 
 from quart import Quart
 
-from api.body import Int64Converter
+from api import documentation
 from api.errors import register_error_handlers
 from api.guard import authenticate_request
 from api.receiver import ReceiverMount
+from api.requests import MAX_BODY_CONFIG_KEY, ApiRequest, Int64Converter
 from api.routes import (
     apps,
     auth,
     containers,
     deployments,
+    docs,
     domains,
     envs,
     health,
-    openapi,
     webhooks,
     ws,
 )
+from api.schemas.apps import ALLOW_LOCAL_CONFIG_KEY
 from api.services import EXTENSION_KEY, Services
 from controller.accounts.auth import LoginLimiter
 from controller.config import Settings
@@ -39,7 +41,7 @@ INTAKE_CLOSE_SECONDS = 5.0  # webhook deliveries already received get their answ
 
 BLUEPRINTS = (
     health,
-    openapi,
+    docs,
     auth,
     apps,
     envs,
@@ -55,15 +57,19 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
     """A fogbank app; nothing touches the database or Docker until it starts serving."""
     # No static folder: fogbank serves no files, and every rule must be a documented route.
     app = Quart("fogbank", static_folder=None)
-    # The largest body any route accepts (webhooks); API routes cap lower in api/body.py.
+    # The largest body any route accepts (webhooks); JSON API bodies cap lower (api/requests.py).
     app.config["MAX_CONTENT_LENGTH"] = max(
         settings.github.max_body_bytes, settings.server.max_body_bytes
     )
+    app.config[MAX_BODY_CONFIG_KEY] = settings.server.max_body_bytes
+    app.config[ALLOW_LOCAL_CONFIG_KEY] = settings.git.allow_local
+    app.request_class = ApiRequest
     app.config["FOGBANK_ALLOWED_ORIGINS"] = settings.server.allowed_origins
     app.config["PROPAGATE_EXCEPTIONS"] = False
     # OPTIONS answers 405 in the envelope: fogbank serves no CORS, and never an HTML answer.
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     app.url_map.converters["int"] = Int64Converter
+    documentation.install(app)
     for module in BLUEPRINTS:
         app.register_blueprint(module.blueprint)
     register_error_handlers(app)

@@ -1,4 +1,5 @@
-"""The one JSON envelope of every answer: {"success", "message", "data", "error"}."""
+"""The one JSON envelope of every answer: {"success", "message", "data", "error"}; its schema is
+api/schemas/base.py's Envelope and Failure."""
 
 from __future__ import annotations
 
@@ -13,10 +14,6 @@ def ok_body(data: Any = None, message: str = "OK") -> dict[str, Any]:
 
 def failure_body(message: str, code: str) -> dict[str, Any]:
     return {"success": False, "message": message, "data": None, "error": code}
-
-
-def ok(data: Any = None, message: str = "OK", status: int = 200) -> tuple[Response, int]:
-    return jsonify(ok_body(data, message)), status
 
 
 def failure(message: str, code: str, status: int) -> tuple[Response, int]:

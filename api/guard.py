@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import Literal, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from quart import current_app, g, request, websocket
@@ -49,6 +49,7 @@ def requires(role: Role) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Aw
             check_role(current_principal(), role)
             return await view(*args, **kwargs)
 
+        wrapper.fogbank_role = role  # type: ignore[attr-defined]  # read by api/documentation.py
         return wrapper
 
     return decorate
@@ -131,8 +132,3 @@ async def authenticate_websocket() -> Principal | None:
     if principal is not None and principal.via == "session" and not origin_allowed(websocket):
         raise Forbidden("WebSocket Origin not allowed for cookie authentication")
     return principal
-
-
-def principal_json(principal: Principal) -> dict[str, Any]:
-    user = principal.user
-    return {"id": user.id, "username": user.username, "role": str(user.role)}

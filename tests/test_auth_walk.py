@@ -26,6 +26,8 @@ VIEWER, DEPLOYER, ADMIN = Role.VIEWER, Role.DEPLOYER, Role.ADMIN
 ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/health"): "public",
     ("GET", "/openapi.json"): "public",
+    ("GET", "/docs"): "public",
+    ("GET", "/docs/assets/<name>"): "public",
     ("POST", "/api/auth/login"): "public",
     ("POST", "/api/auth/signup"): "public",
     ("POST", "/api/auth/logout"): VIEWER,

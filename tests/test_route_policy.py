@@ -17,6 +17,8 @@ pytestmark = pytest.mark.slow
 PUBLIC = {
     ("GET", "/api/health"),
     ("GET", "/openapi.json"),  # the schema document; it holds no secrets
+    ("GET", "/docs"),  # the docs page and its files (Swagger UI): no secrets either
+    ("GET", "/docs/assets/1"),
     ("POST", "/api/auth/login"),
     ("POST", "/api/auth/signup"),
     ("POST", "/webhooks/github"),  # authenticated by the GitHub signature

@@ -1,25 +1,32 @@
-"""The seed's Deployments API: add, getByAppId, logs."""
+"""The seed's Deployments API: add, getByAppId, logs; and stop, rollback."""
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, jsonify, request
+from typing import Any
 
-from api.body import read_body
-from api.envelope import ok
+from quart import Blueprint, Response, request
+from quart_schema import document_response, validate_request, validate_response
+
+from api.documentation import content, errors
+from api.envelope import ok_body
 from api.guard import current_principal, requires
 from api.routes.apps import find_app
-from api.serialize import deployment_json
+from api.schemas.base import Envelope
+from api.schemas.deployments import (
+    DeploymentAdd,
+    DeploymentLog,
+    DeploymentOut,
+    DeploymentRef,
+    HistoryPage,
+)
 from api.services import controller
-from controller.apps import validation
 from controller.deploy.queue import CommitRef
 from controller.deploy.requests import DeploymentRequest
-from controller.errors import NotFound, ValidationFailed
+from controller.errors import NotFound
 from controller.store.models import Deployment, Role, Trigger
 
 blueprint = Blueprint("deployments", __name__)
-
-MAX_PAGE = 200
-DEFAULT_PAGE = 50
+Answer = tuple[dict[str, Any], int]
 
 
 async def find_deployment(deployment_id: int) -> Deployment:
@@ -31,69 +38,77 @@ async def find_deployment(deployment_id: int) -> Deployment:
 
 @blueprint.post("/api/deployment/add")
 @requires(Role.DEPLOYER)
-async def add() -> Response:
-    """Queue a deployment of the branch head (or of `commitHash`); answers the bare object."""
-    body = (await read_body()).allow_only("appId", "commitHash")
-    app_id = body.require_int("appId")
-    commit = body.text("commitHash", required=False)
-    if commit is not None:
-        commit = validation.commit(commit)
-    app = await find_app(app_id)
-    ref = CommitRef(commit) if commit is not None else None
+@errors(404, 409)
+@validate_request(DeploymentAdd)
+@validate_response(DeploymentOut)
+async def add(data: DeploymentAdd) -> DeploymentOut:
+    """Queue a deployment of the branch head or of commitHash (the seed's bare object)."""
+    app = await find_app(data.app_id)
+    ref = CommitRef(data.commit_hash) if data.commit_hash is not None else None
     (outcome,) = await controller().request_deployments(
         [DeploymentRequest(app.id, Trigger.MANUAL, ref)]
     )
-    return jsonify(deployment_json(await Deployment.get(id=outcome.id)))
+    return DeploymentOut.model_validate(await Deployment.get(id=outcome.id))
 
 
 @blueprint.post("/api/deployment/stop")
 @requires(Role.DEPLOYER)
-async def stop() -> tuple[Response, int]:
-    """Pending: stopped at once. Building or starting: aborted. After the switch: 409."""
-    body = (await read_body()).allow_only("deploymentId")
-    deployment = await find_deployment(body.require_int("deploymentId"))
+@errors(404, 409, 503)
+@validate_request(DeploymentRef)
+@validate_response(Envelope[DeploymentOut])
+async def stop(data: DeploymentRef) -> Answer:
+    """Stop a deployment: pending at once, building or starting aborted, 409 after the switch."""
+    deployment = await find_deployment(data.deployment_id)
     reason = f"stopped by {current_principal().user.username}"
     stopped = await controller().stop_deployment(deployment.id, reason)
-    return ok(deployment_json(stopped), "Deployment stopped")
+    return ok_body(DeploymentOut.model_validate(stopped), "Deployment stopped"), 200
 
 
 @blueprint.post("/api/deployment/rollback")
 @requires(Role.DEPLOYER)
-async def rollback() -> tuple[Response, int]:
-    """Queue a return to an earlier successful deployment (`deploymentId` is the target)."""
-    body = (await read_body()).allow_only("deploymentId")
-    target = await find_deployment(body.require_int("deploymentId"))
+@errors(404, 409)
+@validate_request(DeploymentRef)
+@validate_response(Envelope[DeploymentOut])
+async def rollback(data: DeploymentRef) -> Answer:
+    """Queue a return to an earlier successful deployment (deploymentId is the target)."""
+    target = await find_deployment(data.deployment_id)
     (outcome,) = await controller().request_deployments(
         [DeploymentRequest(target.app_id, Trigger.ROLLBACK, rollback_to=target.id)]
     )
-    return ok(deployment_json(await Deployment.get(id=outcome.id)), "Rollback queued")
+    deployment = await Deployment.get(id=outcome.id)
+    return ok_body(DeploymentOut.model_validate(deployment), "Rollback queued"), 200
 
 
 @blueprint.post("/api/deployment/getByAppId")
 @requires(Role.VIEWER)
-async def get_by_app_id() -> tuple[Response, int]:
-    body = (await read_body()).allow_only("appId", "limit", "before")
-    app = await find_app(body.require_int("appId"))
-    limit = body.integer("limit", required=False, default=DEFAULT_PAGE) or DEFAULT_PAGE
-    if not 1 <= limit <= MAX_PAGE:
-        raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE}")
+@errors(404)
+@validate_request(HistoryPage)
+@validate_response(Envelope[list[DeploymentOut]])
+async def get_by_app_id(data: HistoryPage) -> Answer:
+    """An app's deployments, newest first."""
+    app = await find_app(data.app_id)
     query = Deployment.filter(app_id=app.id)
-    before = body.integer("before", required=False)
-    if before is not None:
-        query = query.filter(id__lt=before)
-    deployments = await query.order_by("-id").limit(limit)
-    return ok([deployment_json(d) for d in deployments], "Deployments retrieved successfully")
+    if data.before is not None:
+        query = query.filter(id__lt=data.before)
+    page = await query.order_by("-id").limit(data.limit)
+    found = [DeploymentOut.model_validate(d) for d in page]
+    return ok_body(found, "Deployments retrieved successfully"), 200
 
 
 @blueprint.get("/api/deployment/logs/<int:deployment_id>")
 @requires(Role.VIEWER)
-async def logs(deployment_id: int) -> Response | tuple[Response, int]:
-    """The build log so far: text/plain, or the envelope when JSON is asked for."""
+@errors(404)
+@document_response(Envelope[DeploymentLog])
+@content(200, "text/plain", "The log so far")
+async def logs(deployment_id: int) -> Response | Answer:
+    """The build log: text/plain, or the envelope with Accept: application/json."""
     deployment = await find_deployment(deployment_id)
     text = controller().log_text(deployment.id)
-    if (
-        request.accept_mimetypes.best_match(["text/plain", "application/json"])
-        == "application/json"
-    ):
-        return ok({"deployment": deployment_json(deployment), "logs": text}, "Logs retrieved")
-    return Response(text, status=200, content_type="text/plain; charset=utf-8")
+    wanted = request.accept_mimetypes.best_match(["text/plain", "application/json"])
+    if wanted == "application/json":
+        log = DeploymentLog(deployment=DeploymentOut.model_validate(deployment), logs=text)
+        return ok_body(log, "Logs retrieved"), 200
+    response = Response(text, status=200, content_type="text/plain; charset=utf-8")
+    # A log is whatever the build printed: never let a browser sniff it into HTML.
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

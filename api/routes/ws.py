@@ -8,10 +8,12 @@ import contextlib
 import json
 from typing import Any
 
+from pydantic import ValidationError
 from quart import Blueprint, websocket
+from quart_schema import document_querystring
 
-from api.body import parse_id
 from api.guard import authenticate_websocket, check_role
+from api.schemas.deployments import LogStreamQuery
 from api.services import controller
 from controller.deploy.progress import status_data
 from controller.errors import FogbankError
@@ -39,7 +41,9 @@ async def _send(frame: dict[str, Any]) -> None:
 
 
 @blueprint.websocket("/ws/deployment/logs")
+@document_querystring(LogStreamQuery)
 async def deployment_logs() -> None:
+    """WebSocket: a status frame, the log so far, live frames; close 4401/4403/4404/4400."""
     await websocket.accept()
     try:
         principal = await authenticate_websocket()
@@ -55,18 +59,18 @@ async def deployment_logs() -> None:
     except FogbankError:
         await websocket.close(CLOSE_FORBIDDEN, "role too low")
         return
-    deployment_id = parse_id(websocket.args.get("deploymentId", ""))
-    after = parse_id(websocket.args.get("after", "0"))
-    if deployment_id is None or after is None:
+    try:
+        query = LogStreamQuery.model_validate(websocket.args.to_dict())
+    except ValidationError:
         await websocket.close(CLOSE_BAD_REQUEST, "deploymentId and after must be integers")
         return
-    deployment = await Deployment.get_or_none(id=deployment_id)
+    deployment = await Deployment.get_or_none(id=query.deployment_id)
     if deployment is None:
         await websocket.close(CLOSE_NOT_FOUND, "deployment not found")
         return
     try:
         async with asyncio.timeout(None) as too_slow:
-            await _stream(deployment, after, too_slow)
+            await _stream(deployment, query.after, too_slow)
     except TimeoutError:
         if not too_slow.expired():
             raise

@@ -8,6 +8,7 @@ from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 from controller.errors import ValidationFailed
+from controller.runtime import restart_policy as restart_policies
 
 APP_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
@@ -17,7 +18,10 @@ BRANCH = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)(?!.*@\{)[A-Za-z0-9._/-]{1,255}(?<
 SCP_LIKE = re.compile(
     r"^(?P<user>[A-Za-z0-9_][A-Za-z0-9._-]*)@(?P<host>[A-Za-z0-9][A-Za-z0-9.-]*):(?P<path>[^\s]+)$"
 )
+MAX_ENV_VALUE_CHARS = 32 * 1024
 COMMIT = re.compile(r"^[0-9a-fA-F]{7,40}$")
+# An absolute URL path: no whitespace, NUL or fragment.
+HTTP_PATH = re.compile(r"^/[^\s#\x00]*$")
 HOST_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 REMOTE_SCHEMES = {"https", "ssh"}
 LOCAL_SCHEMES = {"file"}
@@ -73,21 +77,18 @@ def relative_path(field: str, value: str) -> str:
     return str(path)
 
 
-def port(field: str, value: int) -> int:
-    if not 1 <= value <= 65535:
-        raise ValidationFailed(f"{field} must be between 1 and 65535")
-    return value
-
-
-def public_port(value: int) -> int:
-    if not 1024 <= value <= 65535:
-        raise ValidationFailed("publicPort must be between 1024 and 65535")
-    return value
-
-
 def http_path(field: str, value: str) -> str:
-    if not value.startswith("/") or any(ch in value for ch in "\x00\r\n #"):
+    if not HTTP_PATH.fullmatch(value):
         raise ValidationFailed(f"{field} must be an absolute URL path such as /health")
+    return value
+
+
+def restart_policy(value: str) -> str:
+    if not restart_policies.PATTERN.fullmatch(value):
+        raise ValidationFailed(
+            f"restartPolicy must be one of: {', '.join(restart_policies.NAMES)} "
+            "(on-failure may name a retry count, e.g. on-failure:5)"
+        )
     return value
 
 
@@ -102,7 +103,7 @@ def env_key(key: str) -> str:
 def env_value(value: str) -> str:
     if "\x00" in value:
         raise ValidationFailed("env value must not contain NUL")
-    if len(value) > 32 * 1024:
+    if len(value) > MAX_ENV_VALUE_CHARS:
         raise ValidationFailed("env value must be at most 32 KiB")
     return value
 

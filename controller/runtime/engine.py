@@ -17,6 +17,7 @@ import docker.errors
 import requests
 
 from controller.errors import EngineError, FogbankError
+from controller.runtime import restart_policy as restart_policies
 from controller.runtime.state import ContainerState, container_state
 from controller.runtime.streams import ResponseCapture, pump
 
@@ -264,12 +265,12 @@ class Engine:
 
 
 def _restart_policy(policy: str) -> Any:  # Any: the SDK stubs only know always/on-failure
-    """Docker's form of "no", "always", "unless-stopped", "on-failure" or "on-failure:<n>"."""
-    name, _, retries = policy.partition(":")
-    valid_retries = not retries or (name == "on-failure" and retries.isdigit())
-    if name not in {"no", "always", "unless-stopped", "on-failure"} or not valid_retries:
-        raise EngineError(f"unknown restart policy {policy!r}")
-    return {"Name": name, "MaximumRetryCount": int(retries or 0)}
+    """Docker's form of a policy of controller/runtime/restart_policy.py."""
+    try:
+        name, retries = restart_policies.parse(policy)
+    except ValueError as exc:
+        raise EngineError(str(exc)) from exc
+    return {"Name": name, "MaximumRetryCount": retries}
 
 
 def _label_filter(labels: dict[str, str]) -> dict[str, Any]:

@@ -1,0 +1,89 @@
+"""The seed's deployment object, written once, and the requests that name deployments."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from api.schemas.base import (
+    AnswerModel,
+    Id,
+    QueryCount,
+    QueryId,
+    QueryModel,
+    RequestModel,
+    Timestamp,
+    rule,
+)
+from controller.apps import validation
+from controller.store.models import Stage, Status, Trigger
+
+MAX_PAGE = 200
+DEFAULT_PAGE = 50
+
+
+class DeploymentOut(AnswerModel):
+    """A deployment, with the seed's field names (snake_case)."""
+
+    id: int
+    app_id: int
+    deployment_number: int
+    commit_hash: str
+    commit_message: str | None
+    commit_author: str | None
+    triggered_by: Trigger
+    status: Status
+    stage: Stage
+    progress: Annotated[int, Field(ge=0, le=100)]
+    error_message: str | None
+    image_tag: str | None
+    container_id: str | None
+    is_active: bool
+    rolled_back_from: int | None
+    duration: int | None
+    created_at: Timestamp
+    started_at: Timestamp
+    finished_at: Timestamp
+    updated_at: Timestamp
+
+
+class DeploymentAdd(RequestModel):
+    """Deploy the branch head, or the commit named."""
+
+    app_id: Id
+    commit_hash: (
+        Annotated[
+            str,
+            rule(validation.commit),
+            Field(json_schema_extra={"pattern": validation.COMMIT.pattern}),
+        ]
+        | None
+    ) = None
+
+
+class DeploymentRef(RequestModel):
+    deployment_id: Id
+
+
+class HistoryPage(RequestModel):
+    """Newest first, `limit` at a time; `before` pages on from the last id seen."""
+
+    app_id: Id
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE
+    before: Id | None = None
+
+
+class DeploymentLog(AnswerModel):
+    deployment: DeploymentOut
+    logs: str
+
+
+class LogStreamQuery(QueryModel):
+    """WS /ws/deployment/logs: the deployment, and the last log line already seen."""
+
+    deployment_id: QueryId
+    after: QueryCount = 0
+    token: str | None = Field(
+        default=None, description="an API token, for clients that cannot set headers"
+    )
