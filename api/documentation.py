@@ -25,6 +25,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 ERRORS_ATTRIBUTE = "fogbank_errors"
 CONTENT_ATTRIBUTE = "fogbank_content"
 RAW_BODY_ATTRIBUTE = "fogbank_raw_body"
+CHOICES_ATTRIBUTE = "fogbank_path_choices"
 AUTHENTICATED: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"sessionCookie": []}]
 SECURITY_SCHEMES: dict[str, Any] = {
     "bearerAuth": {"type": "http", "scheme": "bearer"},
@@ -82,6 +83,16 @@ def content(
     return decorate
 
 
+def path_choices(**choices: Iterable[str]) -> Callable[[F], F]:
+    """The values a string path parameter may take (others answer 404)."""
+
+    def decorate(view: F) -> F:
+        setattr(view, CHOICES_ATTRIBUTE, {name: list(values) for name, values in choices.items()})
+        return view
+
+    return decorate
+
+
 def raw_body(view: F) -> F:
     """The view reads its body itself (the GitHub receiver): any JSON object, no common errors."""
     setattr(view, RAW_BODY_ATTRIBUTE, True)
@@ -129,6 +140,10 @@ class FogbankOpenAPI(OpenAPIProvider):
         operation["tags"] = [rule.endpoint.split(".")[0]]
         operation["x-fogbank-role"] = "public" if public else str(role or "viewer")
         operation["security"] = [] if public else list(AUTHENTICATED)
+        choices = getattr(view, CHOICES_ATTRIBUTE, {})
+        for parameter in operation["parameters"]:
+            if parameter["name"] in choices:
+                parameter["schema"] = {"type": "string", "enum": choices[parameter["name"]]}
         for key in ("parameters", "description"):
             if not operation.get(key):
                 operation.pop(key, None)

@@ -159,3 +159,84 @@ async def test_query_ids_are_ascii_bigints(
         with pytest.raises(WebsocketDisconnectError) as closed:
             await ws.receive()
     assert closed.value.args[0] == 4400
+
+
+@pytest.mark.parametrize("depth", [33, 5000, 200_000])
+async def test_deeply_nested_json_is_400(
+    client: QuartClient, admin: dict[str, str], depth: int
+) -> None:
+    """Nesting past api/requests.py's MAX_JSON_DEPTH (32) is refused before any schema sees it;
+    200,000 levels used to be a RecursionError and a 500."""
+    nested = b'{"appId": 1, "x": ' + b"[" * depth + b"]" * depth + b"}"
+    response = await client.post(
+        "/api/deployment/getByAppId",
+        data=nested,
+        headers={**admin, "Content-Type": "application/json"},
+    )
+    result = await assert_error(response, 400, "BAD_REQUEST")
+    assert "nested deeper than 32" in result["message"]
+
+
+async def test_nesting_at_the_limit_reaches_the_schema(
+    client: QuartClient, admin: dict[str, str]
+) -> None:
+    """32 levels pass the reader; the schema then refuses the unknown field (422, not 400)."""
+    nested = b'{"appId": 1, "x": ' + b"[" * 31 + b"]" * 31 + b"}"
+    response = await client.post(
+        "/api/deployment/getByAppId",
+        data=nested,
+        headers={**admin, "Content-Type": "application/json"},
+    )
+    result = await assert_error(response, 422, "VALIDATION_FAILED")
+    assert "unknown field 'x'" in result["message"]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", ""])
+async def test_a_body_that_is_not_json_is_415(
+    client: QuartClient, admin: dict[str, str], content_type: str
+) -> None:
+    before = await count_rows()
+    headers = {**admin, "Content-Type": content_type} if content_type else admin
+    response = await client.post(
+        "/api/apps/create",
+        data=b'{"name": "web", "gitRepository": "https://example.com/a.git"}',
+        headers=headers,
+    )
+    await assert_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+    assert await count_rows() == before
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "fragment"),
+    [
+        ("/api/apps/update", {"appId": 1, "port": "80"}, "'port' must be an integer"),
+        ("/api/apps/update", {"appId": 1, "autoDeploy": 1}, "'autoDeploy' must be true or false"),
+        ("/api/apps/update", {"appId": 1, "port": 0}, "'port' must be at least 1"),
+        ("/api/apps/update", {"appId": 1, "restartPolicy": "sometimes"}, "restartPolicy"),
+        ("/api/apps/update", {"appId": 1, "templateName": "x" * 256}, "'templateName' must"),
+        ("/api/apps/update", {"appId": 2**63}, "'appId' must be at most"),
+        ("/api/apps/update", {"appId": 1, "git_branch": "main"}, "unknown field 'git_branch'"),
+        ("/api/apps/envs/create", {"appId": 1, "value": "v"}, "'key' is required"),
+        ("/api/apps/envs/update", {"envId": 1, "key": "K"}, "unknown field 'key'"),
+        ("/api/deployment/getByAppId", {"appId": 1, "limit": 201}, "'limit' must be at most 200"),
+        ("/api/auth/login", {"username": "x" * 100_000, "password": "p"}, "'username' must match"),
+    ],
+)
+async def test_validation_names_the_field(
+    client: QuartClient, admin: dict[str, str], path: str, body: dict[str, Any], fragment: str
+) -> None:
+    method = "PUT" if path.endswith("update") else "POST"
+    response = await client.open(path, method=method, json=body, headers=admin)
+    result = await assert_error(response, 422, "VALIDATION_FAILED")
+    assert fragment in result["message"]
+    assert len(result["message"]) < 500, "the message names the field, it does not echo input"
+
+
+async def test_the_log_is_never_sniffed_as_html(client: QuartClient, admin: dict[str, str]) -> None:
+    """A build log is whatever the build printed; with nosniff a browser shows it as text."""
+    app = await App.create(name="sniff", git_repository="https://example.com/a.git")
+    deployment = await Deployment.create(app=app, deployment_number=1)
+    response = await client.get(f"/api/deployment/logs/{deployment.id}", headers=admin)
+    assert response.status_code == 200
+    assert response.content_type.startswith("text/plain")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"

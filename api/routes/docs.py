@@ -10,7 +10,7 @@ from typing import Any
 
 from quart import Blueprint, Quart, Response, current_app, jsonify, render_template_string, url_for
 
-from api.documentation import content, errors
+from api.documentation import content, errors, path_choices
 from api.guard import public
 from controller.errors import NotFound
 
@@ -99,6 +99,7 @@ async def page() -> Response:
 @blueprint.get("/docs/assets/<name>")
 @public
 @errors(404)
+@path_choices(name=ASSETS)
 @content(200, "text/javascript", "Swagger UI's script")
 @content(200, "text/css", "Swagger UI's style sheet")
 async def asset(name: str) -> Response:
