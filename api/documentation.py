@@ -136,40 +136,26 @@ class FogbankOpenAPI(OpenAPIProvider):
 
     def _complete(self, rule: Rule, view: Any, operation: dict[str, Any]) -> dict[str, Any]:
         public = getattr(view, "fogbank_public", False)
-        role = getattr(view, "fogbank_role", None)
         operation["tags"] = [rule.endpoint.split(".")[0]]
-        operation["x-fogbank-role"] = "public" if public else str(role or "viewer")
+        operation["x-fogbank-role"] = (
+            "public" if public else str(getattr(view, "fogbank_role", "viewer"))
+        )
         operation["security"] = [] if public else list(AUTHENTICATED)
         choices = getattr(view, CHOICES_ATTRIBUTE, {})
         for parameter in operation["parameters"]:
             if parameter["name"] in choices:
                 parameter["schema"] = {"type": "string", "enum": choices[parameter["name"]]}
-        for key in ("parameters", "description"):
-            if not operation.get(key):
-                operation.pop(key, None)
-        responses: dict[Any, Any] = {
-            status: {**answer, "description": REASONS.get(int(status), answer["description"])}
-            for status, answer in operation["responses"].items()
-        }
-        for status, answer in getattr(view, CONTENT_ATTRIBUTE, {}).items():
-            merged = responses.setdefault(status, {"description": answer["description"]})
-            merged["content"] = {**merged.get("content", {}), **answer["content"]}
+        if "requestBody" in operation:
+            operation["requestBody"]["required"] = True
         if rule.websocket:
             operation["x-websocket"] = True
             operation["security"] = [*AUTHENTICATED, {"queryToken": []}]
-            responses = {101: {"description": REASONS[101]}}
-        statuses = set(getattr(view, ERRORS_ATTRIBUTE, ()))
-        if not public and not rule.websocket:
-            statuses |= {401, 403}
-        if "requestBody" in operation:
-            operation["requestBody"]["required"] = True
-            if not getattr(view, RAW_BODY_ATTRIBUTE, False):
-                statuses |= set(BODY_ERRORS)
-        if hasattr(view, QUART_SCHEMA_QUERYSTRING_ATTRIBUTE) and not rule.websocket:
-            statuses.add(422)
-        for status in sorted(statuses):
-            responses.setdefault(status, _failure(status))
-        operation["responses"] = {str(status): answer for status, answer in responses.items()}
+            operation["responses"] = {"101": {"description": REASONS[101]}}
+        else:
+            operation["responses"] = _responses(view, operation, public)
+        for key in ("parameters", "description"):
+            if not operation.get(key):
+                operation.pop(key, None)
         return operation
 
     def build_path_parameter(self, name: str, converter: BaseConverter) -> dict[str, Any]:
@@ -192,6 +178,27 @@ class FogbankOpenAPI(OpenAPIProvider):
     def operation_id(self, method: str, path: str, func: Callable[..., Any]) -> str:
         name = f"{func.__module__.rsplit('.', 1)[-1]}_{func.__name__}"
         return name + "_alias" if path == RECEIVER_ALIAS else name
+
+
+def _responses(view: Any, operation: dict[str, Any], public: bool) -> dict[str, Any]:
+    """The view's answers (from its schemas and `content`), then every error it can give."""
+    responses: dict[Any, Any] = {
+        status: {**answer, "description": REASONS.get(int(status), answer["description"])}
+        for status, answer in operation["responses"].items()
+    }
+    for status, answer in getattr(view, CONTENT_ATTRIBUTE, {}).items():
+        merged = responses.setdefault(status, {"description": answer["description"]})
+        merged["content"] = {**merged.get("content", {}), **answer["content"]}
+    statuses = set(getattr(view, ERRORS_ATTRIBUTE, ()))
+    if not public:
+        statuses |= {401, 403}
+    if "requestBody" in operation and not getattr(view, RAW_BODY_ATTRIBUTE, False):
+        statuses |= set(BODY_ERRORS)
+    if hasattr(view, QUART_SCHEMA_QUERYSTRING_ATTRIBUTE):
+        statuses.add(422)
+    for status in sorted(statuses):
+        responses.setdefault(status, _failure(status))
+    return {str(status): answer for status, answer in responses.items()}
 
 
 def _failure(status: int) -> dict[str, Any]:
