@@ -46,6 +46,8 @@ from tests.support.docker_objects import remove_app_objects
 from tests.support.repos import make_web_repo
 from tests.support.server import Server, cli, configured_port, wait_until, write_config
 
+pytestmark = pytest.mark.slow
+
 # Generated requests per operation (hypothesis max_examples), besides schemathesis' coverage
 # cases and the document's examples: about 3,000 requests in all.
 FUZZ_EXAMPLES = 50
