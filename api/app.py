@@ -55,7 +55,7 @@ BLUEPRINTS = (
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
     """A fogbank app; nothing touches the database or Docker until it starts serving."""
-    # No static folder: fogbank serves no files, and every rule must be a documented route.
+    # No static folder: every rule must be a documented route (the docs page serves its own).
     app = Quart("fogbank", static_folder=None)
     # The largest body any route accepts (webhooks); JSON API bodies cap lower (api/requests.py).
     app.config["MAX_CONTENT_LENGTH"] = max(
