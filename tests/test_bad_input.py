@@ -8,7 +8,7 @@ import pytest
 from quart.testing import QuartClient
 from quart.testing.connections import WebsocketDisconnectError
 
-from controller.store.models import App, Deployment, EnvVar
+from controller.store.models import App, Deployment, EnvVar, User
 from tests.support.api import assert_error
 
 pytestmark = pytest.mark.slow
@@ -240,3 +240,15 @@ async def test_the_log_is_never_sniffed_as_html(client: QuartClient, admin: dict
     assert response.status_code == 200
     assert response.content_type.startswith("text/plain")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_signup_needs_a_json_body(client: QuartClient) -> None:
+    """A cross-site form can send text/plain without a preflight: it must not claim a fresh
+    instance."""
+    response = await client.post(
+        "/api/auth/signup",
+        data=b'{"username": "mallory", "password": "a long password"}',
+        headers={"Content-Type": "text/plain"},
+    )
+    await assert_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+    assert not await User.exists()

@@ -58,15 +58,18 @@ async def get_all() -> Answer:
     return ok_body(found, "Apps retrieved successfully"), 200
 
 
-def _with_state(app: App) -> Any:
+def _with_state(app: App) -> AppState:
     """The app with what the reconciler last saw: sync and health, reported separately."""
     state = controller().app_state(app.id)
-    return AppState(
-        **dict(AppOut.model_validate(app)),
-        sync=state.sync,
-        health=state.health,
-        sync_detail=state.detail,
-        checked_at=state.checked_at,
+    fields = {name: getattr(app, name) for name in AppOut.model_fields}
+    return AppState.model_validate(
+        {
+            **fields,
+            "sync": state.sync,
+            "health": state.health,
+            "sync_detail": state.detail,
+            "checked_at": state.checked_at,
+        }
     )
 
 
