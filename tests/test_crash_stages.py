@@ -3,8 +3,9 @@ version: after each restart nothing is left non-terminal, the interrupted deploy
 ("interrupted") and re-queued, and no request failed during the whole run; at the end no orphan
 container, image or build directory is left.
 
-How each stage is reliably hit: cloning_repo by the fault-injection setting
-`faults.pause_in_stage = "cloning_repo"` (a local export is too quick to hit by timing);
+How each stage is reliably hit: cloning_repo by running the server through the test-only
+launcher tests/support/paused_serve.py, which holds each deployment 4 s after it enters that
+stage (a local export is too quick to hit by timing);
 building_image runs `sleep 6`; starting_new has a container that listens only after 6 s;
 stopping_old is the 10 s safety window after the switch.
 """
@@ -41,18 +42,22 @@ STAGE_DOCKERFILES = {
     "stopping_old": BASE_DOCKERFILE + SERVE,
 }
 TERMINAL = {"success", "failed", "stopped", "rolled_back"}
+# The test-only launcher that holds every deployment 4 s in cloning_repo.
+HOLD_IN_CLONING_REPO = (
+    "-m",
+    "tests.support.paused_serve",
+    "--stage",
+    "cloning_repo",
+    "--seconds",
+    "4",
+)
 
 
 @pytest.fixture
 def crash_server(tmp_path: Path) -> Server:
-    return prepare_server(
-        tmp_path,
-        {
-            "controller": {"workers": 1},
-            "faults": {"pause_in_stage": "cloning_repo", "pause_seconds": 4},
-        },
-        client_name="t",
-    )
+    server = prepare_server(tmp_path, {"controller": {"workers": 1}}, client_name="t")
+    server.launcher = HOLD_IN_CLONING_REPO
+    return server
 
 
 def rows(server: Server, app_id: int) -> dict[int, dict[str, Any]]:

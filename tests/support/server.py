@@ -48,10 +48,12 @@ def cli(*args: str, config: Path, stdin: str = "", cwd: Path | None = None) -> s
     return result.stdout.strip()
 
 
-def _child_env() -> dict[str, str]:
-    """This environment without FOGBANK_* (the config file alone speaks), importing this tree."""
+def _child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This environment without FOGBANK_* (the config file alone speaks), importing this tree;
+    then `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FOGBANK_")}
     env["PYTHONPATH"] = str(ROOT)
+    env.update(extra or {})
     return env
 
 
@@ -126,6 +128,10 @@ class Server:
     port: int
     log_path: Path
     token: str = ""
+    # What runs `serve`: fogbank's CLI, or a test launcher around it (paused_serve.py).
+    launcher: tuple[str, ...] = ("-m", "api.cli")
+    # Extra environment of the server process (the test's own FOGBANK_* are never passed on).
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -139,12 +145,12 @@ class Server:
 
     def start(self, cwd: Path | None = None, *, use_config: bool = True) -> None:
         """Start `fogbank serve` and wait until /api/health answers."""
-        args = [sys.executable, "-m", "api.cli", "serve"]
+        args = [sys.executable, *self.launcher, "serve"]
         if use_config:
             args += ["--config", str(self.config)]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, env=_child_env()
+                args, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, env=_child_env(self.env)
             )
         wait_until(
             self._healthy,
