@@ -67,11 +67,6 @@ class Pipeline:
             log.exception("deployment %s failed unexpectedly", deployment.id)
             await tracker.fail(f"internal error: {type(exc).__name__}: {exc}")
 
-    async def _injected_pause(self, stage: Stage) -> None:
-        faults = self.settings.faults
-        if faults.pause_in_stage == stage and faults.pause_seconds > 0:
-            await asyncio.sleep(faults.pause_seconds)
-
     async def _discard_image(self, deployment: Deployment) -> None:
         try:
             await discard_image(self.engine, deployment)
@@ -132,7 +127,6 @@ class Pipeline:
         self, app: App, envs: list[EnvVar], deployment: Deployment, tracker: Tracker, tag: str
     ) -> None:
         await tracker.enter(Stage.CLONING_REPO, "Cloning repository...")
-        await self._injected_pause(Stage.CLONING_REPO)
         try:
             context = await self.builder.checkout(app, deployment)
             tracker.log(f"Checked out commit {deployment.commit_hash}")
