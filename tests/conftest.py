@@ -8,7 +8,6 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -18,7 +17,7 @@ from quart import Quart
 from quart.testing import QuartClient
 
 from api.app import create_app
-from controller.config import GitSettings, Settings, StorageSettings
+from controller.config import EdgeSettings, GitSettings, Settings, StorageSettings
 from controller.errors import EngineError
 from controller.runtime.engine import Engine
 from tests.support.api import signup_admin, unique_name
@@ -119,13 +118,11 @@ def web_repo(tmp_path: Path) -> GitRepo:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    base = Settings()
-    return replace(
-        base,
+    return Settings(
         storage=StorageSettings(data_dir=tmp_path / "data"),
         git=GitSettings(allow_local=True, timeout_seconds=60),
         # Each test its own Caddy on free loopback ports.
-        edge=replace(base.edge, admin_url=f"http://127.0.0.1:{free_port()}", http_port=free_port()),
+        edge=EdgeSettings(admin_url=f"http://127.0.0.1:{free_port()}", http_port=free_port()),
     )
 
 

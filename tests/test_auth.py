@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -130,7 +129,9 @@ async def test_passwords_are_stored_as_argon2_hashes(client: QuartClient) -> Non
 async def test_sessions_expire_on_the_server(settings: Settings) -> None:
     """A 1-second session: accepted at once, refused (and deleted) after its TTL even when the
     client keeps sending the cookie."""
-    short = replace(settings, auth=replace(settings.auth, session_ttl_seconds=1))
+    short = settings.model_copy(
+        update={"auth": settings.auth.model_copy(update={"session_ttl_seconds": 1})}
+    )
     quart_app = create_app(short)
     async with quart_app.test_app():
         client = QuartClient(quart_app)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from dataclasses import replace
 
 import pytest
 from quart import Quart
@@ -25,10 +24,10 @@ BUILD_LIMIT_SECONDS = 4
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return replace(
-        settings,
-        build=replace(settings.build, timeout_seconds=BUILD_LIMIT_SECONDS, max_line_chars=200),
+    build = settings.build.model_copy(
+        update={"timeout_seconds": BUILD_LIMIT_SECONDS, "max_line_chars": 200}
     )
+    return settings.model_copy(update={"build": build})
 
 
 async def test_endless_build_step_fails_at_the_limit(

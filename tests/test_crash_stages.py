@@ -28,6 +28,8 @@ from tests.support.server import Server, prepare_server, wait_until
 
 pytestmark = pytest.mark.slow
 
+pytestmark = pytest.mark.slow
+
 ROUNDS = 3
 BASE_DOCKERFILE = """FROM scratch
 COPY busybox /bin/busybox

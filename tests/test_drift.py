@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import replace
 
 import docker
 import httpx
@@ -25,10 +24,10 @@ RECONCILE_SECONDS = 1.0
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return replace(
-        settings,
-        controller=replace(settings.controller, reconcile_interval_seconds=RECONCILE_SECONDS),
+    controller = settings.controller.model_copy(
+        update={"reconcile_interval_seconds": RECONCILE_SECONDS}
     )
+    return settings.model_copy(update={"controller": controller})
 
 
 async def serving(port: int, expected: str, timeout_seconds: float) -> float:

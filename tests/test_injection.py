@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +95,9 @@ async def test_repository_urls_never_become_git_options_or_commands(
 
 
 async def test_local_repositories_need_git_allow_local(settings: Settings) -> None:
-    strict = replace(settings, git=replace(settings.git, allow_local=False))
+    strict = settings.model_copy(
+        update={"git": settings.git.model_copy(update={"allow_local": False})}
+    )
     quart_app = create_app(strict)
     async with quart_app.test_app():
         client = QuartClient(quart_app)

@@ -4,13 +4,11 @@ for the unwatched ones. Real app lifespan and SQLite; no workers, so the claim i
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from quart import Quart
 from quart.testing import QuartClient
 
-from controller.config import ControllerSettings, Settings
+from controller.config import Settings
 from controller.deploy.queue import claim_next
 from controller.store.models import Deployment, Status
 from tests.support.api import create_web_app, services_of, unique_name
@@ -21,7 +19,10 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return replace(settings, controller=ControllerSettings(workers=0))
+    # No workers, so queued deployments stay pending. A config cannot say this (controller.workers
+    # is at least 1); model_copy does not validate, so a test can.
+    controller = settings.controller.model_copy(update={"workers": 0})
+    return settings.model_copy(update={"controller": controller})
 
 
 async def test_watchers_of_superseded_deployments_get_their_final_status(

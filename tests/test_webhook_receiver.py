@@ -4,14 +4,12 @@ a real git repository; GitHub.com is faked by its real payloads, signed here."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from quart import Quart, request
 from quart.testing import QuartClient
 
 from api.receiver import ReceiverMount
-from controller.config import ControllerSettings, GithubSettings, Settings
+from controller.config import GithubSettings, Settings
 from controller.store.models import Deployment, WebhookDelivery
 from tests.support.api import create_web_app, unique_name
 from tests.support.github import push, secret_of, signed
@@ -22,11 +20,11 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return replace(
-        settings,
-        github=GithubSettings(webhook_secret="", max_body_bytes=16384),
-        controller=ControllerSettings(workers=0),
-    )
+    # No workers (a config cannot say this: controller.workers is at least 1; model_copy does
+    # not validate).
+    controller = settings.controller.model_copy(update={"workers": 0})
+    github = GithubSettings(webhook_secret="", max_body_bytes=16384)
+    return settings.model_copy(update={"github": github, "controller": controller})
 
 
 async def test_the_mount_answers_receiver_posts_before_quart_and_like_the_view(

@@ -6,13 +6,12 @@ real payloads and signed here (tests/github_payloads.py)."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import pytest
 from quart.testing import QuartClient
 
 from controller.accounts import auth
-from controller.config import ControllerSettings, GithubSettings, Settings
+from controller.config import GithubSettings, Settings
 from controller.store.models import App, Deployment, Role, WebhookDelivery
 from tests.support.api import create_web_app, unique_name
 from tests.support.github import answer_of, deliver, push, secret_of, signed
@@ -33,11 +32,10 @@ def global_secret() -> str:
 @pytest.fixture
 def settings(settings: Settings, global_secret: str) -> Settings:
     # No workers: these tests are about the receiver; queued deployments simply stay pending.
-    return replace(
-        settings,
-        github=GithubSettings(webhook_secret=global_secret),
-        controller=ControllerSettings(workers=0),
-    )
+    # A config cannot say this (controller.workers is at least 1); model_copy does not validate.
+    controller = settings.controller.model_copy(update={"workers": 0})
+    github = GithubSettings(webhook_secret=global_secret)
+    return settings.model_copy(update={"github": github, "controller": controller})
 
 
 def test_githubs_published_test_vector() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +17,8 @@ from tests.support.ports import free_port
 
 def edge_settings(**extra: Any) -> EdgeSettings:
     """Free loopback ports for the admin API and the edge HTTP port, then `extra`."""
-    base = EdgeSettings(
-        admin_url=f"http://127.0.0.1:{free_port()}", http_port=free_port(), drain_seconds=1.0
-    )
-    return replace(base, **extra)
+    free = {"admin_url": f"http://127.0.0.1:{free_port()}", "http_port": free_port()}
+    return EdgeSettings.model_validate({**free, "drain_seconds": 1.0, **extra})
 
 
 @contextlib.asynccontextmanager

@@ -42,13 +42,13 @@ def cli(*args: str, config: Path, stdin: str = "", cwd: Path | None = None) -> s
         timeout=60,
         check=False,
         cwd=cwd,
-        env=_child_env(),
+        env=child_env(),
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
 
-def _child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """This environment without FOGBANK_* (the config file alone speaks), importing this tree;
     then `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FOGBANK_")}
@@ -150,7 +150,7 @@ class Server:
             args += ["--config", str(self.config)]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, env=_child_env(self.env)
+                args, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, env=child_env(self.env)
             )
         wait_until(
             self._healthy,

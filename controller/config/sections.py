@@ -1,0 +1,157 @@
+"""The sections of the settings, one class per `[section]`: every key, its type, its default
+and, for every number, its range. A `<key>_file` entry sets a string key from a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+FILE_SUFFIX = "_file"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+MIB = 1024 * 1024
+MAX_PORT = 65_535
+
+
+class Section(BaseModel):
+    """One `[section]`: immutable, and an unknown key is an error."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_files(cls, data: Any) -> Any:
+        """`<key>_file = PATH` sets the string setting `<key>` to that file's content, so a
+        secret stays out of the config file and the environment."""
+        if not isinstance(data, dict):
+            return data
+        values = dict(data)
+        for key in [k for k in data if isinstance(k, str) and k.endswith(FILE_SUFFIX)]:
+            field = cls.model_fields.get(key.removesuffix(FILE_SUFFIX))
+            if field is None or field.annotation is not str:
+                continue  # left for extra="forbid" to refuse by name
+            values[key.removesuffix(FILE_SUFFIX)] = _read_file(key, values.pop(key))
+        return values
+
+
+def _read_file(key: str, path: Any) -> str:
+    if not isinstance(path, str | Path):
+        raise ValueError(f"{key} must be a file path")
+    try:
+        return Path(path).expanduser().read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ValueError(f"{key}: cannot read {path} ({exc.strerror or exc})") from exc
+
+
+class ServerSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=MAX_PORT)
+    # Origins allowed to open cookie-authenticated WebSockets; empty means same host only.
+    allowed_origins: tuple[str, ...] = ()
+    max_body_bytes: int = Field(default=MIB, ge=1024, le=1024 * MIB)
+    # "uvloop" (libuv's event loop, what Hypercorn's worker_class = "uvloop" uses) or the
+    # standard library's "asyncio".
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        # An environment variable holds the list as "https://a.example,https://b.example".
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
+
+class StorageSettings(Section):
+    data_dir: Path = Path("./data")
+
+
+class DatabaseSettings(Section):
+    # Empty means SQLite at <data_dir>/fogbank.db. Kept out of repr: it may hold a password.
+    url: str = Field(default="", repr=False)
+    # That SQLite file's durability (its WAL is synced at every checkpoint, every 2 s):
+    # "normal": a commit survives a crash or kill of fogbank; a power loss or kernel crash may
+    #   lose the last seconds of commits (SQLite's advice for WAL, and Rails 8's default);
+    # "full": every commit is synced to disk before it returns; slower when other programs
+    #   (Docker builds) are writing to the same disk.
+    sqlite_synchronous: Literal["normal", "full"] = "normal"
+
+
+class ControllerSettings(Section):
+    # At least one: with none, deployments would be queued and never built.
+    workers: int = Field(default=2, ge=1, le=64)
+    shutdown_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    keep_images: int = Field(default=5, ge=0, le=1000)
+    reconcile_interval_seconds: float = Field(default=15.0, ge=0.1, le=86_400)
+
+
+class BuildSettings(Section):
+    timeout_seconds: float = Field(default=900.0, gt=0, le=86_400)
+    memory_limit_mb: int = Field(default=2048, ge=64, le=1024 * 1024)
+    # Docker's own bounds for a relative CPU weight.
+    cpu_shares: int = Field(default=512, ge=2, le=262_144)
+    max_line_chars: int = Field(default=4096, ge=80, le=MIB)
+    max_log_bytes: int = Field(default=10 * MIB, ge=64 * 1024, le=1024 * MIB)
+    min_free_disk_mb: int = Field(default=1024, ge=0, le=1024 * 1024)
+    # A commit's tree (what is exported for a build): total bytes, and files plus directories.
+    max_context_bytes: int = Field(default=1024 * MIB, ge=MIB, le=1024 * 1024 * MIB)
+    max_files: int = Field(default=100_000, ge=10, le=10_000_000)
+
+
+class HistorySettings(Section):
+    keep_deployments: int = Field(default=100, ge=1, le=100_000)
+    keep_webhook_deliveries: int = Field(default=10_000, ge=1, le=10_000_000)
+
+
+class DeploySettings(Section):
+    health_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    health_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    stop_timeout_seconds: int = Field(default=10, ge=0, le=3600)
+
+
+class GitSettings(Section):
+    allow_local: bool = False
+    timeout_seconds: float = Field(default=120.0, gt=0, le=3600)
+
+
+class GithubSettings(Section):
+    webhook_secret: str = Field(default="", repr=False)
+    max_body_bytes: int = Field(default=25 * MIB, ge=1024, le=1024 * MIB)
+
+
+class AuthSettings(Section):
+    session_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=1, le=366 * 24 * 3600)
+    cookie_secure: bool = False
+    login_failures_per_minute: int = Field(default=5, ge=1, le=10_000)
+
+
+class EdgeSettings(Section):
+    # Start and supervise our own Caddy; false: use the one answering at admin_url.
+    manage: bool = True
+    caddy_binary: str = "caddy"
+    admin_url: str = "http://127.0.0.1:2019"
+    http_port: int = Field(default=8000, ge=1, le=MAX_PORT)
+    bind_address: str = "127.0.0.1"
+    drain_seconds: float = Field(default=2.0, ge=0, le=300)
+
+    @field_validator("admin_url")
+    @classmethod
+    def _loopback_only(cls, url: str) -> str:
+        # The admin API can rewrite every route; it must never be reachable from the network.
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if (
+            parts.scheme != "http"
+            or parts.hostname not in LOOPBACK_HOSTS
+            or port is None
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.username is not None
+        ):
+            raise ValueError("must be http://127.0.0.1:<port> (loopback only)")
+        return url
