@@ -1,4 +1,8 @@
-"""The `fogbank` command: serve, user create, token create."""
+"""The `fogbank` command: serve, user create, token create; --help and --version.
+
+GitPython raises at import on a host without git, so nothing here imports it at the top: the
+app (which does) is imported only when `serve` runs, and --help and --version work anywhere.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +21,6 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 from api import runtime
-from api.app import create_app, drain
 from controller.accounts import auth
 from controller.config import Settings, load_settings
 from controller.errors import FogbankError
@@ -51,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fogbank", description="GitOps deployment controller")
+    parser.add_argument("--version", action="version", version=f"fogbank {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve_cmd = commands.add_parser("serve", help="run the API, the workers and the scheduler")
@@ -83,7 +88,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    try:
+        return metadata.version("fogbank")
+    except metadata.PackageNotFoundError:
+        return "(not installed: run scripts/venv)"
+
+
 async def _serve(settings: Settings, _: argparse.Namespace) -> int:
+    from api.app import create_app, drain  # noqa: PLC0415 - GitPython: see the module docstring
+
     app = create_app(settings)
 
     @app.before_serving
