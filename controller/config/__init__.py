@@ -4,7 +4,7 @@ Each layer overrides the one before: defaults -> TOML file -> ``FOGBANK_<SECTION
 environment -> ``<key>_file`` (a string setting read from a file, e.g. a secret). Unknown
 sections and keys are refused by name, every number has a range, and any failure is a
 ConfigError. Other ``FOGBANK_*`` variables belong to scripts and the test suite and are ignored.
-Nothing else in fogbank reads os.environ.
+Nothing else in fogbank takes settings from os.environ.
 """
 
 from controller.config.load import load_settings
