@@ -87,7 +87,11 @@ class RequestDoor:
     def __init__(self, git: GitSync, workers: Workers) -> None:
         self._git = git
         self._workers = workers
-        self._checks: set[asyncio.Task[None]] = set()
+        # Ancestry checks of pushes against running builds: one task per app at a time, which
+        # checks the newest candidate that arrived meanwhile (a burst costs one check, not one
+        # per batch).
+        self._checks: dict[int, asyncio.Task[None]] = {}
+        self._candidates: dict[int, tuple[RunControl, str, str]] = {}
 
     async def request(
         self, wanted: Sequence[DeploymentRequest], *, record: Recorder | None = None
@@ -131,7 +135,8 @@ class RequestDoor:
 
     async def close(self) -> None:
         """Cancel the ancestry checks still running."""
-        checks, self._checks = set(self._checks), set()
+        checks, self._checks = set(self._checks.values()), {}
+        self._candidates.clear()
         for task in checks:
             task.cancel()
         if checks:
@@ -167,21 +172,32 @@ class RequestDoor:
             return
         if control.commit_hash == item.commit.sha:
             return
-        task = asyncio.create_task(
-            self._stop_if_older(control, item.app_id, item.commit.sha, reason),
-            name=f"fogbank-supersede-{control.deployment_id}",
-        )
-        self._checks.add(task)
-        task.add_done_callback(self._checks.discard)
+        self._candidates[item.app_id] = (control, item.commit.sha, reason)
+        if item.app_id not in self._checks:
+            self._checks[item.app_id] = asyncio.create_task(
+                self._check_pushes(item.app_id), name=f"fogbank-supersede-app-{item.app_id}"
+            )
 
-    async def _stop_if_older(
-        self, control: RunControl, app_id: int, newer: str, reason: str
-    ) -> None:
+    async def _check_pushes(self, app_id: int) -> None:
+        """Stop the app's running build when the newest pushed commit descends from it."""
+        try:
+            while (candidate := self._candidates.pop(app_id, None)) is not None:
+                control, newer, reason = candidate
+                if control.finished.is_set() or control.switched or control.stop_reason:
+                    continue
+                if await self._descends(app_id, control, newer):
+                    control.request_stop(reason)
+        finally:
+            self._checks.pop(app_id, None)
+
+    async def _descends(self, app_id: int, control: RunControl, newer: str) -> bool:
+        """Whether `newer` has the running commit as an ancestor; fetches the branch only when
+        the mirror does not have `newer` yet. False (the build keeps running) when unknown."""
         try:
             app = await App.get(id=app_id)
-            # Fetches the branch, so the pushed commit and its history are in the mirror.
-            await self._git.resolve(app.name, app.git_repository, app.git_branch, newer)
-            older = await self._git.is_ancestor(app.name, control.commit_hash, newer)
+            if not await self._git.has_commit(app.name, newer):
+                await self._git.resolve(app.name, app.git_repository, app.git_branch, newer)
+            return await self._git.is_ancestor(app.name, control.commit_hash, newer)
         except FogbankError as exc:
             log.warning(
                 "could not tell whether deployment %s is older than %s: %s; it keeps running",
@@ -189,9 +205,7 @@ class RequestDoor:
                 newer[:12],
                 exc.message,
             )
-            return
-        if older:
-            control.request_stop(reason)
+            return False
 
 
 def _key(item: NewDeployment) -> tuple[int, str] | None:

@@ -194,6 +194,14 @@ class GitSync:
                 return False
             return await in_thread(lambda: commits.is_ancestor(mirror, older_sha, newer_sha))
 
+    async def has_commit(self, app: str, sha: str) -> bool:
+        """Whether commit `sha` is in the app's mirror already (nothing is fetched)."""
+        _check_commit(sha)
+        async with self._lock(app, create=False) as mirror:
+            if not (mirror / "HEAD").is_file():
+                return False
+            return await in_thread(lambda: commits.find_commit(mirror, sha)) is not None
+
     async def remove(self, app: str) -> None:
         """Delete the mirror of `app` (nothing happens when there is none)."""
         async with self._lock(app, create=False) as mirror:

@@ -152,7 +152,8 @@ class Deployment(models.Model):
         unique_together = (("app", "deployment_number"),)
         # The history query (app_id = ? AND id < ? ORDER BY id DESC): the column, not the
         # relation, since SQLite reads a quoted unknown name ("app") as a string constant.
-        indexes = (("app_id", "id"),)
+        # The door's de-duplication (app_id = ? AND commit_hash IN (...)).
+        indexes = (("app_id", "id"), ("app_id", "commit_hash"))
 
 
 # Columns added after the first release carry db_default so existing rows get a value when the
