@@ -8,6 +8,8 @@ import asyncio
 from dataclasses import dataclass, field
 from enum import Enum
 
+SUPERSEDED_PREFIX = "superseded by deployment #"
+
 
 class StopOutcome(Enum):
     CANCELLING = "cancelling"  # the running work is being aborted
@@ -34,6 +36,11 @@ class RunControl:
             if self.task is not None:
                 self.task.cancel()
         return StopOutcome.CANCELLING
+
+    @property
+    def superseded(self) -> bool:
+        """Stopped because a newer request of the app came (latest wins)."""
+        return bool(self.stop_reason and self.stop_reason.startswith(SUPERSEDED_PREFIX))
 
     def try_switch(self) -> bool:
         """Mark the moment traffic moves to this deployment; False when a stop came first.

@@ -13,6 +13,7 @@ from typing import Any
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
+from controller.deploy.inflight import SUPERSEDED_PREFIX
 from controller.store.bulk import insert_rows
 from controller.store.models import IN_FLIGHT, App, Deployment, Stage, Status, Trigger
 from controller.store.timefmt import utcnow
@@ -41,7 +42,7 @@ class Claim:
 
 
 def superseded_reason(deployment_number: int) -> str:
-    return f"superseded by deployment #{deployment_number}"
+    return f"{SUPERSEDED_PREFIX}{deployment_number}"
 
 
 async def enqueue(

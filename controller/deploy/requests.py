@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -78,7 +78,7 @@ class Workers(Protocol):
 
     def running(self, app_id: int) -> RunControl | None: ...
 
-    def wake(self) -> None: ...
+    def wake(self, app_ids: Iterable[int] = ()) -> None: ...
 
     async def announce_superseded(self, app_id: int, newest_number: int) -> None: ...
 
@@ -130,7 +130,7 @@ class RequestDoor:
                 await self._workers.announce_superseded(app_id, last.deployment_number)
             self._supersede_running(last, item)
         if newest:
-            self._workers.wake()
+            self._workers.wake(newest)
         return outcomes
 
     async def close(self) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
 
 from controller.deploy.inflight import RunControl, RunRegistry, StopOutcome
 from controller.deploy.pipeline import SHUTDOWN_MESSAGE, Pipeline
@@ -22,6 +23,9 @@ log = logging.getLogger(__name__)
 
 IDLE_RECHECK_SECONDS = 5.0
 STOP_WAIT_SECONDS = 60.0
+# After a newer request cancelled an app's build, its next build waits until requests for the
+# app have been quiet this long: a burst of pushes then costs one build, not one per push.
+SETTLE_SECONDS = 1.0
 
 
 class WorkerPool:
@@ -44,6 +48,7 @@ class WorkerPool:
         self._stopping = asyncio.Event()
         self._claim_lock = asyncio.Lock()
         self._busy_apps: set[int] = set()
+        self._settling: dict[int, float] = {}  # app id -> loop time its next claim may start
         self._workers: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -65,8 +70,13 @@ class WorkerPool:
                 await task
         self._workers.clear()
 
-    def wake(self) -> None:
-        """A deployment was enqueued: let an idle worker claim it now."""
+    def wake(self, app_ids: Iterable[int] = ()) -> None:
+        """Deployments of `app_ids` were enqueued: let an idle worker claim them now (an app
+        whose build a newer request just cancelled settles a little longer first)."""
+        now = asyncio.get_running_loop().time()
+        for app_id in app_ids:
+            if app_id in self._settling:
+                self._settling[app_id] = now + SETTLE_SECONDS
         self._wakeup.set()
 
     def running(self, app_id: int) -> RunControl | None:
@@ -136,11 +146,22 @@ class WorkerPool:
             if ran or self._stopping.is_set():
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), IDLE_RECHECK_SECONDS)
+                await asyncio.wait_for(self._wakeup.wait(), self._idle_seconds())
+
+    def _idle_seconds(self) -> float:
+        """How long an idle worker waits for a wake-up: until the next app stops settling."""
+        now = asyncio.get_running_loop().time()
+        for app_id, until in list(self._settling.items()):
+            if until <= now:
+                del self._settling[app_id]
+        if not self._settling:
+            return IDLE_RECHECK_SECONDS
+        return max(0.01, min(IDLE_RECHECK_SECONDS, min(self._settling.values()) - now))
 
     async def _run_one(self) -> bool:
         async with self._claim_lock:
-            claim = await claim_next(self._busy_apps)
+            self._idle_seconds()  # forget the apps that settled
+            claim = await claim_next(self._busy_apps | set(self._settling))
             if claim is None:
                 return False
             app_id = claim.deployment.app_id
@@ -181,6 +202,9 @@ class WorkerPool:
                 raise error
         finally:
             self.runs.remove(control)
+            if control.superseded:
+                loop_time = asyncio.get_running_loop().time()
+                self._settling[deployment.app_id] = loop_time + SETTLE_SECONDS
 
     async def _settle_unstarted(self, deployment: Deployment, control: RunControl) -> None:
         """A pipeline task cancelled before its first step never recorded anything: do it."""

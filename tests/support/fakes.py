@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from controller.deploy.inflight import RunControl
 
 
@@ -14,7 +16,7 @@ class IdleWorkers:
     def running(self, app_id: int) -> RunControl | None:
         return None
 
-    def wake(self) -> None:
+    def wake(self, app_ids: Iterable[int] = ()) -> None:
         self.wakes += 1
 
     async def announce_superseded(self, app_id: int, newest_number: int) -> None:
