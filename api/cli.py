@@ -24,6 +24,7 @@ from api import runtime
 from controller.accounts import auth
 from controller.config import Settings, load_settings
 from controller.errors import FogbankError
+from controller.store import datadir
 from controller.store.db import close_database, open_database
 from controller.store.models import Role, User
 
@@ -128,8 +129,8 @@ async def _serve(settings: Settings, _: argparse.Namespace) -> int:
 
 
 async def _with_database(settings: Settings, work: Callable[[], Awaitable[int]]) -> int:
-    settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
-    await open_database(settings.database_url)
+    sealer = await asyncio.to_thread(datadir.prepare, settings)
+    await open_database(settings.database_url, sealer)
     try:
         return await work()
     finally:
