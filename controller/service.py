@@ -166,6 +166,9 @@ class Controller:
         self.app_events.delete(app.name)
         await self.switchboard.refresh()
 
+    async def rotate_deploy_key(self, app: App) -> App:
+        return await lifecycle.rotate_deploy_key(app)
+
     def app_state(self, app_id: int) -> AppState:
         """What drift repair last saw of the app: sync and health."""
         return self.drift.state(app_id)

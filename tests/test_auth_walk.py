@@ -40,6 +40,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("PUT", "/api/apps/update"): ADMIN,
     ("DELETE", "/api/apps/delete"): ADMIN,
     ("POST", "/api/apps/webhook"): ADMIN,
+    ("POST", "/api/apps/deployKey"): ADMIN,
     ("POST", "/api/apps/envs/create"): ADMIN,
     ("POST", "/api/apps/envs/get"): VIEWER,
     ("PUT", "/api/apps/envs/update"): ADMIN,

@@ -3,7 +3,7 @@
 Network and heavy commands (fetch, ls-remote, archive) are child processes a cancelled caller
 stops at once (process.py); reads of the mirror use GitPython in a thread (commits.py). User
 input reaches git only after `--`, inside a refspec, or checked as a sha first, so a URL or
-branch never becomes a git option. Credentials travel in git's environment, never its argv.
+branch never becomes a git option. Credentials and keys reach git as access.py says.
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from pathlib import Path
 
 from controller.errors import GitError
 from controller.source import commits
+from controller.source.access import remote_of, ssh_identity
 from controller.source.archive import DEFAULT_MAX_CONTEXT_BYTES, DEFAULT_MAX_FILES, Limits
 from controller.source.commits import CommitInfo
 from controller.source.export import export_tree
 from controller.source.process import Outcome, git_env, in_thread, run_git
 from controller.source.remote import Remote, as_remote, redact
+from controller.store.models import App
 
 __all__ = ["CommitInfo", "GitSync", "Remote", "redact"]
 
@@ -57,6 +59,9 @@ class GitSync:
         self._timeout_seconds = timeout_seconds
         self._limits = Limits(max_context_bytes=max_context_bytes, max_files=max_files)
         self._locks: dict[str, asyncio.Lock] = {}
+
+    def remote_of(self, app: App) -> Remote:  # credentials, deploy key, known_hosts: access.py
+        return remote_of(app, self._root)
 
     def mirror_path(self, app: str) -> Path:
         """Where the bare mirror of `app` lives."""
@@ -264,7 +269,8 @@ class GitSync:
     async def _network(self, cwd: Path, remote: Remote, args: Sequence[str]) -> Outcome:
         env = git_env([*_TRANSFER_CONFIG, *remote.git_config()], self._protocols)
         try:
-            return await run_git(args, cwd=cwd, env=env, timeout_seconds=self._timeout_seconds)
+            with ssh_identity(remote, self._root / ".keys", env):
+                return await run_git(args, cwd=cwd, env=env, timeout_seconds=self._timeout_seconds)
         except TimeoutError as exc:
             raise GitError(
                 f"fetching {redact(remote.url)} timed out after {self._timeout_seconds:g} seconds"

@@ -44,9 +44,17 @@ _NOT_INHERITED = frozenset(
         "GIT_NAMESPACE",
         "GIT_ALLOW_PROTOCOL",
         "GIT_CONFIG_PARAMETERS",
+        # Traces would copy the request headers (credentials) into stderr, then into errors.
+        "GIT_TRACE",
+        "GIT_TRACE_CURL",
+        "GIT_TRACE_PACKET",
+        "GIT_TRACE_REDACT",
+        "GIT_CURL_VERBOSE",
+        "GIT_SSH",
     }
 )
 _GENERIC_FAILURE = "Could not read from remote repository."
+_SSH_VERDICTS = ("Host key verification failed", "Permission denied")
 
 
 def git_env(
@@ -83,6 +91,14 @@ class Outcome:
     def reason(self) -> str:
         """The one line of stderr that explains the failure, without git's prefix."""
         lines = [line.strip() for line in self.stderr.splitlines() if line.strip()]
+        # ssh's verdict comes last, after a banner (a changed host key) or warnings.
+        verdicts = [
+            line
+            for line in lines
+            if line.startswith(_SSH_VERDICTS) or ": Permission denied" in line
+        ]
+        if verdicts:
+            return redact(verdicts[-1])
         explained = [
             line.split(":", 1)[1].strip()
             for line in lines

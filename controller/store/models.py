@@ -108,6 +108,10 @@ class App(models.Model):
     class Meta:
         table = "app"
 
+    @property
+    def git_has_credentials(self) -> bool:
+        return bool(self.git_credential)
+
 
 class EnvVar(models.Model):
     id = fields.IntField(primary_key=True)
