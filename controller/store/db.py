@@ -12,6 +12,7 @@ from controller.store import models, sealing
 
 MODELS_MODULE = "controller.store.models"
 MIGRATIONS_MODULE = "controller.store.migrations"
+KEY_CHECK_ROWS = 20
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
@@ -48,13 +49,13 @@ async def open_database(database_url: str, sealer: sealing.Sealer) -> None:
 
 
 async def _check_key() -> None:
-    """Open one stored value of every sealed column: a replaced key fails now, not later."""
+    """Open stored values of every sealed column: a replaced key fails now, not later."""
     for model in vars(models).values():
         if not (isinstance(model, type) and issubclass(model, Model) and model is not Model):
             continue
         for name, field in model._meta.fields_map.items():
             if isinstance(field, sealing.SealedTextField):
-                await model.exclude(**{name: ""}).limit(1).values_list(name, flat=True)
+                await model.all().order_by("id").limit(KEY_CHECK_ROWS).values_list(name, flat=True)
 
 
 async def close_database() -> None:

@@ -238,7 +238,6 @@ class AuditEntry(models.Model):
     actor = fields.CharField(max_length=128)
     action = fields.CharField(max_length=64)
     target = fields.CharField(max_length=255, default="")
-    detail = fields.TextField(default="")
     address = fields.CharField(max_length=64, default="")
 
     class Meta:

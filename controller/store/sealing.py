@@ -1,16 +1,16 @@
 """Secrets at rest: columns whose values are sealed with AES-256-GCM under the key of
 `security.key_file`, so the database file alone (a backup, a copied disk) reveals none of them.
 
-A sealed value is `fbk1:` + base64url(nonce || ciphertext || tag); the column's name is bound as
-associated data, so a value copied into another column does not open. The key is process-wide:
-Tortoise fields are class attributes with no per-connection state. open_database installs it
-before any migration runs; until then, reading or writing a sealed column fails closed.
+A sealed value is stored as bytes (version || nonce || ciphertext || tag), so it can never be
+mistaken for text a user gave: Tortoise passes both the values it reads and the values a model is
+built with through the same conversion, and only what comes from the database is bytes. The
+column's name is bound as associated data, so a value copied into another column does not open.
+The key is process-wide (Tortoise fields are class attributes, with no per-connection state);
+open_database installs it before any migration runs, and without it sealed columns fail closed.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 from typing import Any
 
@@ -20,7 +20,7 @@ from tortoise import fields
 
 from controller.errors import ConfigError
 
-PREFIX = "fbk1:"
+VERSION = b"\x01"
 KEY_BYTES = 32
 _NONCE_BYTES = 12
 
@@ -37,18 +37,17 @@ class Sealer:
             raise SealError(f"the secrets key must be {KEY_BYTES} bytes, not {len(key)}")
         self._aead = AESGCM(key)
 
-    def seal(self, plain: str, purpose: str) -> str:
+    def seal(self, plain: str, purpose: str) -> bytes:
         nonce = os.urandom(_NONCE_BYTES)
-        sealed = self._aead.encrypt(nonce, plain.encode(), purpose.encode())
-        return PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
+        return VERSION + nonce + self._aead.encrypt(nonce, plain.encode(), purpose.encode())
 
-    def open(self, sealed: str, purpose: str) -> str:
-        if not sealed.startswith(PREFIX):
-            raise SealError(f"{purpose} holds a value that is not sealed")
+    def open(self, sealed: bytes, purpose: str) -> str:
+        body = sealed[len(VERSION) :]
         try:
-            raw = base64.urlsafe_b64decode(sealed[len(PREFIX) :])
-            plain = self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], purpose.encode())
-        except (InvalidTag, binascii.Error, ValueError):
+            if not sealed.startswith(VERSION):
+                raise ValueError("unknown version")
+            plain = self._aead.decrypt(body[:_NONCE_BYTES], body[_NONCE_BYTES:], purpose.encode())
+        except (InvalidTag, ValueError):
             raise SealError(
                 f"{purpose} cannot be opened with the key of security.key_file: the key file was "
                 "replaced or the value damaged"
@@ -71,13 +70,12 @@ def current() -> Sealer:
     return _current
 
 
-def is_sealed(value: str) -> bool:
-    return value.startswith(PREFIX)
-
-
 class SealedTextField(fields.TextField):
-    """Text sealed in the database, plain in Python. The empty string stays empty (it holds no
+    """Text in Python, sealed bytes in the database. The empty string stays empty (it holds no
     secret, and columns added to existing rows default to it). Not filterable by value."""
+
+    class _db_postgres:
+        SQL_TYPE = "BYTEA"
 
     def __init__(self, purpose: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -89,9 +87,9 @@ class SealedTextField(fields.TextField):
         return current().seal(str(value), self.purpose)
 
     def to_python_value(self, value: Any) -> Any:
-        if value is None or value == "":
-            return value
-        return current().open(str(value), self.purpose)
+        if isinstance(value, bytes | memoryview):
+            return current().open(bytes(value), self.purpose)
+        return value  # text: a value given in Python (or the empty default), never sealed
 
     def describe(self, serializable: bool) -> dict[str, Any]:
         described: dict[str, Any] = super().describe(serializable)

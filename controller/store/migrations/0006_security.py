@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlsplit
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
-from controller.store.sealing import SealedTextField, current, is_sealed
+from controller.store.sealing import SealedTextField, current
 from tortoise import fields
 
 
@@ -59,7 +59,7 @@ async def seal_existing(apps, schema_editor):
     for row in await client.execute_query_dict("SELECT id, git_repository, webhook_secret FROM app"):
         url, credential = _split_credentials(row["git_repository"] or "")
         secret = row["webhook_secret"] or ""
-        if secret and not is_sealed(secret):
+        if isinstance(secret, str) and secret:  # text is plain; sealed values are bytes
             secret = sealer.seal(secret, "app.webhook_secret")
         sealed_credential = sealer.seal(credential, "app.git_credential") if credential else ""
         await client.execute_query(
@@ -69,7 +69,7 @@ async def seal_existing(apps, schema_editor):
         )
     for row in await client.execute_query_dict("SELECT id, value FROM env_var"):
         value = row["value"] or ""
-        if value and not is_sealed(value):
+        if isinstance(value, str) and value:
             await client.execute_query(
                 f"UPDATE env_var SET value = {a} WHERE id = {b}",
                 [sealer.seal(value, "env_var.value"), row["id"]],
@@ -89,7 +89,6 @@ class Migration(migrations.Migration):
                 ('actor', fields.CharField(max_length=128)),
                 ('action', fields.CharField(max_length=64)),
                 ('target', fields.CharField(default='', max_length=255)),
-                ('detail', fields.TextField(default='', unique=False)),
                 ('address', fields.CharField(default='', max_length=64)),
             ],
             options={'table': 'audit_entry', 'app': 'models', 'pk_attr': 'id', 'table_description': 'Who changed what, when, from where: every change made through the API or the CLI.'},
