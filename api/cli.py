@@ -1,4 +1,5 @@
-"""The `fogbank` command: serve, user create, token create; --help and --version.
+"""The `fogbank` command: serve, user list|create|disable|enable|delete|set-role|set-password
+(bodies in api/commands/users.py), token create; --help and --version.
 
 GitPython raises at import on a host without git, so nothing here imports it at the top: the
 app (which does) is imported only when `serve` runs, and --help and --version work anywhere.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import logging
 import signal
 import sys
@@ -21,6 +21,7 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 from api import runtime
+from api.commands import users as user_bodies
 from controller.accounts import auth
 from controller.config import Settings, load_settings
 from controller.errors import FogbankError
@@ -71,13 +72,16 @@ def _parser() -> argparse.ArgumentParser:
     user = commands.add_parser("user", help="manage users")
     user_commands = user.add_subparsers(dest="user_command", required=True)
     create_user = user_commands.add_parser("create", help="create a user")
-    create_user.add_argument("--config", type=Path, default=None)
     create_user.add_argument("--username", required=True)
-    create_user.add_argument("--role", choices=[r.value for r in Role], default=Role.VIEWER.value)
+    create_user.add_argument("--role", choices=user_bodies.ROLES, default=Role.VIEWER.value)
     create_user.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
-    create_user.set_defaults(run=_create_user)
+    create_user.set_defaults(body=user_bodies.create)
+    user_bodies.add_arguments(user_commands)
+    for sub in user_commands.choices.values():
+        sub.add_argument("--config", type=Path, default=None)
+        sub.set_defaults(run=_user_command)
 
     token = commands.add_parser("token", help="manage API tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
@@ -137,18 +141,8 @@ async def _with_database(settings: Settings, work: Callable[[], Awaitable[int]])
         await close_database()
 
 
-async def _create_user(settings: Settings, args: argparse.Namespace) -> int:
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass("Password: ")
-
-    async def work() -> int:
-        user = await auth.create_user(args.username, password, Role(args.role))
-        print(f"created user {user.username} with role {user.role}")
-        return 0
-
-    return await _with_database(settings, work)
+async def _user_command(settings: Settings, args: argparse.Namespace) -> int:
+    return await _with_database(settings, lambda: args.body(args))
 
 
 async def _create_token(settings: Settings, args: argparse.Namespace) -> int:
@@ -158,6 +152,7 @@ async def _create_token(settings: Settings, args: argparse.Namespace) -> int:
             print(f"fogbank: no user named {args.username}", file=sys.stderr)
             return 1
         print(await auth.create_api_token(user, args.name))
+        await user_bodies.record("tokens.create", user.username, f"name={args.name}")
         return 0
 
     return await _with_database(settings, work)
