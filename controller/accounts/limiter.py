@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from controller.errors import RateLimited
@@ -63,8 +64,14 @@ class _Window:
 
 class LoginLimiter:
     def __init__(
-        self, per_username: int, per_address: int, overall: int, max_keys: int = MAX_KEYS
+        self,
+        per_username: int,
+        per_address: int,
+        overall: int,
+        max_keys: int = MAX_KEYS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._clock = clock
         self._usernames = _Window(per_username, max_keys)
         self._addresses = _Window(per_address, max_keys)
         self._overall = _Window(overall, 1)
@@ -72,7 +79,7 @@ class LoginLimiter:
 
     def attempt(self, username: str, address: str) -> Attempt:
         """Record a login attempt about to be checked, or raise RateLimited (429)."""
-        now = time.monotonic()
+        now = self._clock()
         for window, key, what in (
             (self._addresses, address, "from this address"),
             (self._usernames, username, "for this user"),
