@@ -103,6 +103,9 @@ def _version() -> str:
 async def _serve(settings: Settings, _: argparse.Namespace) -> int:
     from api.app import create_app, drain  # noqa: PLC0415 - GitPython: see the module docstring
 
+    # The data directory's modes and the key, checked before serving: a refusal is one line
+    # and exit status 2, like a bad setting (start-up checks them again).
+    await asyncio.to_thread(datadir.prepare, settings)
     app = create_app(settings)
 
     @app.before_serving
