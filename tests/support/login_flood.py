@@ -38,11 +38,16 @@ async def failed_logins(
 
 
 async def latencies(
-    base: str, path: str, stop: asyncio.Event, *, pause: float = 0.005
+    base: str,
+    path: str,
+    stop: asyncio.Event,
+    *,
+    headers: dict[str, str] | None = None,
+    pause: float = 0.005,
 ) -> list[float]:
     """GET `path` one request after another until `stop`; each one's seconds."""
     found: list[float] = []
-    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=30, headers=headers) as client:
         while not stop.is_set():
             started = time.perf_counter()
             answer = await client.get(path)
