@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import io
 import os
+import re
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ _NOT_INHERITED = frozenset(
     }
 )
 _GENERIC_FAILURE = "Could not read from remote repository."
+_REDIRECT = re.compile(r"The requested URL returned error: (30[12378])\b")
 _SSH_VERDICTS = ("Host key verification failed", "Permission denied")
 
 
@@ -251,3 +253,15 @@ def _signal_group(pid: int, signum: int) -> None:
 def _status(process: asyncio.subprocess.Process) -> int:
     assert process.returncode is not None  # only read after wait()
     return process.returncode
+
+
+def fetch_error(url: str, outcome: Outcome, action: str = "fetch") -> GitError:
+    """The error of a failed network command, naming the remote without credentials."""
+    shown = redact(url)
+    redirect = _REDIRECT.search(outcome.stderr)
+    if redirect is not None:
+        return GitError(
+            f"{shown} answers with a redirect (HTTP {redirect.group(1)}) and fogbank does not "
+            "follow redirects of git remotes: set gitRepository to the repository's current URL"
+        )
+    return GitError(f"cannot {action} {shown}: {outcome.reason}")
