@@ -41,6 +41,7 @@ def tls(tmp_path: Path) -> Tls:
 def server(tmp_path: Path, tls: Tls, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
     # git in the server's children trusts the loopback host's certificate.
     monkeypatch.setenv("GIT_SSL_CAINFO", str(tls.cert))
+    (tmp_path / "fogbank").mkdir()
     found = prepare_server(tmp_path / "fogbank")
     try:
         yield found
