@@ -10,25 +10,32 @@ import logging
 from quart import Quart
 
 from api import documentation
+from api.auditing import record_change
 from api.errors import register_error_handlers
 from api.guard import authenticate_request
+from api.hosts import HostGuard
 from api.receiver import ReceiverMount
 from api.requests import MAX_BODY_CONFIG_KEY, ApiRequest, Int64Converter
 from api.routes import (
     apps,
+    audit,
     auth,
     containers,
+    deploy_keys,
     deployments,
     docs,
     domains,
     envs,
     health,
+    tokens,
+    users,
     webhooks,
     ws,
 )
 from api.schemas.apps import ALLOW_LOCAL_CONFIG_KEY
 from api.services import EXTENSION_KEY, Services
-from controller.accounts.auth import LoginLimiter
+from api.sockets import CredentialWatch
+from controller.accounts.limiter import LoginLimiter
 from controller.config import Settings
 from controller.runtime.engine import Engine
 from controller.service import Controller
@@ -44,12 +51,16 @@ BLUEPRINTS = (
     docs,
     auth,
     apps,
+    deploy_keys,
     envs,
     domains,
     containers,
     deployments,
     ws,
     webhooks,
+    tokens,
+    users,
+    audit,
 )
 
 
@@ -74,6 +85,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
         app.register_blueprint(module.blueprint)
     register_error_handlers(app)
     app.before_request(authenticate_request)
+    app.after_request(record_change)
 
     @app.before_serving
     async def start() -> None:
@@ -82,12 +94,19 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
         intake = DeliveryIntake(
             global_secret=settings.github.webhook_secret, request=found.request_deployments
         )
+        sockets = CredentialWatch()
         app.extensions[EXTENSION_KEY] = Services(
             controller=found,
             intake=intake,
-            login_limiter=LoginLimiter(settings.auth.login_failures_per_minute),
+            login_limiter=LoginLimiter(
+                per_username=settings.auth.login_failures_per_minute,
+                per_address=settings.auth.login_failures_per_address_per_minute,
+                overall=settings.auth.login_failures_overall_per_minute,
+            ),
+            sockets=sockets,
         )
         intake.start()
+        await sockets.start()
         log.info("fogbank ready on %s:%s", settings.server.host, settings.server.port)
 
     @app.after_serving
@@ -96,12 +115,16 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
         if services is None:
             return
         try:
+            await services.sockets.stop()
             await services.intake.close(INTAKE_CLOSE_SECONDS)
         finally:
             await services.controller.stop()
 
-    # GitHub's deliveries are answered in front of Quart (api/receiver.py says why).
-    app.asgi_app = ReceiverMount(app, app.asgi_app)  # type: ignore[method-assign]
+    # GitHub's deliveries are answered in front of Quart (api/receiver.py says why); the Host
+    # allow-list stands in front of both.
+    app.asgi_app = HostGuard(  # type: ignore[method-assign]
+        ReceiverMount(app, app.asgi_app), settings.server.host, settings.server.allowed_hosts
+    )
     return app
 
 

@@ -1,4 +1,5 @@
-"""The `fogbank` command: serve, user create, token create; --help and --version.
+"""The `fogbank` command: serve, user list|create|disable|enable|delete|set-role|set-password
+(bodies in api/commands/users.py), token create; --help and --version.
 
 GitPython raises at import on a host without git, so nothing here imports it at the top: the
 app (which does) is imported only when `serve` runs, and --help and --version work anywhere.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import logging
 import signal
 import sys
@@ -21,9 +21,11 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 from api import runtime
+from api.commands import users as user_bodies
 from controller.accounts import auth
 from controller.config import Settings, load_settings
 from controller.errors import FogbankError
+from controller.store import datadir
 from controller.store.db import close_database, open_database
 from controller.store.models import Role, User
 
@@ -70,13 +72,16 @@ def _parser() -> argparse.ArgumentParser:
     user = commands.add_parser("user", help="manage users")
     user_commands = user.add_subparsers(dest="user_command", required=True)
     create_user = user_commands.add_parser("create", help="create a user")
-    create_user.add_argument("--config", type=Path, default=None)
     create_user.add_argument("--username", required=True)
-    create_user.add_argument("--role", choices=[r.value for r in Role], default=Role.VIEWER.value)
+    create_user.add_argument("--role", choices=user_bodies.ROLES, default=Role.VIEWER.value)
     create_user.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
-    create_user.set_defaults(run=_create_user)
+    create_user.set_defaults(body=user_bodies.create)
+    user_bodies.add_arguments(user_commands)
+    for sub in user_commands.choices.values():
+        sub.add_argument("--config", type=Path, default=None)
+        sub.set_defaults(run=_user_command)
 
     token = commands.add_parser("token", help="manage API tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
@@ -98,6 +103,9 @@ def _version() -> str:
 async def _serve(settings: Settings, _: argparse.Namespace) -> int:
     from api.app import create_app, drain  # noqa: PLC0415 - GitPython: see the module docstring
 
+    # The data directory's modes and the key, checked before serving: a refusal is one line
+    # and exit status 2, like a bad setting (start-up checks them again).
+    await asyncio.to_thread(datadir.prepare, settings)
     app = create_app(settings)
 
     @app.before_serving
@@ -128,26 +136,16 @@ async def _serve(settings: Settings, _: argparse.Namespace) -> int:
 
 
 async def _with_database(settings: Settings, work: Callable[[], Awaitable[int]]) -> int:
-    settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
-    await open_database(settings.database_url)
+    sealer = await asyncio.to_thread(datadir.prepare, settings)
+    await open_database(settings.database_url, sealer)
     try:
         return await work()
     finally:
         await close_database()
 
 
-async def _create_user(settings: Settings, args: argparse.Namespace) -> int:
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass("Password: ")
-
-    async def work() -> int:
-        user = await auth.create_user(args.username, password, Role(args.role))
-        print(f"created user {user.username} with role {user.role}")
-        return 0
-
-    return await _with_database(settings, work)
+async def _user_command(settings: Settings, args: argparse.Namespace) -> int:
+    return await _with_database(settings, lambda: args.body(args))
 
 
 async def _create_token(settings: Settings, args: argparse.Namespace) -> int:
@@ -157,6 +155,7 @@ async def _create_token(settings: Settings, args: argparse.Namespace) -> int:
             print(f"fogbank: no user named {args.username}", file=sys.stderr)
             return 1
         print(await auth.create_api_token(user, args.name))
+        await user_bodies.record("tokens.create", user.username, f"name={args.name}")
         return 0
 
     return await _with_database(settings, work)

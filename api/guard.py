@@ -26,8 +26,15 @@ R = TypeVar("R")
 
 @dataclass(frozen=True)
 class Principal:
-    user: User
-    via: Literal["session", "token"]
+    credential: auth.Credential
+
+    @property
+    def user(self) -> User:
+        return self.credential.user
+
+    @property
+    def via(self) -> Literal["session", "token"]:
+        return self.credential.kind
 
     @property
     def role(self) -> Role:
@@ -74,20 +81,20 @@ async def identify(source: Request | Websocket, *, allow_query_token: bool) -> P
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             raise Unauthorized("Authorization header must be 'Bearer <token>'")
-        user = await auth.resolve_api_token(value.strip())
-        if user is None:
-            raise Unauthorized("invalid or revoked API token")
-        return Principal(user, "token")
+        credential = await auth.resolve_api_token(value.strip())
+        if credential is None:
+            raise Unauthorized("invalid, expired or revoked API token")
+        return Principal(credential)
     if allow_query_token and source.args.get("token"):
-        user = await auth.resolve_api_token(source.args["token"])
-        if user is None:
-            raise Unauthorized("invalid or revoked API token")
-        return Principal(user, "token")
+        credential = await auth.resolve_api_token(source.args["token"])
+        if credential is None:
+            raise Unauthorized("invalid, expired or revoked API token")
+        return Principal(credential)
     cookie = source.cookies.get(SESSION_COOKIE)
     if cookie:
-        user = await auth.resolve_session(cookie)
-        if user is not None:
-            return Principal(user, "session")
+        credential = await auth.resolve_session(cookie)
+        if credential is not None:
+            return Principal(credential)
     return None
 
 

@@ -1,5 +1,5 @@
 """What one running app holds, reachable from any handler: the controller's one face, the
-webhook intake and the login limiter."""
+webhook intake, the login limiter and the credential watch of open WebSockets."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from quart import current_app
 
-from controller.accounts.auth import LoginLimiter
+from api.sockets import CredentialWatch
+from controller.accounts.limiter import LoginLimiter
 from controller.config import Settings
 from controller.service import Controller
 from webhooks.intake import DeliveryIntake
@@ -20,6 +21,7 @@ class Services:
     controller: Controller
     intake: DeliveryIntake
     login_limiter: LoginLimiter
+    sockets: CredentialWatch
 
     @property
     def settings(self) -> Settings:

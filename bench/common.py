@@ -15,7 +15,9 @@ from pathlib import Path
 
 import docker
 
+from controller.store import datadir
 from controller.store.db import close_database, open_database
+from controller.store.sealing import Sealer
 from tests.support.docker_objects import remove_app_objects as remove_labelled
 from tests.support.server import Sections, Server, prepare_server
 
@@ -52,7 +54,8 @@ def prepare(root: Path, sections: Sections | None = None) -> Bench:
 async def database(bench: Bench) -> AsyncIterator[None]:
     """The bench's database open through fogbank's models, to seed rows before the server
     starts (fogbank made the schema when the admin user was created)."""
-    await open_database(bench.database_url)
+    key = datadir.load_or_create_key(bench.root / "data" / "secret.key")
+    await open_database(bench.database_url, Sealer(key))
     try:
         yield
     finally:

@@ -5,6 +5,7 @@ requests a deployment, whatever the trigger."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -28,6 +29,7 @@ from controller.events.bus import EventBus, Subscription
 from controller.events.deployment_logs import DeploymentLogs
 from controller.runtime.engine import Engine
 from controller.source.mirror import GitSync
+from controller.store import datadir
 from controller.store.checkpoint import sqlite_path
 from controller.store.db import close_database, open_database
 from controller.store.models import App, Deployment, Domain
@@ -93,9 +95,9 @@ class Controller:
         """Database, edge (with the routes the database holds), Docker, recovery, workers,
         upkeep. Edge and Docker failures are logged, not fatal: the API stays up."""
         settings = self.settings
-        for directory in (settings.storage.data_dir, settings.logs_dir, settings.git_dir):
-            directory.mkdir(parents=True, exist_ok=True)
-        await open_database(settings.database_url)
+        sealer = await asyncio.to_thread(datadir.prepare, settings)
+        settings.git_dir.mkdir(parents=True, exist_ok=True)
+        await open_database(settings.database_url, sealer)
         try:
             await self.edge.start()
         except EdgeError as exc:
@@ -163,6 +165,9 @@ class Controller:
         await lifecycle.delete_app(app, self.engine, self.git, self.logs)
         self.app_events.delete(app.name)
         await self.switchboard.refresh()
+
+    async def rotate_deploy_key(self, app: App) -> App:
+        return await lifecycle.rotate_deploy_key(app)
 
     def app_state(self, app_id: int) -> AppState:
         """What drift repair last saw of the app: sync and health."""

@@ -53,7 +53,13 @@ async def test_login_cookie_me_and_logout(client: QuartClient) -> None:
     assert cookie.has_nonstandard_attr("HttpOnly")
     me = await client.get("/api/auth/me")
     assert me.status_code == 200
-    assert (await me.get_json())["data"] == {"id": 1, "username": "alice", "role": "deployer"}
+    found = (await me.get_json())["data"]
+    assert {k: found[k] for k in ("id", "username", "role", "disabled")} == {
+        "id": 1,
+        "username": "alice",
+        "role": "deployer",
+        "disabled": False,
+    }
     stored = await Session.all()
     assert len(stored) == 1 and cookie.value not in stored[0].token_hash
     assert (await client.post("/api/auth/logout")).status_code == 200

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from tortoise import Tortoise
 from tortoise.migrations.api import migrate
 
 from controller.store.db import close_database, open_database, tortoise_config
-from controller.store.models import App, Domain
+from controller.store.models import App, Domain, EnvVar
+from controller.store.sealing import SealError
+from tests.support.sealing import fresh_sealer
+
+TOKEN = "ghp_0123456789abcdefSECRET"
+WEBHOOK_SECRET = "whsec-plain-0123456789"
+ENV_SECRET = "env-secret-value-42"
 
 
 async def test_an_older_database_is_upgraded_in_place(tmp_path: Path) -> None:
@@ -25,7 +32,8 @@ async def test_an_older_database_is_upgraded_in_place(tmp_path: Path) -> None:
     )
     await Tortoise.close_connections()
 
-    await open_database(url)
+    sealer = fresh_sealer()
+    await open_database(url, sealer)
     try:
         app = await App.get(name="kept")
         assert app.stabilization_seconds == 10  # a column added by a later migration
@@ -34,8 +42,63 @@ async def test_an_older_database_is_upgraded_in_place(tmp_path: Path) -> None:
     finally:
         await close_database()
     # Starting again is a no-op.
-    await open_database(url)
+    await open_database(url, sealer)
     try:
         assert await App.all().count() == 1
     finally:
         await close_database()
+
+
+async def test_secrets_stored_in_plain_text_are_sealed_by_the_upgrade(tmp_path: Path) -> None:
+    """A database from before sealing (0005) holds a token in the repository URL, a webhook
+    secret and an env value in plain text: after the upgrade the file holds none of them, the
+    URL column none of the credential, and the app reads them back. Another key is refused at
+    start. Protection: the 0006 data step (without it the raw file holds all three)."""
+    path = tmp_path / "plain.db"
+    url = f"sqlite://{path}"
+    await migrate(config=tortoise_config(url), target="models.0005_deployment_commit_index")
+    connection = Tortoise.get_connection("default")
+    await connection.execute_query(
+        "INSERT INTO app (name, app_type, git_repository, git_branch, root_directory, "
+        "dockerfile_path, port, health_check_path, health_timeout_seconds, auto_deploy, "
+        "template_name, restart_policy, deployment_counter, webhook_secret, created_at, "
+        "updated_at) VALUES ('old', 'web', ?, 'main', '.', 'Dockerfile', 3000, '/', 30, 1, '', "
+        "'unless-stopped', 0, ?, '2025-01-01 00:00:00', '2025-01-01 00:00:00')",
+        [f"https://x-access-token:{TOKEN}@github.com/acme/web.git", WEBHOOK_SECRET],
+    )
+    await connection.execute_query(
+        "INSERT INTO env_var (app_id, key, value, is_secret, is_build_arg, created_at, "
+        "updated_at) VALUES (1, 'API_KEY', ?, 1, 0, '2025-01-01 00:00:00', "
+        "'2025-01-01 00:00:00')",
+        [ENV_SECRET],
+    )
+    await Tortoise.close_connections()
+
+    sealer = fresh_sealer()
+    await open_database(url, sealer)
+    try:
+        app = await App.get(name="old")
+        env = await EnvVar.get(key="API_KEY")
+        await connection_checkpoint()
+    finally:
+        await close_database()
+    assert app.git_repository == "https://github.com/acme/web.git"
+    assert '"x-access-token"' in app.git_credential and TOKEN in app.git_credential
+    assert app.webhook_secret == WEBHOOK_SECRET
+    assert env.value == ENV_SECRET
+    raw = every_byte(tmp_path)
+    for plain in (TOKEN, WEBHOOK_SECRET, ENV_SECRET, "x-access-token"):
+        assert plain.encode() not in raw
+
+    with pytest.raises(SealError, match=r"security\.key_file"):
+        await open_database(url, fresh_sealer())
+
+
+async def connection_checkpoint() -> None:
+    """Move the WAL into the main file, so the raw bytes checked are the database's own."""
+    await Tortoise.get_connection("default").execute_query("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def every_byte(directory: Path) -> bytes:
+    """The database, its WAL and every other file in `directory`, as the disk holds them."""
+    return b"".join(path.read_bytes() for path in sorted(directory.iterdir()) if path.is_file())

@@ -19,12 +19,13 @@ from controller.store.models import App, Deployment, Status, Trigger, WebhookDel
 from tests.support.fakes import IdleWorkers
 from tests.support.github import push, signed
 from tests.support.repos import GitRepo
+from tests.support.sealing import fresh_sealer
 from webhooks.dispatch import Delivery, handle
 
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[None]:
-    await open_database(f"sqlite://{tmp_path / 'ordering.db'}")
+    await open_database(f"sqlite://{tmp_path / 'ordering.db'}", fresh_sealer())
     yield
     await close_database()
 

@@ -36,13 +36,14 @@ from tests.support.api import create_web_app, services_of, signup_admin, unique_
 from tests.support.fakes import IdleWorkers
 from tests.support.ports import free_port
 from tests.support.repos import GitRepo
+from tests.support.sealing import fresh_sealer
 
 AUTHOR = "Test Author <author@example.com>"
 
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[None]:
-    await open_database(f"sqlite://{tmp_path / 'polling.db'}")
+    await open_database(f"sqlite://{tmp_path / 'polling.db'}", fresh_sealer())
     yield
     await close_database()
 

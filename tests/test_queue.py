@@ -17,13 +17,14 @@ from controller.deploy.queue import (
 )
 from controller.store.db import close_database, open_database
 from controller.store.models import App, Deployment, Status, Trigger
+from tests.support.sealing import fresh_sealer
 
 SHA = "a" * 40
 
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[None]:
-    await open_database(f"sqlite://{tmp_path / 'q.db'}")
+    await open_database(f"sqlite://{tmp_path / 'q.db'}", fresh_sealer())
     yield
     await close_database()
 

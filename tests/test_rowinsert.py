@@ -15,6 +15,7 @@ from tortoise.transactions import in_transaction
 from controller.store.bulk import insert_rows
 from controller.store.db import close_database, open_database
 from controller.store.models import App, Deployment, Trigger, WebhookDelivery
+from tests.support.sealing import fresh_sealer
 
 SHA = "b" * 40
 NOT_COMPARED = {"id", "created_at", "updated_at"}
@@ -22,7 +23,7 @@ NOT_COMPARED = {"id", "created_at", "updated_at"}
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[None]:
-    await open_database(f"sqlite://{tmp_path / 'rows.db'}")
+    await open_database(f"sqlite://{tmp_path / 'rows.db'}", fresh_sealer())
     yield
     await close_database()
 

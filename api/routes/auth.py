@@ -1,4 +1,4 @@
-"""Login, logout, signup (first user only), who am I, and API tokens."""
+"""Login, logout, signup (the first user only) and who am I."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from werkzeug.http import dump_cookie
 
 from api.documentation import errors
 from api.envelope import ok_body
-from api.guard import SESSION_COOKIE, current_principal, public
-from api.schemas.auth import Credentials, TokenCreate, TokenOut, UserOut
+from api.guard import SESSION_COOKIE, current_principal, origin_allowed, public
+from api.schemas.auth import Credentials, UserOut
 from api.schemas.base import Envelope
 from api.services import services
-from controller.accounts import auth
+from controller.accounts import auth, users
 from controller.errors import Forbidden, Unauthorized
-from controller.store.models import Role, User
+from controller.store.models import User
 
 blueprint = Blueprint("auth", __name__)
 WithCookie = tuple[dict[str, Any], int, dict[str, str]]
@@ -38,21 +38,27 @@ async def _signed_in(user: User, message: str, status: int) -> WithCookie:
     return ok_body(UserOut.model_validate(user), message), status, {"Set-Cookie": cookie}
 
 
+def _same_origin() -> None:
+    """A browser page of another site may not log in or claim the instance for its user."""
+    if not origin_allowed(request) or request.headers.get("Sec-Fetch-Site") == "cross-site":
+        raise Forbidden("cross-origin request refused", code="CSRF_REJECTED")
+
+
 @blueprint.post("/api/auth/login")
 @public
-@errors(401, 429)
+@errors(401, 403, 429)
 @validate_request(Credentials)
 @validate_response(Envelope[UserOut])
 async def login(data: Credentials) -> WithCookie:
-    """Log in; sets the session cookie."""
-    address = request.remote_addr or ""
+    """Log in; sets the session cookie. Failed logins are limited per address, per username and
+    overall (429)."""
+    _same_origin()
     limiter = services().login_limiter
-    limiter.check(data.username, address)
+    attempt = limiter.attempt(data.username, request.remote_addr or "")
     user = await auth.authenticate(data.username, data.password)
     if user is None:
-        limiter.record_failure(data.username, address)
         raise Unauthorized("invalid username or password", code="INVALID_CREDENTIALS")
-    limiter.reset(data.username, address)
+    limiter.succeeded(attempt)
     return await _signed_in(user, "Logged in", 200)
 
 
@@ -62,10 +68,10 @@ async def login(data: Credentials) -> WithCookie:
 @validate_request(Credentials)
 @validate_response(Envelope[UserOut], 201)
 async def signup(data: Credentials) -> WithCookie:
-    """Create the first user, as admin, while no user exists."""
-    if await User.exists():
-        raise Forbidden("signup is closed: users already exist; ask an admin", code="SIGNUP_CLOSED")
-    user = await auth.create_user(data.username, data.password, Role.ADMIN)
+    """Create the first user, as admin, while no user exists (exactly one, however many try at
+    once)."""
+    _same_origin()
+    user = await users.signup_first_admin(data.username, data.password)
     return await _signed_in(user, "Admin user created", 201)
 
 
@@ -85,12 +91,3 @@ async def logout() -> WithCookie:
 async def me() -> tuple[dict[str, Any], int]:
     """The caller."""
     return ok_body(UserOut.model_validate(current_principal().user), "Current user"), 200
-
-
-@blueprint.post("/api/tokens/create")
-@validate_request(TokenCreate)
-@validate_response(Envelope[TokenOut], 201)
-async def create_token(data: TokenCreate) -> tuple[dict[str, Any], int]:
-    """An API token with the caller's role, shown once."""
-    raw = await auth.create_api_token(current_principal().user, data.name)
-    return ok_body(TokenOut(token=raw, name=data.name), "Token created; it is shown only once"), 201

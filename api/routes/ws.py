@@ -14,7 +14,7 @@ from quart_schema import document_querystring
 
 from api.guard import authenticate_websocket, check_role
 from api.schemas.deployments import LogStreamQuery
-from api.services import controller
+from api.services import controller, services
 from controller.deploy.progress import status_data
 from controller.errors import FogbankError
 from controller.events.bus import Event
@@ -69,12 +69,19 @@ async def deployment_logs() -> None:
         await websocket.close(CLOSE_NOT_FOUND, "deployment not found")
         return
     try:
-        async with asyncio.timeout(None) as too_slow:
-            await _stream(deployment, query.after, too_slow)
+        # `ended` expires when the socket's credential is revoked, expires or its user is
+        # disabled (api/sockets.py); `too_slow` when the watcher stops reading.
+        async with asyncio.timeout(None) as ended:
+            with services().sockets.watch(principal.credential, lambda: _expire_now(ended)):
+                async with asyncio.timeout(None) as too_slow:
+                    await _stream(deployment, query.after, too_slow)
     except TimeoutError:
-        if not too_slow.expired():
+        if ended.expired():
+            await _close_ended()
+        elif too_slow.expired():
+            await _drop_too_slow()
+        else:
             raise
-        await _drop_too_slow()
 
 
 async def _stream(deployment: Deployment, after: int, too_slow: asyncio.Timeout) -> None:
@@ -137,6 +144,13 @@ async def _next_event(queue: asyncio.Queue[Event]) -> Event:
 def _expire_now(timeout: asyncio.Timeout) -> None:
     if not timeout.expired():
         timeout.reschedule(0)  # a deadline in the past: expires on the next loop iteration
+
+
+async def _close_ended() -> None:
+    """4401: the credential this socket authenticated with is no longer valid."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(CLOSE_WAIT_SECONDS):
+            await websocket.close(CLOSE_UNAUTHORIZED, "credentials revoked or expired")
 
 
 async def _drop_too_slow() -> None:

@@ -126,6 +126,13 @@ class AppOut(AnswerModel):
 
     id: int
     cpu_limit: float | None
+    deploy_public_key: str = Field(
+        description="add it to the repository as a read-only deploy key for ssh remotes"
+    )
+    git_has_credentials: bool = Field(
+        description="credentials were given in gitRepository (never shown; send the URL with "
+        "new ones to replace them)"
+    )
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -150,3 +157,14 @@ class WebhookSettings(AnswerModel):
     payloadUrl: str
     contentType: str
     events: list[str]
+
+
+class DeployKeyRequest(RequestModel):
+    app_id: Id
+    rotate: bool = Field(default=False, description="replace the key pair with a new one")
+
+
+class DeployKey(AnswerModel):
+    """The app's public ssh key; the private key never leaves fogbank."""
+
+    public_key: str

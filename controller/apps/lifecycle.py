@@ -15,6 +15,7 @@ from controller.errors import Conflict, FogbankError, ValidationFailed
 from controller.events.deployment_logs import DeploymentLogs
 from controller.runtime.engine import Engine
 from controller.runtime.naming import app_labels
+from controller.source.access import generate_deploy_key, split_credentials
 from controller.source.mirror import GitSync
 from controller.store.models import IN_FLIGHT, App, AppType, Deployment, Domain
 
@@ -31,8 +32,15 @@ async def create_app(fields: dict[str, Any]) -> App:
     if await App.filter(name=fields["name"]).exists():
         raise Conflict(f"an app named '{fields['name']}' already exists", code="APP_EXISTS")
     await _check_public_port(fields.get("public_port"), None)
+    fields = _credentials_apart(fields, None)
+    private, public = generate_deploy_key(fields["name"])
     try:
-        return await App.create(**fields, webhook_secret=secrets.token_hex(32))
+        return await App.create(
+            **fields,
+            webhook_secret=secrets.token_hex(32),
+            deploy_key=private,
+            deploy_public_key=public,
+        )
     except IntegrityError as exc:
         raise Conflict(
             f"an app named '{fields['name']}' already exists", code="APP_EXISTS"
@@ -44,9 +52,29 @@ async def update_app(app: App, fields: dict[str, Any]) -> App:
         raise ValidationFailed("name cannot be changed (containers and images are named after it)")
     if "public_port" in fields:
         await _check_public_port(fields["public_port"], app.id)
+    fields = _credentials_apart(fields, app)
     for key, value in fields.items():
         setattr(app, key, value)
     await app.save()
+    return app
+
+
+def _credentials_apart(fields: dict[str, Any], app: App | None) -> dict[str, Any]:
+    """The repository URL without credentials, and the credentials apart (sealed when saved).
+    An update that sends back the URL as shown (without credentials) keeps the stored ones; a
+    different URL without credentials has none (they never follow a URL to another host)."""
+    if "git_repository" not in fields:
+        return fields
+    url, credential = split_credentials(fields["git_repository"])
+    if not credential and app is not None and url == app.git_repository:
+        credential = app.git_credential
+    return {**fields, "git_repository": url, "git_credential": credential}
+
+
+async def rotate_deploy_key(app: App) -> App:
+    """A new deploy key pair for the app (the old public key stops working where it was added)."""
+    app.deploy_key, app.deploy_public_key = generate_deploy_key(app.name)
+    await app.save(update_fields=["deploy_key", "deploy_public_key", "updated_at"])
     return app
 
 

@@ -36,7 +36,7 @@ class ImageBuilder:
         await asyncio.to_thread(shutil.rmtree, workdir, True)
         await self._check_disk()
         await self.git.export(
-            app.name, app.git_repository, app.git_branch, deployment.commit_hash, workdir
+            app.name, self.git.remote_of(app), app.git_branch, deployment.commit_hash, workdir
         )
         context = workdir / app.root_directory
         if not context.is_dir():

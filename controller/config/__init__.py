@@ -18,6 +18,7 @@ from controller.config.sections import (
     GithubSettings,
     GitSettings,
     HistorySettings,
+    SecuritySettings,
     ServerSettings,
     StorageSettings,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "GitSettings",
     "GithubSettings",
     "HistorySettings",
+    "SecuritySettings",
     "ServerSettings",
     "Settings",
     "StorageSettings",

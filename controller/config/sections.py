@@ -50,12 +50,15 @@ class ServerSettings(Section):
     port: int = Field(default=8080, ge=1, le=MAX_PORT)
     # Origins allowed to open cookie-authenticated WebSockets; empty means same host only.
     allowed_origins: tuple[str, ...] = ()
+    # Host headers answered besides host, localhost, 127.0.0.1 and ::1 (others get 421: a
+    # DNS-rebinding page cannot reach the API under its own name).
+    allowed_hosts: tuple[str, ...] = ()
     max_body_bytes: int = Field(default=MIB, ge=1024, le=1024 * MIB)
     # "uvloop" (libuv's event loop, what Hypercorn's worker_class = "uvloop" uses) or the
     # standard library's "asyncio".
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
-    @field_validator("allowed_origins", mode="before")
+    @field_validator("allowed_origins", "allowed_hosts", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         # An environment variable holds the list as "https://a.example,https://b.example".
@@ -124,7 +127,17 @@ class GithubSettings(Section):
 class AuthSettings(Section):
     session_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=1, le=366 * 24 * 3600)
     cookie_secure: bool = False
+    # Failed logins per minute (attempts being checked count too) before 429: per username,
+    # per client address, and over the whole server.
     login_failures_per_minute: int = Field(default=5, ge=1, le=10_000)
+    login_failures_per_address_per_minute: int = Field(default=20, ge=1, le=100_000)
+    login_failures_overall_per_minute: int = Field(default=200, ge=1, le=1_000_000)
+
+
+class SecuritySettings(Section):
+    # The key that seals secrets in the database (env values, webhook secrets, repository
+    # credentials, deploy keys). Empty means <data_dir>/secret.key, created 0600 at first start.
+    key_file: str = ""
 
 
 class EdgeSettings(Section):

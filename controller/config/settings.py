@@ -26,6 +26,7 @@ from controller.config.sections import (
     GithubSettings,
     GitSettings,
     HistorySettings,
+    SecuritySettings,
     ServerSettings,
     StorageSettings,
 )
@@ -56,6 +57,7 @@ class Settings(BaseSettings):
     git: GitSettings = GitSettings()
     github: GithubSettings = GithubSettings()
     auth: AuthSettings = AuthSettings()
+    security: SecuritySettings = SecuritySettings()
     edge: EdgeSettings = EdgeSettings()
 
     @classmethod
@@ -88,6 +90,12 @@ class Settings(BaseSettings):
             f"sqlite://{path}?wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}"
             f"&synchronous={self.database.sqlite_synchronous.upper()}"
         )
+
+    @property
+    def key_file(self) -> Path:
+        if self.security.key_file:
+            return Path(self.security.key_file)
+        return self.storage.data_dir / "secret.key"
 
     @property
     def logs_dir(self) -> Path:

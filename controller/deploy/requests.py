@@ -155,7 +155,9 @@ class RequestDoor:
         commit = request.commit
         if commit is None or request.trigger is Trigger.MANUAL:
             named = commit.sha if commit is not None else None
-            info = await self._git.resolve(app.name, app.git_repository, app.git_branch, named)
+            info = await self._git.resolve(
+                app.name, self._git.remote_of(app), app.git_branch, named
+            )
             commit = CommitRef(info.sha, info.message, info.author)
         return NewDeployment(app.id, commit, request.trigger)
 
@@ -196,7 +198,7 @@ class RequestDoor:
         try:
             app = await App.get(id=app_id)
             if not await self._git.has_commit(app.name, newer):
-                await self._git.resolve(app.name, app.git_repository, app.git_branch, newer)
+                await self._git.resolve(app.name, self._git.remote_of(app), app.git_branch, newer)
             return await self._git.is_ancestor(app.name, control.commit_hash, newer)
         except FogbankError as exc:
             log.warning(

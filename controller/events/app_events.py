@@ -7,6 +7,7 @@ import logging
 from collections import deque
 from pathlib import Path
 
+from controller.store.datadir import PRIVATE_DIR, open_private
 from controller.store.timefmt import iso_now
 
 log = logging.getLogger(__name__)
@@ -20,8 +21,8 @@ class AppEvents:
         return self._directory / f"{app_name}.log"
 
     def record(self, app_name: str, message: str) -> None:
-        self._directory.mkdir(parents=True, exist_ok=True)
-        with self.path(app_name).open("a", encoding="utf-8") as handle:
+        self._directory.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+        with open(open_private(self.path(app_name)), "a", encoding="utf-8") as handle:
             handle.write(f"{iso_now()} {message}\n")
         log.info("app %s: %s", app_name, message)
 

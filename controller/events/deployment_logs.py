@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from controller.events.bus import Event, EventBus
+from controller.store.datadir import PRIVATE_DIR, open_private
 
 MASK = "********"
 MIN_MASKED_LINE = 4
@@ -47,7 +48,7 @@ class DeploymentLogs:
 
     def open(self, deployment_id: int, secrets: Sequence[str] = ()) -> None:
         """Start (or resume) writing; every secret value is masked in every later line."""
-        self._directory.mkdir(parents=True, exist_ok=True)
+        self._directory.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
         self._secrets[deployment_id] = mask_values(secrets)
         if deployment_id not in self._next_seq:
             self._next_seq[deployment_id] = len(self.read(deployment_id)) + 1
@@ -76,7 +77,7 @@ class DeploymentLogs:
             self._truncated.add(deployment_id)
             lines = [f"[log truncated: build.max_log_bytes ({self._max_bytes}) reached]"]
         self._size[deployment_id] = size + sum(len(line.encode()) + 1 for line in lines)
-        with self.path(deployment_id).open("a", encoding="utf-8") as handle:
+        with open(open_private(self.path(deployment_id)), "a", encoding="utf-8") as handle:
             for line in lines:
                 handle.write(line + "\n")
         for line in lines:

@@ -3,7 +3,7 @@
 Network and heavy commands (fetch, ls-remote, archive) are child processes a cancelled caller
 stops at once (process.py); reads of the mirror use GitPython in a thread (commits.py). User
 input reaches git only after `--`, inside a refspec, or checked as a sha first, so a URL or
-branch never becomes a git option. Credentials travel in git's environment, never its argv.
+branch never becomes a git option. Credentials and keys reach git as access.py says.
 """
 
 from __future__ import annotations
@@ -17,18 +17,19 @@ from pathlib import Path
 
 from controller.errors import GitError
 from controller.source import commits
+from controller.source.access import remote_of, ssh_identity
 from controller.source.archive import DEFAULT_MAX_CONTEXT_BYTES, DEFAULT_MAX_FILES, Limits
 from controller.source.commits import CommitInfo
 from controller.source.export import export_tree
-from controller.source.process import Outcome, git_env, in_thread, run_git
+from controller.source.process import Outcome, fetch_error, git_env, in_thread, run_git
 from controller.source.remote import Remote, as_remote, redact
+from controller.store.models import App
 
 __all__ = ["CommitInfo", "GitSync", "Remote", "redact"]
 
 _COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
 _FULL_SHA_LENGTH = 40
 _APP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_REDIRECT = re.compile(r"The requested URL returned error: (30[12378])\b")
 # git archive honours export-ignore/export-subst from the commit's .gitattributes; the mirror's
 # info/attributes has the highest precedence, so this keeps the export the exact tree.
 _EXACT_TREE_ATTRIBUTES = "* -export-ignore -export-subst\n"
@@ -57,6 +58,9 @@ class GitSync:
         self._timeout_seconds = timeout_seconds
         self._limits = Limits(max_context_bytes=max_context_bytes, max_files=max_files)
         self._locks: dict[str, asyncio.Lock] = {}
+
+    def remote_of(self, app: App) -> Remote:  # credentials, deploy key, known_hosts: access.py
+        return remote_of(app, self._root)
 
     def mirror_path(self, app: str) -> Path:
         """Where the bare mirror of `app` lives."""
@@ -133,7 +137,7 @@ class GitSync:
                 return found.strip()
         if outcome.status in (0, 2):  # 2: --exit-code found no matching ref
             raise GitError(f"branch {branch!r} does not exist in {redact(remote.url)}")
-        raise _fetch_error(remote, outcome, "list the branches of")
+        raise fetch_error(remote.url, outcome, "list the branches of")
 
     async def on_branch(self, app: str, url: str | Remote, branch: str, sha: str) -> bool:
         """Fetch `branch`; True when commit `sha` is reachable from its head."""
@@ -158,7 +162,7 @@ class GitSync:
         async with self._lock(app) as mirror:
             outcome = await self._fetch(mirror, remote, _ALL_BRANCHES, prune=True)
             if outcome.status != 0:
-                raise _fetch_error(remote, outcome)
+                raise fetch_error(remote.url, outcome)
             found = await in_thread(lambda: commits.find_commit(mirror, sha))
             if found is None:
                 return False
@@ -239,7 +243,7 @@ class GitSync:
             return
         if "couldn't find remote ref" in outcome.stderr:
             raise GitError(f"branch {branch!r} does not exist in {redact(remote.url)}")
-        raise _fetch_error(remote, outcome)
+        raise fetch_error(remote.url, outcome)
 
     async def _locate(
         self, mirror: Path, remote: Remote, branch: str, commit: str, fetch_off_branch: bool
@@ -264,7 +268,8 @@ class GitSync:
     async def _network(self, cwd: Path, remote: Remote, args: Sequence[str]) -> Outcome:
         env = git_env([*_TRANSFER_CONFIG, *remote.git_config()], self._protocols)
         try:
-            return await run_git(args, cwd=cwd, env=env, timeout_seconds=self._timeout_seconds)
+            with ssh_identity(remote, self._root / ".keys", env):
+                return await run_git(args, cwd=cwd, env=env, timeout_seconds=self._timeout_seconds)
         except TimeoutError as exc:
             raise GitError(
                 f"fetching {redact(remote.url)} timed out after {self._timeout_seconds:g} seconds"
@@ -284,17 +289,6 @@ class GitSync:
 def _check_commit(commit: str) -> None:
     if not _COMMIT.fullmatch(commit):
         raise GitError(f"{commit!r} is not a commit sha (7 to 40 lowercase hex digits)")
-
-
-def _fetch_error(remote: Remote, outcome: Outcome, action: str = "fetch") -> GitError:
-    url = redact(remote.url)
-    redirect = _REDIRECT.search(outcome.stderr)
-    if redirect is not None:
-        return GitError(
-            f"{url} answers with a redirect (HTTP {redirect.group(1)}) and fogbank does not follow "
-            "redirects of git remotes: set gitRepository to the repository's current URL"
-        )
-    return GitError(f"cannot {action} {url}: {outcome.reason}")
 
 
 def _write(path: Path, text: str) -> None:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import io
 import os
+import re
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,9 +45,18 @@ _NOT_INHERITED = frozenset(
         "GIT_NAMESPACE",
         "GIT_ALLOW_PROTOCOL",
         "GIT_CONFIG_PARAMETERS",
+        # Traces would copy the request headers (credentials) into stderr, then into errors.
+        "GIT_TRACE",
+        "GIT_TRACE_CURL",
+        "GIT_TRACE_PACKET",
+        "GIT_TRACE_REDACT",
+        "GIT_CURL_VERBOSE",
+        "GIT_SSH",
     }
 )
 _GENERIC_FAILURE = "Could not read from remote repository."
+_REDIRECT = re.compile(r"The requested URL returned error: (30[12378])\b")
+_SSH_VERDICTS = ("Host key verification failed", "Permission denied")
 
 
 def git_env(
@@ -83,6 +93,14 @@ class Outcome:
     def reason(self) -> str:
         """The one line of stderr that explains the failure, without git's prefix."""
         lines = [line.strip() for line in self.stderr.splitlines() if line.strip()]
+        # ssh's verdict comes last, after a banner (a changed host key) or warnings.
+        verdicts = [
+            line
+            for line in lines
+            if line.startswith(_SSH_VERDICTS) or ": Permission denied" in line
+        ]
+        if verdicts:
+            return redact(verdicts[-1])
         explained = [
             line.split(":", 1)[1].strip()
             for line in lines
@@ -235,3 +253,15 @@ def _signal_group(pid: int, signum: int) -> None:
 def _status(process: asyncio.subprocess.Process) -> int:
     assert process.returncode is not None  # only read after wait()
     return process.returncode
+
+
+def fetch_error(url: str, outcome: Outcome, action: str = "fetch") -> GitError:
+    """The error of a failed network command, naming the remote without credentials."""
+    shown = redact(url)
+    redirect = _REDIRECT.search(outcome.stderr)
+    if redirect is not None:
+        return GitError(
+            f"{shown} answers with a redirect (HTTP {redirect.group(1)}) and fogbank does not "
+            "follow redirects of git remotes: set gitRepository to the repository's current URL"
+        )
+    return GitError(f"cannot {action} {shown}: {outcome.reason}")

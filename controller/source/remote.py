@@ -9,10 +9,13 @@ from __future__ import annotations
 import base64
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import unquote
 
 # userinfo of any URL-looking text, e.g. https://user:token@host -> https://***@host
 _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+# git's scp-like syntax: [user@]host:path, where host has no slash before the colon.
+_SCP_LIKE = re.compile(r"^[^/:@\s]+@[^/:\s]+:")
 
 
 def redact(text: str) -> str:
@@ -25,13 +28,16 @@ class Remote:
     """Where to fetch from (`url`, never with a password) and how to log in there.
 
     `username`/`secret` are sent as HTTP Basic credentials to http(s) remotes (for GitHub a
-    token as `secret` with any username, e.g. `x-access-token`). ssh remotes log in with keys;
-    their user name stays in the URL because ssh needs it and it is not a secret.
+    token as `secret` with any username, e.g. `x-access-token`). ssh remotes log in with keys:
+    `ssh_key` (a private key, OpenSSH format) and the hosts it trusts in `known_hosts`; their
+    user name stays in the URL because ssh needs it and it is not a secret.
     """
 
     url: str
     username: str = ""
     secret: str = field(default="", repr=False)
+    ssh_key: str = field(default="", repr=False)
+    known_hosts: Path | None = None
 
     def __post_init__(self) -> None:
         scheme, separator, rest = self.url.partition("://")
@@ -62,6 +68,14 @@ class Remote:
     @property
     def has_credentials(self) -> bool:
         return bool(self.username or self.secret)
+
+    @property
+    def is_ssh(self) -> bool:
+        """ssh:// or scp-like (user@host:path): git talks to it through ssh."""
+        scheme, separator, _ = self.url.partition("://")
+        if separator:
+            return scheme.lower() in ("ssh", "git+ssh", "ssh+git")
+        return bool(_SCP_LIKE.match(self.url))
 
     def git_config(self) -> list[tuple[str, str]]:
         """Config entries that log git in to this remote: preemptive Basic auth for its URL only.

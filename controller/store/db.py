@@ -6,9 +6,13 @@ from typing import Any
 
 from tortoise import Tortoise
 from tortoise.migrations.api import migrate
+from tortoise.models import Model
+
+from controller.store import models, sealing
 
 MODELS_MODULE = "controller.store.models"
 MIGRATIONS_MODULE = "controller.store.migrations"
+KEY_CHECK_ROWS = 20
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
@@ -27,13 +31,31 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     }
 
 
-async def open_database(database_url: str) -> None:
-    """Connect and apply every pending migration, so a new or older database just works."""
+async def open_database(database_url: str, sealer: sealing.Sealer) -> None:
+    """Connect and apply every pending migration, so a new or older database just works.
+    `sealer` seals and opens secret columns (the migrations seal values stored in plain text);
+    a key that does not open what the database holds is refused here, at start."""
+    sealing.install(sealer)
     config = tortoise_config(database_url)
     await migrate(config=config)
     # Requests, workers and the scheduler run in tasks other than the one that starts the
     # server, so the ORM context must be the process-wide fallback, not only a contextvar.
     await Tortoise.init(config=config, _enable_global_fallback=True)
+    try:
+        await _check_key()
+    except BaseException:
+        await Tortoise.close_connections()
+        raise
+
+
+async def _check_key() -> None:
+    """Open stored values of every sealed column: a replaced key fails now, not later."""
+    for model in vars(models).values():
+        if not (isinstance(model, type) and issubclass(model, Model) and model is not Model):
+            continue
+        for name, field in model._meta.fields_map.items():
+            if isinstance(field, sealing.SealedTextField):
+                await model.all().order_by("id").limit(KEY_CHECK_ROWS).values_list(name, flat=True)
 
 
 async def close_database() -> None:

@@ -6,6 +6,8 @@ from enum import StrEnum
 
 from tortoise import fields, models
 
+from controller.store.sealing import SealedTextField
+
 
 class AppType(StrEnum):
     WEB = "web"
@@ -62,7 +64,14 @@ class App(models.Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=63, unique=True)
     app_type = fields.CharEnumField(AppType, max_length=16, default=AppType.WEB)
+    # Never with credentials: those given in the URL are kept apart, sealed, in git_credential.
     git_repository = fields.CharField(max_length=1024, default="")
+    # {"username", "secret"} for an https remote as JSON, sealed; "" for none.
+    git_credential = SealedTextField("app.git_credential", default="", db_default="")
+    # The app's own ssh key pair for ssh remotes: the private key (OpenSSH format) sealed, the
+    # public key shown to users (they add it to the repository as a read-only deploy key).
+    deploy_key = SealedTextField("app.deploy_key", default="", db_default="")
+    deploy_public_key = fields.CharField(max_length=255, default="", db_default="")
     git_branch = fields.CharField(max_length=255, default="main")
     root_directory = fields.CharField(max_length=1024, default=".")
     dockerfile_path = fields.CharField(max_length=1024, default="Dockerfile")
@@ -82,7 +91,7 @@ class App(models.Model):
     # After the switch the old container stays, unrouted, this long in case the new one dies.
     stabilization_seconds = fields.IntField(default=10, db_default=10)
     # Per-app GitHub webhook secret, generated at creation (shown to admins only).
-    webhook_secret = fields.CharField(max_length=128, default="", db_default="")
+    webhook_secret = SealedTextField("app.webhook_secret", default="", db_default="")
     # 0 = no polling; otherwise ask the remote for the branch head this often.
     poll_interval_seconds = fields.IntField(default=0, db_default=0)
     # Stopped on purpose (container/stop): drift repair leaves the container stopped.
@@ -99,6 +108,10 @@ class App(models.Model):
     class Meta:
         table = "app"
 
+    @property
+    def git_has_credentials(self) -> bool:
+        return bool(self.git_credential)
+
 
 class EnvVar(models.Model):
     id = fields.IntField(primary_key=True)
@@ -106,7 +119,8 @@ class EnvVar(models.Model):
         "models.App", related_name="envs", on_delete=fields.CASCADE
     )
     key = fields.CharField(max_length=255)
-    value = fields.TextField()
+    # Every value is sealed, secret or not: one rule, and nothing to get wrong on is_secret flips.
+    value = SealedTextField("env_var.value")
     is_secret = fields.BooleanField(default=False)
     is_build_arg = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -193,10 +207,41 @@ class User(models.Model):
     username = fields.CharField(max_length=64, unique=True)
     password_hash = fields.CharField(max_length=255)
     role = fields.CharEnumField(Role, max_length=16, default=Role.VIEWER)
+    # A disabled user's sessions and tokens are refused; the row (and its audit trail) stays.
+    disabled = fields.BooleanField(default=False, db_default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "user"
+
+
+class SignupClaim(models.Model):
+    """The one row that signup of the first admin inserts: a second concurrent signup's insert
+    of the same primary key fails, whatever the database, so exactly one first admin exists."""
+
+    id = fields.IntField(primary_key=True)
+    # Always 1: the unique index lets only one row exist.
+    slot = fields.IntField(unique=True, default=1)
+    username = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "signup_claim"
+
+
+class AuditEntry(models.Model):
+    """Who changed what, when, from where: every change made through the API or the CLI."""
+
+    id = fields.IntField(primary_key=True)
+    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
+    # Names, not foreign keys: the entry outlives a deleted user.
+    actor = fields.CharField(max_length=128)
+    action = fields.CharField(max_length=64)
+    target = fields.CharField(max_length=255, default="")
+    address = fields.CharField(max_length=64, default="")
+
+    class Meta:
+        table = "audit_entry"
 
 
 class Session(models.Model):
@@ -223,6 +268,8 @@ class ApiToken(models.Model):
     )
     created_at = fields.DatetimeField(auto_now_add=True)
     last_used_at = fields.DatetimeField(null=True)
+    # None: valid until revoked.
+    expires_at = fields.DatetimeField(null=True)
 
     user_id: int
 

@@ -76,10 +76,10 @@ async def poll_app(git: GitSync, app_id: int, request: RequestFn) -> Outcome | N
     app = await App.get_or_none(id=app_id)
     if app is None or not should_poll(app):
         return None
-    head = await git.remote_head(app.git_repository, app.git_branch)
+    head = await git.remote_head(git.remote_of(app), app.git_branch)
     if not needs_deploy(head, await known_commits(app.id)):
         return None
-    info = await git.resolve(app.name, app.git_repository, app.git_branch, head)
+    info = await git.resolve(app.name, git.remote_of(app), app.git_branch, head)
     commit = CommitRef(info.sha, info.message, info.author)
     (outcome,) = await request([DeploymentRequest(app.id, Trigger.POLL, commit)])
     log.info("polling found %s on %s: deployment #%s", head[:12], app.name, outcome.id)

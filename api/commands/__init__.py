@@ -1,0 +1,1 @@
+"""Bodies of the `fogbank` commands beyond serving (api/cli.py wires them to arguments)."""
