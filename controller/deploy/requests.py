@@ -102,23 +102,37 @@ class RequestDoor:
         planned = [await self._plan(request, request.app_id in known) for request in wanted]
         async with in_transaction():
             existing = await _already_there(planned)
-            fresh = [item for item in planned if _key(item) not in existing]
-            made = iter(await enqueue_many(fresh))
-            outcomes: list[Outcome] = []
-            newest: dict[int, tuple[Enqueued, NewDeployment]] = {}
+            fresh: list[NewDeployment] = []
+            slots: list[Existing | int] = []  # per request: what exists, or its row in fresh
+            first_of: dict[tuple[int, str], int] = {}
             for item in planned:
                 key = _key(item)
-                found = existing.get(key) if key is not None else None
-                if found is not None:
-                    outcomes.append(found)
-                    continue
-                enqueued = next(made)
-                outcomes.append(enqueued)
-                if key is not None:  # a twin later in the batch pushes what is now pending
-                    existing[key] = Existing(
-                        enqueued.id, enqueued.deployment_number, item.app_id, Status.PENDING, False
+                if key is not None and key in existing:
+                    slots.append(existing[key])
+                elif key is not None and key in first_of:
+                    slots.append(first_of[key])  # a twin later in the batch: nothing new
+                else:
+                    if key is not None:
+                        first_of[key] = len(fresh)
+                    slots.append(len(fresh))
+                    fresh.append(item)
+            made = await enqueue_many(fresh)
+            outcomes: list[Outcome] = []
+            answered: set[int] = set()
+            for slot in slots:
+                if isinstance(slot, Existing):
+                    outcomes.append(slot)
+                elif slot in answered:
+                    twin = made[slot]
+                    outcomes.append(
+                        Existing(
+                            twin.id, twin.deployment_number, twin.app_id, Status.PENDING, False
+                        )
                     )
-                newest[item.app_id] = (enqueued, item)
+                else:
+                    answered.add(slot)
+                    outcomes.append(made[slot])
+            newest = {item.app_id: (made[index], item) for index, item in enumerate(fresh)}
             superseded = {
                 app_id: await supersede_older(app_id, last.id, last.deployment_number)
                 for app_id, (last, _) in newest.items()
