@@ -11,6 +11,7 @@ from quart import Quart
 
 from api import documentation
 from api.auditing import record_change
+from api.access import AccessLog
 from api.errors import register_error_handlers
 from api.guard import authenticate_request
 from api.hosts import HostGuard
@@ -26,9 +27,12 @@ from api.routes import (
     docs,
     domains,
     envs,
+    github,
     health,
     tokens,
     users,
+    metrics,
+    notifications,
     webhooks,
     ws,
 )
@@ -56,6 +60,9 @@ BLUEPRINTS = (
     domains,
     containers,
     deployments,
+    github,
+    notifications,
+    metrics,
     ws,
     webhooks,
     tokens,
@@ -121,10 +128,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
             await services.controller.stop()
 
     # GitHub's deliveries are answered in front of Quart (api/receiver.py says why); the Host
-    # allow-list stands in front of both.
-    app.asgi_app = HostGuard(  # type: ignore[method-assign]
+    # allow-list stands in front of both; in front of everything, the request id and the access
+    # log (api/access.py), so a refused Host is logged too.
+    guarded = HostGuard(
         ReceiverMount(app, app.asgi_app), settings.server.host, settings.server.allowed_hosts
     )
+    app.asgi_app = AccessLog(guarded, enabled=settings.log.access_log)  # type: ignore[method-assign]
     return app
 
 

@@ -28,6 +28,7 @@ from controller.errors import FogbankError
 from controller.store import datadir
 from controller.store.db import close_database, open_database
 from controller.store.models import Role, User
+from controller.telemetry.logsetup import configure_logging
 
 WEBSOCKET_PING_SECONDS = 30.0
 HTTP_GRACE_SECONDS = 5.0
@@ -36,14 +37,9 @@ HTTP_GRACE_SECONDS = 5.0
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # APScheduler logs every run of every job at INFO (the WAL checkpoint runs every 2 s);
-    # its warnings and errors (a job that failed or was skipped) still show.
-    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     try:
         settings = load_settings(args.config)
+        configure_logging(settings.log)  # log.format and log.level (controller/telemetry)
         command: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]] = args.run
         if command is _serve:
             return runtime.run(command(settings, args), settings.server.event_loop)
@@ -120,7 +116,9 @@ async def _serve(settings: Settings, _: argparse.Namespace) -> int:
     # drain() has already let deployments finish and closed the sockets: HTTP requests still
     # in flight get a few seconds more.
     config.graceful_timeout = HTTP_GRACE_SECONDS
-    config.accesslog = None
+    config.accesslog = None  # api/access.py writes the access log, with the request id
+    # Hypercorn's own messages go through fogbank's handler (its format, text or JSON).
+    config.errorlog = logging.getLogger("hypercorn.error")
     signalled = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

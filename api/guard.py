@@ -16,6 +16,7 @@ from quart.wrappers import Request, Websocket
 from controller.accounts import auth
 from controller.errors import Forbidden, Unauthorized
 from controller.store.models import Role, User
+from controller.telemetry.logcontext import set_user
 
 SESSION_COOKIE = "fogbank_session"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -120,6 +121,7 @@ async def authenticate_request() -> None:
     if principal.via == "session" and request.method not in SAFE_METHODS:
         _check_csrf()
     g.principal = principal
+    set_user(principal.user.username)  # for the request's access log line
 
 
 def _check_csrf() -> None:
@@ -138,4 +140,6 @@ async def authenticate_websocket() -> Principal | None:
     principal = await identify(websocket, allow_query_token=True)
     if principal is not None and principal.via == "session" and not origin_allowed(websocket):
         raise Forbidden("WebSocket Origin not allowed for cookie authentication")
+    if principal is not None:
+        set_user(principal.user.username)
     return principal

@@ -15,6 +15,7 @@ same bytes).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,6 +32,19 @@ log = logging.getLogger(__name__)
 RECEIVER_PATH = "/webhooks/github"
 RECEIVER_ALIAS = "/api/github/webhook"
 RECEIVER_PATHS = frozenset({RECEIVER_PATH, RECEIVER_ALIAS})
+
+
+OUTCOMES = {200: "accepted", 202: "ignored", 401: "unauthorized"}
+
+
+def record_delivery(found: Services | None, status: int, seconds: float) -> None:
+    """Count the delivery by outcome and its answer time (two additions, no lock)."""
+    if found is None:
+        return
+    metrics = found.controller.metrics
+    outcome = OUTCOMES.get(status) or ("error" if status >= 500 else "invalid")
+    metrics.webhook_deliveries.inc(outcome)
+    metrics.webhook_ack_seconds.observe(seconds)
 
 
 class ClientGone(Exception):
@@ -81,6 +95,7 @@ class ReceiverMount:
         ):
             await self.inner(scope, receive, send)
             return
+        started = time.perf_counter()
         headers = {
             name.decode("latin-1").lower(): value.decode("latin-1")
             for name, value in scope["headers"]
@@ -106,6 +121,9 @@ class ReceiverMount:
             }
         )
         await send({"type": "http.response.body", "body": payload, "more_body": False})
+        record_delivery(
+            self._app.extensions.get(EXTENSION_KEY), status, time.perf_counter() - started
+        )
 
     async def _answer(
         self, headers: Mapping[str, str], receive: ASGIReceiveCallable

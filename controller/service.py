@@ -1,7 +1,8 @@
 """The controller's one face. Built once per process, it wires every part, owns the start and
-stop order (database, edge, Docker, recovery, workers, scheduled upkeep), and is the only way in
-for the API, the webhook intake and polling. `request_deployments` is the one function that
-requests a deployment, whatever the trigger."""
+stop order (database, edge, Docker, recovery, workers, the outbox's courier, scheduled upkeep),
+and is the only way in for the API, the webhook intake and polling. `request_deployments` is the
+one function that requests a deployment, whatever the trigger; `reporting` manages where
+results are reported (GitHub, notification targets); `metrics` is what /metrics shows."""
 
 from __future__ import annotations
 
@@ -27,18 +28,25 @@ from controller.errors import EdgeError, FogbankError
 from controller.events.app_events import AppEvents
 from controller.events.bus import EventBus, Subscription
 from controller.events.deployment_logs import DeploymentLogs
+from controller.notify import outbox
+from controller.notify.courier import Courier
+from controller.notify.manage import Reporting
+from controller.notify.notices import Notices
 from controller.runtime.engine import Engine
 from controller.source.mirror import GitSync
 from controller.store import datadir
 from controller.store.checkpoint import sqlite_path
 from controller.store.db import close_database, open_database
-from controller.store.models import App, Deployment, Domain
+from controller.store.models import App, Deployment, Domain, Status
+from controller.telemetry.metrics import Metrics
 from controller.upkeep.drift import AppState, DriftRepair
 from controller.upkeep.polling import Poller
 from controller.upkeep.retention import prune_all
 from controller.upkeep.scheduler import Upkeep
 
 log = logging.getLogger(__name__)
+
+COURIER_STOP_SECONDS = 5.0  # a send in progress may finish; the rest stays in the outbox
 
 
 class Controller:
@@ -48,10 +56,15 @@ class Controller:
         self._owns_engine = engine is None
         self.engine = engine or Engine()
         self.bus = EventBus()
+        self.metrics = Metrics()
+        self.app_events = AppEvents(settings.logs_dir / "apps")
+        self.notices = Notices(settings)
+        self.courier = Courier(settings, self.metrics, self.app_events)
+        self.notices.wake = self.courier.wake
+        self.reporting = Reporting(self.notices, self.courier)
         self.logs = DeploymentLogs(
             settings.logs_dir / "deployments", self.bus, settings.build.max_log_bytes
         )
-        self.app_events = AppEvents(settings.logs_dir / "apps")
         self.git = GitSync(
             settings.git_dir,
             allow_local=settings.git.allow_local,
@@ -60,10 +73,20 @@ class Controller:
             max_files=settings.build.max_files,
         )
         self.edge = Edge(settings.edge, settings.storage.data_dir / "caddy")
-        self.switchboard = Switchboard(self.edge)
+        self.switchboard = Switchboard(self.edge, self.metrics)
         builder = ImageBuilder(settings, self.engine, self.git)
         swapper = Swapper(settings, self.engine, self.switchboard)
-        pipeline = Pipeline(settings, self.engine, self.git, self.logs, self.bus, swapper, builder)
+        pipeline = Pipeline(
+            settings,
+            self.engine,
+            self.git,
+            self.logs,
+            self.bus,
+            swapper,
+            builder,
+            self.notices,
+            self.metrics,
+        )
         self.workers = WorkerPool(
             pipeline,
             self.logs,
@@ -71,13 +94,15 @@ class Controller:
             workers=settings.controller.workers,
             shutdown_timeout_seconds=settings.controller.shutdown_timeout_seconds,
         )
-        self._door = RequestDoor(self.git, self.workers)
+        self._door = RequestDoor(self.git, self.workers, self.notices, self.metrics)
         self.drift = DriftRepair(
             self.engine,
             builder,
             self.switchboard,
             self.workers.runs,
             self.app_events,
+            self.notices,
+            self.metrics,
             settings.deploy.health_interval_seconds,
         )
         self._poller = Poller(self.git, self.request_deployments)
@@ -98,6 +123,7 @@ class Controller:
         sealer = await asyncio.to_thread(datadir.prepare, settings)
         settings.git_dir.mkdir(parents=True, exist_ok=True)
         await open_database(settings.database_url, sealer)
+        await self.notices.reload()
         try:
             await self.edge.start()
         except EdgeError as exc:
@@ -116,8 +142,10 @@ class Controller:
             self.bus,
             builds_dir=settings.builds_dir,
             drain_seconds=settings.edge.drain_seconds,
+            notices=self.notices,
         )
         self.workers.start()
+        self.courier.start()
         self.upkeep.start()
 
     async def drain(self) -> None:
@@ -126,6 +154,9 @@ class Controller:
         self.upkeep.stop()
         await self._door.close()
         await self.workers.stop()
+        # After the workers: their last notices are in the outbox; what is not sent now is
+        # sent after the next start.
+        await self.courier.stop(COURIER_STOP_SECONDS)
 
     async def stop(self) -> None:
         """Everything drain() does, then the edge, Docker client and database."""
@@ -153,17 +184,21 @@ class Controller:
     # Apps --------------------------------------------------------------------------------
 
     async def create_app(self, fields: dict[str, Any]) -> App:
-        return await lifecycle.create_app(fields)
+        app = await lifecycle.create_app(fields)
+        await self.notices.reload()  # its repository may be on GitHub
+        return app
 
     async def update_app(self, app: App, fields: dict[str, Any]) -> App:
         updated = await lifecycle.update_app(app, fields)
         if "public_port" in fields:
             await self.switchboard.refresh()
+        await self.notices.reload()
         return updated
 
     async def delete_app(self, app: App) -> None:
         await lifecycle.delete_app(app, self.engine, self.git, self.logs)
         self.app_events.delete(app.name)
+        await self.notices.reload()
         await self.switchboard.refresh()
 
     async def rotate_deploy_key(self, app: App) -> App:
@@ -222,6 +257,16 @@ class Controller:
             keep_images=self.settings.controller.keep_images,
             history=self.settings.history,
         )
+        await outbox.prune(self.settings.notify.keep_days)
+
+    async def metrics_text(self) -> bytes:
+        """Every series in Prometheus' text format, the gauges read now (queue, outbox,
+        WebSocket watchers)."""
+        metrics = self.metrics
+        metrics.queue_depth.set(await Deployment.filter(status=Status.PENDING).count())
+        metrics.outbox_backlog.replace(await outbox.backlog())
+        metrics.websocket_watchers.set(self.bus.watchers())
+        return metrics.exposition()
 
     # Deployment logs and events ----------------------------------------------------------
 

@@ -15,17 +15,32 @@ PACKAGES = ("controller", "webhooks", "api")
 LAYERS: dict[str, set[str]] = {
     "controller.errors": set(),
     "controller.config": {"controller.errors"},
+    # Metrics and the process log's context: anything may count and log.
+    "controller.telemetry": {"controller.errors", "controller.config"},
     "controller.store": {"controller.errors", "controller.config"},
     "controller.events": {"controller.errors", "controller.store"},
     "controller.source": {"controller.errors", "controller.config", "controller.store"},
     "controller.runtime": {"controller.errors", "controller.config", "controller.store"},
-    "controller.edge": {"controller.errors", "controller.config", "controller.store"},
+    "controller.edge": {
+        "controller.errors",
+        "controller.config",
+        "controller.store",
+        "controller.telemetry",
+    },
     "controller.accounts": {"controller.errors", "controller.config", "controller.store"},
 }
-LOW = {"controller.errors", "controller.config", "controller.store", "controller.events"}
+LOW = {
+    "controller.errors",
+    "controller.config",
+    "controller.store",
+    "controller.events",
+    "controller.telemetry",
+}
 ADAPTERS = {"controller.source", "controller.runtime", "controller.edge"}
+# Reporting back (GitHub, notifications, the outbox): written to by the pipeline and upkeep.
+LAYERS["controller.notify"] = LOW | {"controller.source"}
 LAYERS["controller.build"] = LOW | ADAPTERS
-LAYERS["controller.deploy"] = LOW | ADAPTERS | {"controller.build"}
+LAYERS["controller.deploy"] = LOW | ADAPTERS | {"controller.build", "controller.notify"}
 LAYERS["controller.upkeep"] = LAYERS["controller.deploy"] | {"controller.deploy"}
 LAYERS["controller.apps"] = LAYERS["controller.upkeep"] | {"controller.upkeep"}
 LAYERS["controller.service"] = set(LAYERS) | {"controller.apps"}

@@ -21,6 +21,7 @@ PUBLIC = {
     ("GET", "/docs/assets/1"),
     ("POST", "/api/auth/login"),
     ("POST", "/api/auth/signup"),
+    ("GET", "/metrics"),  # its own token or address check (tests/test_metrics.py)
     ("POST", "/webhooks/github"),  # authenticated by the GitHub signature
     ("POST", "/api/github/webhook"),
 }

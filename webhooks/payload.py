@@ -7,20 +7,20 @@ payload's URLs compare equal when they name the same repository.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from controller.errors import BadRequest
+from controller.source.identity import normalise_repository
+
+__all__ = ["normalise_repository"]  # its home is controller/source/identity.py
 
 ZERO_SHA = "0" * 40
 _SHA = re.compile(r"^[0-9a-f]{40}$")
-# user@host:path or host:path without a scheme (git's scp-like syntax)
-_SCP_LIKE = re.compile(r"^(?:[^@/\s]+@)?(?P<host>[^:/\s]+):(?P<path>\S+)$")
 # The payload keys that spell the repository's location.
 _URL_KEYS = ("clone_url", "ssh_url", "git_url", "html_url", "url", "svn_url")
 _BRANCH_PREFIX = "refs/heads/"
@@ -74,29 +74,6 @@ def decode(raw: bytes, content_type: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadRequest("webhook body must be a JSON object")
     return data
-
-
-@functools.lru_cache(maxsize=1024)  # every delivery of a repository spells it the same ways
-def normalise_repository(url: str) -> str | None:
-    """One key per repository: `host/owner/name` (no user, port, scheme or `.git`), lowercase.
-
-    `owner/name` (GitHub's full_name) and local paths have no host and stay as a bare path.
-    """
-    text = url.strip().lower()
-    if not text:
-        return None
-    host = ""
-    if "://" in text:
-        parts = urlsplit(text)
-        host, path = parts.hostname or "", parts.path
-    elif scp := _SCP_LIKE.fullmatch(text):
-        host, path = scp.group("host"), scp.group("path")
-    else:
-        path = text
-    path = path.strip("/").removesuffix(".git").rstrip("/")
-    if not path:
-        return None
-    return f"{host}/{path}" if host else path
 
 
 def repository_keys(payload: Mapping[str, Any]) -> frozenset[str]:

@@ -4,6 +4,7 @@ the per-app settings to paste into GitHub."""
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 
 from quart import Blueprint, Response, jsonify, request
@@ -12,7 +13,13 @@ from quart_schema import document_request, document_response, validate_request, 
 from api.documentation import errors, raw_body
 from api.envelope import ok_body
 from api.guard import public, requires
-from api.receiver import RECEIVER_ALIAS, RECEIVER_PATH, answer_delivery, check_length
+from api.receiver import (
+    RECEIVER_ALIAS,
+    RECEIVER_PATH,
+    answer_delivery,
+    check_length,
+    record_delivery,
+)
 from api.routes.apps import find_app
 from api.schemas.apps import AppRef, WebhookSettings
 from api.schemas.base import Envelope
@@ -37,12 +44,14 @@ async def github() -> tuple[Response, int]:
     these POSTs in api/receiver.py's mount, before Quart, with the same core; this view is the
     route the URL map and the OpenAPI document list."""
     found = services()
+    started = time.perf_counter()
     max_bytes = found.settings.github.max_body_bytes
     check_length(request.content_length, 0, max_bytes)  # refused before it is read
     body = await request.get_data(cache=True, as_text=False, parse_form_data=False)
     check_length(None, len(body), max_bytes)
     headers = {name.lower(): value for name, value in request.headers.items()}
     status, envelope = await answer_delivery(found, headers, body)
+    record_delivery(found, status, time.perf_counter() - started)
     return jsonify(envelope), status
 
 

@@ -8,6 +8,7 @@ Nothing else in fogbank takes settings from os.environ.
 """
 
 from controller.config.load import load_settings
+from controller.config.reporting import LogSettings, MetricsSettings, NotifySettings
 from controller.config.sections import (
     AuthSettings,
     BuildSettings,
@@ -36,6 +37,9 @@ __all__ = [
     "GithubSettings",
     "HistorySettings",
     "SecuritySettings",
+    "LogSettings",
+    "MetricsSettings",
+    "NotifySettings",
     "ServerSettings",
     "Settings",
     "StorageSettings",

@@ -122,6 +122,27 @@ class GitSettings(Section):
 class GithubSettings(Section):
     webhook_secret: str = Field(default="", repr=False)
     max_body_bytes: int = Field(default=25 * MIB, ge=1024, le=1024 * MIB)
+    # Reporting back (controller/notify/): GitHub's REST API, or GitHub Enterprise's
+    # (https://HOST/api/v3); plain http only on loopback, where nothing but tests listen.
+    api_url: str = "https://api.github.com"
+    # Every app whose repository is on that GitHub reports with this token unless it has its own.
+    token: str = Field(default="", repr=False)
+    commit_statuses: bool = True
+    deployments: bool = False
+    # GitHub asks integrations to pause between write requests (secondary rate limits).
+    request_interval_seconds: float = Field(default=1.0, ge=0, le=60)
+
+    @field_validator("api_url")
+    @classmethod
+    def _https_unless_loopback(cls, url: str) -> str:
+        # The token travels in every request: never in clear text off this machine.
+        parts = urlsplit(url)
+        secure = parts.scheme == "https" or (
+            parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+        )
+        if not secure or not parts.hostname or parts.query or parts.username is not None:
+            raise ValueError("must be https://HOST[/api/v3] (http only for a loopback host)")
+        return url.rstrip("/")
 
 
 class AuthSettings(Section):

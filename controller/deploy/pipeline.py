@@ -21,11 +21,15 @@ from controller.deploy.swap import Swapper, is_start_first
 from controller.errors import FogbankError
 from controller.events.bus import EventBus
 from controller.events.deployment_logs import DeploymentLogs
+from controller.notify.events import CRASH_PREFIX
+from controller.notify.notices import Notices
 from controller.runtime.engine import Engine
 from controller.runtime.images import discard_image, prune_images
 from controller.runtime.naming import image_tag
 from controller.source.mirror import GitSync
 from controller.store.models import App, Deployment, EnvVar, Stage, Status, Trigger
+from controller.telemetry.logcontext import deployment_context
+from controller.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -42,29 +46,42 @@ class Pipeline:
     bus: EventBus
     swapper: Swapper
     builder: ImageBuilder
+    notices: Notices
+    metrics: Metrics
+
+    def tracker(self, deployment: Deployment) -> Tracker:
+        return Tracker(deployment, self.logs, self.bus, self.notices, self.metrics)
 
     async def run(self, deployment: Deployment, control: RunControl) -> None:
         """Run a claimed deployment to a terminal status. Never raises FogbankError; re-raises
         cancellation after recording it as stopped (a stop or a newer deployment) or failed
-        (shutdown)."""
+        (shutdown). Every line it logs names the deployment and its app."""
         app = await App.get(id=deployment.app_id)
+        with deployment_context(deployment.id, app.name):
+            await self._run_logged(app, deployment, control)
+
+    async def _run_logged(self, app: App, deployment: Deployment, control: RunControl) -> None:
         envs = await EnvVar.filter(app_id=app.id)
         self.logs.open(deployment.id, [e.value for e in envs if e.is_secret])
-        tracker = Tracker(deployment, self.logs, self.bus)
+        tracker = self.tracker(deployment)
         try:
             await self._run(app, envs, deployment, tracker, control)
         except FogbankError as exc:
+            crashed = exc.message.startswith(CRASH_PREFIX)
+            self.metrics.build_failures.inc("crashed_after_switch" if crashed else exc.code.lower())
             await tracker.fail(exc.message)
             await self._discard_image(deployment)
         except asyncio.CancelledError:
             if control.stop_reason is not None:
                 await asyncio.shield(tracker.stop(control.stop_reason))
             else:
+                self.metrics.build_failures.inc("interrupted")
                 await asyncio.shield(self._interrupted(tracker))
             await asyncio.shield(self._discard_image(deployment))
             raise
         except Exception as exc:
             log.exception("deployment %s failed unexpectedly", deployment.id)
+            self.metrics.build_failures.inc("internal")
             await tracker.fail(f"internal error: {type(exc).__name__}: {exc}")
 
     async def _discard_image(self, deployment: Deployment) -> None:
@@ -154,9 +171,15 @@ class Pipeline:
             await deployment.save(update_fields=["is_active", "updated_at"])
             if previous is not None and deployment.triggered_by is Trigger.ROLLBACK:
                 await Deployment.filter(id=previous.id).update(status=Status.ROLLED_BACK)
+                previous.status = Status.ROLLED_BACK
             if app.container_stopped:
                 app.container_stopped = False
                 await app.save(update_fields=["container_stopped", "updated_at"])
         await self.swapper.switchboard.release(app.id)
-        if previous is not None and previous.container_id:
-            await self.engine.remove_container(previous.container_id)
+        if previous is not None:
+            try:
+                await self.notices.replaced(previous, deployment)
+            except Exception:  # notices never fail a deployment (progress.Tracker._tell)
+                log.exception("could not record the notices of deployment %s", previous.id)
+            if previous.container_id:
+                await self.engine.remove_container(previous.container_id)

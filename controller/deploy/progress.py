@@ -4,13 +4,20 @@ stage -> progress band is STAGE_BANDS."""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
 from controller.events.bus import Event, EventBus
 from controller.events.deployment_logs import DeploymentLogs
+from controller.notify.notices import Notices
 from controller.store.models import TERMINAL, Deployment, Stage, Status
 from controller.store.timefmt import utcnow
+from controller.telemetry.metrics import Metrics
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,11 +65,25 @@ def status_data(deployment: Deployment, message: str = "") -> dict[str, Any]:
 
 
 class Tracker:
-    def __init__(self, deployment: Deployment, logs: DeploymentLogs, bus: EventBus) -> None:
+    """Also the one place that tells the world: every stage and final status goes to the
+    process log, the metrics and the outbox (notices write rows; nothing waits on a send)."""
+
+    def __init__(
+        self,
+        deployment: Deployment,
+        logs: DeploymentLogs,
+        bus: EventBus,
+        notices: Notices,
+        metrics: Metrics,
+    ) -> None:
         self.deployment = deployment
         self._logs = logs
         self._bus = bus
+        self._notices = notices
+        self._metrics = metrics
         self._band = Band(0, 0)
+        self._stage_started: float | None = None
+        self._entered = False
 
     def log(self, text: str, *, essential: bool = False) -> None:
         self._logs.append(self.deployment.id, text, essential=essential)
@@ -71,13 +92,18 @@ class Tracker:
         """Move to `stage` (its status and progress from STAGE_BANDS, or `band`), log the
         message and tell every watcher."""
         deployment = self.deployment
+        self._close_stage()
         self._band = band or STAGE_BANDS[stage]
         deployment.status = STATUS_OF_STAGE[stage]
         deployment.stage = stage
         deployment.progress = max(deployment.progress, self._band.start)
         await deployment.save(update_fields=["status", "stage", "progress", "updated_at"])
+        first, self._entered = not self._entered, True
+        self._stage_started = time.monotonic()
         self.log(message, essential=True)
         self._publish(message)
+        log.info("deployment #%s %s: %s", deployment.deployment_number, stage, message)
+        await self._tell(self._notices.stage(deployment, first=first))
 
     async def step(self, done: int, total: int, message: str = "") -> None:
         """Progress within the current stage's band: `done` of `total` steps."""
@@ -111,6 +137,7 @@ class Tracker:
 
     async def _finish(self, status: Status, stage: Stage, error: str, message: str) -> None:
         deployment = self.deployment
+        self._close_stage()
         now = utcnow()
         deployment.status = status
         deployment.stage = stage
@@ -124,6 +151,27 @@ class Tracker:
         self.log(message, essential=True)
         self._publish(message)
         self._logs.close(deployment.id)
+        self._metrics.deployments.inc(str(status), str(deployment.triggered_by))
+        if deployment.started_at is not None:
+            took = (now - deployment.started_at).total_seconds()
+            self._metrics.deployment_seconds.observe(max(0.0, took), str(status))
+        error = f": {deployment.error_message}" if deployment.error_message else ""
+        log.info("deployment #%s %s%s", deployment.deployment_number, status, error)
+        await self._tell(self._notices.finished(deployment))
+
+    def _close_stage(self) -> None:
+        """Time spent in the stage being left."""
+        if self._stage_started is not None and self.deployment.stage is not Stage.NONE:
+            took = time.monotonic() - self._stage_started
+            self._metrics.stage_seconds.observe(took, str(self.deployment.stage))
+        self._stage_started = None
+
+    async def _tell(self, writing: Awaitable[None]) -> None:
+        """Write notices; a failure to write them never fails the deployment."""
+        try:
+            await writing
+        except Exception:
+            log.exception("could not record the notices of deployment %s", self.deployment.id)
 
     def _publish(self, message: str) -> None:
         data = status_data(self.deployment, message)

@@ -15,6 +15,7 @@ from controller.deploy.queue import fail_interrupted, requeue_if_newest
 from controller.errors import FogbankError
 from controller.events.bus import Event, EventBus
 from controller.events.deployment_logs import DeploymentLogs
+from controller.notify.notices import Notices
 from controller.runtime.engine import Engine
 from controller.runtime.images import discard_image
 from controller.runtime.naming import APP_LABEL, app_labels
@@ -30,6 +31,7 @@ async def recover(
     *,
     builds_dir: Path,
     drain_seconds: float,
+    notices: Notices,
 ) -> None:
     """Run once at start, before any worker claims."""
     interrupted = await fail_interrupted()
@@ -37,6 +39,7 @@ async def recover(
         log.warning("deployment %s was interrupted by a restart", deployment.id)
         logs.append(deployment.id, "ERROR: interrupted: controller restarted")
         bus.publish(deployment.id, Event("status", status_data(deployment)))
+        await notices.finished(deployment)
         requeued = await requeue_if_newest(deployment)
         if requeued is not None:
             logs.append(deployment.id, f"Re-queued as deployment #{requeued.deployment_number}")

@@ -30,8 +30,10 @@ from controller.deploy.queue import (
 )
 from controller.deploy.rollback import rollback_plan
 from controller.errors import FogbankError, NotFound
+from controller.notify.notices import Notices
 from controller.source.mirror import GitSync
 from controller.store.models import IN_FLIGHT, App, Deployment, Status, Trigger
+from controller.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +86,18 @@ class Workers(Protocol):
 
 
 class RequestDoor:
-    def __init__(self, git: GitSync, workers: Workers) -> None:
+    def __init__(
+        self,
+        git: GitSync,
+        workers: Workers,
+        notices: Notices | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        """`notices` and `metrics` default to ones nobody reads (tests of the door alone)."""
         self._git = git
         self._workers = workers
+        self._notices = notices
+        self._metrics = metrics or Metrics()
         # Ancestry checks of pushes against running builds: one task per app at a time, which
         # checks the newest candidate that arrived meanwhile (a burst costs one check, not one
         # per batch).
@@ -117,6 +128,7 @@ class RequestDoor:
                     slots.append(len(fresh))
                     fresh.append(item)
             made = await enqueue_many(fresh)
+            await self._queued(fresh, made)
             outcomes: list[Outcome] = []
             answered: set[int] = set()
             for slot in slots:
@@ -134,8 +146,7 @@ class RequestDoor:
                     outcomes.append(made[slot])
             newest = {item.app_id: (made[index], item) for index, item in enumerate(fresh)}
             superseded = {
-                app_id: await supersede_older(app_id, last.id, last.deployment_number)
-                for app_id, (last, _) in newest.items()
+                app_id: await self._supersede(app_id, last) for app_id, (last, _) in newest.items()
             }
             if record is not None:
                 await record(outcomes)
@@ -146,6 +157,30 @@ class RequestDoor:
         if newest:
             self._workers.wake(newest)
         return outcomes
+
+    async def _queued(self, fresh: Sequence[NewDeployment], made: Sequence[Enqueued]) -> None:
+        """Count the new requests and write GitHub's `pending` (a dict lookup per request when
+        nothing reports: the webhook burst path)."""
+        for item in fresh:
+            self._metrics.deployments_queued.inc(str(item.triggered_by))
+        if self._notices is None:
+            return
+        reported = [
+            (enqueued.id, enqueued.app_id, enqueued.deployment_number, item.commit.sha)
+            for item, enqueued in zip(fresh, made, strict=True)
+            if self._notices.wants(item.app_id)
+        ]
+        if reported:
+            await self._notices.queued(reported)
+
+    async def _supersede(self, app_id: int, newest: Enqueued) -> int:
+        count = await supersede_older(app_id, newest.id, newest.deployment_number)
+        if count:
+            self._metrics.superseded.inc(amount=count)
+            if self._notices is not None and self._notices.wants(app_id):
+                reason = superseded_reason(newest.deployment_number)
+                await self._notices.superseded(app_id, reason)
+        return count
 
     async def close(self) -> None:
         """Cancel the ancestry checks still running."""

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from controller.deploy.inflight import RunControl, RunRegistry, StopOutcome
 from controller.deploy.pipeline import SHUTDOWN_MESSAGE, Pipeline
-from controller.deploy.progress import Tracker, status_data
+from controller.deploy.progress import status_data
 from controller.deploy.queue import Claim, claim_next, superseded_reason
 from controller.errors import Conflict
 from controller.events.bus import Event, EventBus
@@ -95,6 +95,8 @@ class WorkerPool:
             if stopped:
                 self.logs.append(deployment.id, f"Stopped: {reason}")
                 self.bus.publish(deployment.id, Event("status", status_data(deployment)))
+                self.pipeline.metrics.deployments.inc("stopped", str(deployment.triggered_by))
+                await self.pipeline.notices.finished(deployment)
                 return deployment
         if deployment.status in IN_FLIGHT:
             if self.runs.request_stop(deployment.id, reason) is StopOutcome.TOO_LATE:
@@ -179,8 +181,15 @@ class WorkerPool:
             deployment.id, deployment.app_id, deployment.deployment_number, deployment.commit_hash
         )
         self.runs.add(control)
+        metrics = self.pipeline.metrics
+        if deployment.started_at is not None:
+            waited = (deployment.started_at - deployment.created_at).total_seconds()
+            metrics.queue_wait_seconds.observe(max(0.0, waited))
         try:
             if claim.superseded:
+                metrics.superseded.inc(amount=claim.superseded)
+                reason = superseded_reason(deployment.deployment_number)
+                await self.pipeline.notices.superseded(deployment.app_id, reason)
                 await self.announce_superseded(deployment.app_id, deployment.deployment_number)
             # The pipeline runs as its own task so a stop can cancel it without cancelling
             # this worker; a cancelled worker (shutdown) cancels it too.
@@ -211,7 +220,7 @@ class WorkerPool:
         await deployment.refresh_from_db()
         if deployment.status not in IN_FLIGHT:
             return
-        tracker = Tracker(deployment, self.logs, self.bus)
+        tracker = self.pipeline.tracker(deployment)
         if control.stop_reason is not None:
             await tracker.stop(control.stop_reason)
         else:

@@ -10,6 +10,8 @@ from typing import Protocol
 
 from controller.edge.routing import desired_routes
 from controller.edge.supervisor import Route
+from controller.errors import FogbankError
+from controller.telemetry.metrics import Metrics
 
 
 class RouteSink(Protocol):
@@ -19,8 +21,9 @@ class RouteSink(Protocol):
 
 
 class Switchboard:
-    def __init__(self, edge: RouteSink) -> None:
+    def __init__(self, edge: RouteSink, metrics: Metrics | None = None) -> None:
         self._edge = edge
+        self._metrics = metrics or Metrics()
         self._overrides: dict[int, int] = {}
         self._lock = asyncio.Lock()
 
@@ -28,7 +31,12 @@ class Switchboard:
         """Send the app's traffic to `upstream_port` (a candidate not yet active)."""
         async with self._lock:
             self._overrides[app_id] = upstream_port
-            await self._edge.apply(await desired_routes(self._overrides))
+            try:
+                await self._edge.apply(await desired_routes(self._overrides))
+            except FogbankError:
+                self._metrics.edge_switches.inc("failed")
+                raise
+            self._metrics.edge_switches.inc("switched")
 
     async def release(self, app_id: int) -> None:
         """Drop the app's override: traffic follows its active deployment again."""

@@ -11,6 +11,7 @@ from tortoise.models import Model
 from controller.store import models, sealing
 
 MODELS_MODULE = "controller.store.models"
+REPORTING_MODULE = "controller.store.reporting"  # the outbox and what it reports to
 MIGRATIONS_MODULE = "controller.store.migrations"
 KEY_CHECK_ROWS = 20
 
@@ -21,7 +22,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         "connections": {"default": database_url},
         "apps": {
             "models": {
-                "models": [MODELS_MODULE],
+                "models": [MODELS_MODULE, REPORTING_MODULE],
                 "default_connection": "default",
                 "migrations": MIGRATIONS_MODULE,
             }

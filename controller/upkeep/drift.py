@@ -13,12 +13,15 @@ from controller.deploy.inflight import RunRegistry
 from controller.edge.switchboard import Switchboard
 from controller.errors import FogbankError
 from controller.events.app_events import AppEvents
+from controller.notify.notices import Notices
 from controller.runtime.engine import Engine
 from controller.runtime.health import probe_http, probe_tcp
 from controller.runtime.launch import health_path, launch_healthy
 from controller.runtime.state import ContainerState
 from controller.store.models import App, Deployment, EnvVar
 from controller.store.timefmt import iso_now
+from controller.telemetry.logcontext import app_context
+from controller.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,8 @@ class DriftRepair:
     switchboard: Switchboard
     runs: RunRegistry
     events: AppEvents
+    notices: Notices
+    metrics: Metrics
     health_interval_seconds: float = 1.0
     states: dict[int, AppState] = field(default_factory=dict)
 
@@ -63,8 +68,10 @@ class DriftRepair:
         routes_changed = False
         for app in await App.all():
             try:
-                routes_changed |= await self.reconcile(app)
+                with app_context(app.name):
+                    routes_changed |= await self.reconcile(app)
             except FogbankError as exc:
+                self.metrics.drift_repairs.inc("failed")
                 self._set(app, Sync.DRIFTED, Health.UNKNOWN, f"repair failed: {exc.message}")
                 self.events.record(app.name, f"repair failed: {exc.message}")
         try:
@@ -94,6 +101,8 @@ class DriftRepair:
         state = await self._repair(app, active, state)
         self._set(app, Sync.SYNCED, await self._probe(app, state), f"repaired: {problem}")
         self.events.record(app.name, f"repaired: {problem}")
+        self.metrics.drift_repairs.inc("repaired")
+        await self.notices.drift_repaired(app.id, problem)
         return state.host_port != old_port
 
     @staticmethod

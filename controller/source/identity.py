@@ -1,0 +1,48 @@
+"""Repository identity: the many spellings of one repository (https, ssh, scp-like
+`git@host:owner/name`, git://, `owner/name`) mapped to one key, so an app's git URL, a webhook
+payload's URLs and GitHub's API all name the same repository."""
+
+from __future__ import annotations
+
+import functools
+import re
+from urllib.parse import urlsplit
+
+# user@host:path or host:path without a scheme (git's scp-like syntax)
+_SCP_LIKE = re.compile(r"^(?:[^@/\s]+@)?(?P<host>[^:/\s]+):(?P<path>\S+)$")
+
+
+@functools.lru_cache(maxsize=1024)  # every delivery of a repository spells it the same ways
+def normalise_repository(url: str) -> str | None:
+    """One key per repository: `host/owner/name` (no user, port, scheme or `.git`), lowercase.
+
+    `owner/name` (GitHub's full_name) and local paths have no host and stay as a bare path.
+    """
+    text = url.strip().lower()
+    if not text:
+        return None
+    host = ""
+    if "://" in text:
+        parts = urlsplit(text)
+        host, path = parts.hostname or "", parts.path
+    elif scp := _SCP_LIKE.fullmatch(text):
+        host, path = scp.group("host"), scp.group("path")
+    else:
+        path = text
+    path = path.strip("/").removesuffix(".git").rstrip("/")
+    if not path:
+        return None
+    return f"{host}/{path}" if host else path
+
+
+def github_repository(url: str, web_host: str) -> str | None:
+    """`owner/name` of a repository URL on the GitHub at `web_host` (github.com, or a GitHub
+    Enterprise host), or None when the URL points elsewhere."""
+    key = normalise_repository(url)
+    if key is None:
+        return None
+    host, _, path = key.partition("/")
+    parts = path.split("/")
+    if host != web_host.lower() or len(parts) != 2 or not all(parts):
+        return None
+    return path

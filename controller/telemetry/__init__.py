@@ -1,0 +1,1 @@
+"""What fogbank tells its operators about itself: Prometheus metrics and the process log."""

@@ -1,0 +1,80 @@
+"""The process log: text or JSON lines on standard error at `log.level`, every record carrying
+its request and deployment context (logcontext.py). Access log lines come from api/access.py
+with their fields as record attributes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from controller.config import LogSettings
+from controller.telemetry.logcontext import ContextFilter
+
+# Attributes of every LogRecord; anything else on a record was given by the caller (extra=)
+# or by ContextFilter, and is printed as a field.
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+CONTEXT_FIELDS = ("request_id", "deployment_id", "app")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The record's context and extra fields, context first."""
+    fields = {name: getattr(record, name) for name in CONTEXT_FIELDS if hasattr(record, name)}
+    for name, value in vars(record).items():
+        if name not in _STANDARD and name not in fields:
+            fields[name] = value
+    return fields
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, context and extra fields, and
+    the traceback (as one string) when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update(extra_fields(record))
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """The usual line, then `key=value` for each context and extra field."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        line = super().formatMessage(record)
+        fields = extra_fields(record)
+        if not fields:
+            return line
+        return line + " " + " ".join(f"{name}={value}" for name, value in fields.items())
+
+
+def configure_logging(settings: LogSettings, stream: TextIO | None = None) -> None:
+    """Replace the root logger's handlers with one that writes `settings.format` lines."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if settings.format == "json" else TextFormatter())
+    handler.addFilter(ContextFilter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(settings.level)
+    # APScheduler logs every run of every job at INFO (the WAL checkpoint runs every 2 s), and
+    # httpx every request (the edge's admin API, the outbox); their warnings still show.
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
