@@ -32,7 +32,7 @@ class Inbox(Sink):
     def __init__(self) -> None:
         self.messages: list[bytes] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(envelope.content)
         return "250 OK"
 
@@ -76,7 +76,7 @@ async def finished(status: Status, error: str = "", number: int = 1) -> Deployme
 
 async def settled() -> list[OutboxMessage]:
     async with asyncio.timeout(30):
-        while await OutboxMessage.filter(state=MessageState.PENDING).exists():
+        while await OutboxMessage.filter(state=MessageState.PENDING).exists():  # noqa: ASYNC110
             await asyncio.sleep(0.05)
     return await OutboxMessage.all().order_by("id")
 

@@ -6,9 +6,11 @@ event log, order per key, and nothing lost when the courier stops in the middle.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,7 +37,7 @@ async def parts(tmp_path: Path, fake: FakeRemote) -> AsyncIterator[Parts]:
         yield running
 
 
-async def deployment(number: int = 1, sha: str = SHA, **fields: object) -> Deployment:
+async def deployment(number: int = 1, sha: str = SHA, **fields: Any) -> Deployment:
     app = await App.get_or_none(name="web")
     if app is None:
         # Its git URL is on github.com, which the fake API at 127.0.0.1 is not: the app names
@@ -88,7 +90,7 @@ async def test_500_three_times_then_201_is_delivered_once_after_backing_off(
     assert done.state is MessageState.DELIVERED and done.attempts == 4
     answers = fake.seen(f"/repos/acme/web/statuses/{SHA}")
     assert [r.status for r in answers] == [500, 502, 500, 201]
-    gaps = [later.at - earlier.at for earlier, later in zip(answers, answers[1:], strict=False)]
+    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(answers)]
     # retry_base_seconds 0.2: waits of 0.2, 0.4 and 0.8 s (exponential backoff).
     for gap, least in zip(gaps, (0.2, 0.4, 0.8), strict=True):
         assert gap >= least * 0.9, gaps

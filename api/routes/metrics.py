@@ -7,7 +7,6 @@ from __future__ import annotations
 import hmac
 import ipaddress
 
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from quart import Blueprint, Response, request
 
 from api.documentation import content, errors
@@ -15,6 +14,7 @@ from api.guard import public
 from api.services import services
 from controller.config import MetricsSettings
 from controller.errors import Forbidden, Unauthorized
+from controller.telemetry.metrics import TEXT_FORMAT
 
 blueprint = Blueprint("metrics", __name__)
 
@@ -47,7 +47,7 @@ def check_scraper(settings: MetricsSettings, authorization: str, address: str | 
 @blueprint.get("/metrics")
 @public  # its own check: a scraper's token or address (metrics.token, metrics.allow_from)
 @errors(401, 403)
-@content(200, CONTENT_TYPE_LATEST, "Prometheus text format")
+@content(200, TEXT_FORMAT, "Prometheus text format")
 async def metrics() -> Response:
     """Prometheus metrics: deployments, stages, queue, webhooks, watchers, drift, edge, outbox."""
     found = services()
@@ -55,4 +55,4 @@ async def metrics() -> Response:
         found.settings.metrics, request.headers.get("Authorization", ""), request.remote_addr
     )
     body = await found.controller.metrics_text()
-    return Response(body, status=200, content_type=CONTENT_TYPE_LATEST)
+    return Response(body, status=200, content_type=TEXT_FORMAT)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from tortoise.functions import Count
 
-from controller.store.reporting import MessageState, OutboxMessage
+from controller.store.reporting import Channel, MessageState, OutboxMessage
 from controller.store.timefmt import utcnow
 
 # Pending messages looked at per round: the oldest first, so nothing starves for long.
@@ -54,14 +54,16 @@ async def mark_retry(message: OutboxMessage, attempts: int, error: str, at: date
 
 
 async def backlog() -> dict[tuple[str, ...], float]:
-    """Pending messages per channel."""
+    """Pending messages per channel (every channel, 0 when none)."""
+    counts: dict[tuple[str, ...], float] = {(str(channel),): 0.0 for channel in Channel}
     rows = (
         await OutboxMessage.filter(state=MessageState.PENDING)
         .annotate(count=Count("id"))
         .group_by("channel")
         .values_list("channel", "count")
     )
-    return {(str(channel),): float(str(count)) for channel, count in rows}
+    counts.update({(str(channel),): float(str(count)) for channel, count in rows})
+    return counts
 
 
 async def prune(keep_days: int) -> int:

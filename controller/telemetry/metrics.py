@@ -12,6 +12,8 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from controller.telemetry.series import Counter, Gauge, Histogram, Series, families
 
+# The classic text format generate_latest writes, which every Prometheus version reads.
+TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"
 # Seconds: from a fast stage (a few ms) to a long build (half an hour).
 STAGE_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 QUEUE_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800)
