@@ -32,6 +32,7 @@ from webhooks.signature import verify
 pytestmark = pytest.mark.slow
 
 TOKEN = "ghp_reporting_flow_token"
+APP_TOKEN = "ghp_this_apps_own_token"
 FAILING_DOCKERFILE = """FROM scratch
 COPY busybox /bin/busybox
 RUN ["/bin/busybox", "false"]
@@ -73,8 +74,11 @@ async def reporting_app(
     )
     body = await response.get_json()
     assert response.status_code == 200, body
-    assert body["data"]["reporting"] is True and body["data"]["token_source"] == "global"
+    source = "app" if github.get("token") else "global"
+    assert body["data"]["reporting"] is True and body["data"]["token_source"] == source
     assert "token" not in body["data"]  # write-only
+    for token in (TOKEN, github.get("token")):
+        assert not token or str(token) not in await response.get_data(as_text=True)
     app_id: int = created["id"]
     return app_id
 
@@ -83,12 +87,12 @@ def statuses(fake: FakeRemote, name: str, sha: str) -> list[Recorded]:
     return [r for r in fake.seen(f"/repos/acme/{name}/statuses/{sha}") if r.status == 201]
 
 
-def check_github_headers(request: Recorded) -> None:
+def check_github_headers(request: Recorded, token: str = TOKEN) -> None:
     """As https://docs.github.com/en/rest documents every call."""
     assert request.method == "POST"
     assert request.headers["accept"] == "application/vnd.github+json"
     assert request.headers["x-github-api-version"] == "2022-11-28"
-    assert request.headers["authorization"] == f"Bearer {TOKEN}"
+    assert request.headers["authorization"] == f"Bearer {token}"
 
 
 async def test_a_push_reports_pending_then_success_on_its_commit(
@@ -207,7 +211,7 @@ async def test_github_deployments_go_in_progress_success_then_inactive_when_repl
     fake: FakeRemote,
 ) -> None:
     app_id = await reporting_app(
-        client, admin, app_name, web_repo, deployments=True, commitStatuses=False
+        client, admin, app_name, web_repo, deployments=True, commitStatuses=False, token=APP_TOKEN
     )
     first = await add_deployment(client, admin, app_id)
     assert (await wait_terminal(app, first["id"])).status is Status.SUCCESS
@@ -229,7 +233,7 @@ async def test_github_deployments_go_in_progress_success_then_inactive_when_repl
     made = [r for r in made if r.path == created]
     assert [r.json()["ref"] for r in made] == [first["commit_hash"], second["commit_hash"]]
     for request in made:
-        check_github_headers(request)
+        check_github_headers(request, APP_TOKEN)  # the app's own token, not the global one
         body = request.json()
         assert body["environment"] == app_name
         assert body["auto_merge"] is False and body["required_contexts"] == []
