@@ -7,7 +7,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import time
+from pathlib import Path
 from typing import Any, cast
 
 import httpx
@@ -217,3 +219,17 @@ def test_settings_refuse_clear_text_secrets_and_bad_values(
     with pytest.raises(ConfigError) as refused:
         load_settings(None, environ=environ)
     assert key in refused.value.message
+
+
+def test_the_grafana_dashboard_uses_every_series_and_no_other() -> None:
+    dashboard = json.loads(
+        (Path(__file__).parent.parent / "docs" / "grafana-dashboard.json").read_text()
+    )
+    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    used = set(re.findall(r"fogbank_[a-z_]+", exprs))
+    families = {
+        f.name + ("_total" if f.type == "counter" else "")
+        for f in text_string_to_metric_families(Metrics().exposition().decode())
+    }
+    histograms = {name.removesuffix("_bucket") for name in used if name.endswith("_bucket")}
+    assert {name for name in used if not name.endswith("_bucket")} | histograms == families
