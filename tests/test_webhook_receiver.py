@@ -8,6 +8,7 @@ import pytest
 from quart import Quart, request
 from quart.testing import QuartClient
 
+from api.access import AccessLog
 from api.receiver import ReceiverMount
 from controller.config import GithubSettings, Settings
 from controller.store.models import Deployment, WebhookDelivery
@@ -30,7 +31,9 @@ def settings(settings: Settings) -> Settings:
 async def test_the_mount_answers_receiver_posts_before_quart_and_like_the_view(
     app: Quart, client: QuartClient, admin: dict[str, str], web_repo: GitRepo
 ) -> None:
-    mount = app.asgi_app
+    access = app.asgi_app  # the request id and access log wrap everything (api/access.py)
+    assert isinstance(access, AccessLog)
+    mount = access.inner
     assert isinstance(mount, ReceiverMount)
     seen_by_quart: list[str | None] = []
 
@@ -57,17 +60,18 @@ async def test_the_mount_answers_receiver_posts_before_quart_and_like_the_view(
     assert "webhooks.github" not in seen_by_quart  # the mount answered; Quart never saw them
 
     # The same requests again with the mount taken away: Quart's view answers them.
-    app.asgi_app = mount.inner  # type: ignore[method-assign,assignment]
+    access.inner = mount.inner
     try:
         slow = [await client.post(path, data=data, headers=h) for path, data, h in cases]
     finally:
-        app.asgi_app = mount  # type: ignore[method-assign]
+        access.inner = mount
     assert seen_by_quart.count("webhooks.github") == len(cases)
 
     assert [r.status_code for r in fast] == [200, 200, 401, 413, 400]
     assert [r.status_code for r in slow] == [r.status_code for r in fast]
     for mounted, viewed in zip(fast, slow, strict=True):
         assert mounted.headers["Content-Type"] == viewed.headers["Content-Type"]
+        assert mounted.headers["X-Request-Id"] != viewed.headers["X-Request-Id"]
         assert await mounted.get_data() == await viewed.get_data()
     assert await Deployment.filter(app_id=created["id"]).count() == 1
     assert await WebhookDelivery.all().count() == 1
