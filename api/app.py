@@ -10,8 +10,8 @@ import logging
 from quart import Quart
 
 from api import documentation
-from api.auditing import record_change
 from api.access import AccessLog
+from api.auditing import record_change
 from api.errors import register_error_handlers
 from api.guard import authenticate_request
 from api.hosts import HostGuard
@@ -29,10 +29,10 @@ from api.routes import (
     envs,
     github,
     health,
-    tokens,
-    users,
     metrics,
     notifications,
+    tokens,
+    users,
     webhooks,
     ws,
 )

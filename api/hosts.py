@@ -53,7 +53,7 @@ def _is_ip(name: str) -> bool:
 
 class HostGuard:
     def __init__(self, app: ASGIFramework, server_host: str, extra: Iterable[str]) -> None:
-        self._app = app
+        self.inner = app  # what it guards (public, as ReceiverMount.inner)
         self._names = allowed_names(server_host, extra)
         self._any_ip = server_host in WILDCARDS
 
@@ -70,7 +70,7 @@ class HostGuard:
             if not self.allows(host):
                 await self._refuse(scope, send, host)
                 return
-        await self._app(scope, receive, send)
+        await self.inner(scope, receive, send)
 
     @staticmethod
     async def _refuse(scope: Scope, send: ASGISendCallable, host: str) -> None:

@@ -9,6 +9,7 @@ from quart import Quart, request
 from quart.testing import QuartClient
 
 from api.access import AccessLog
+from api.hosts import HostGuard
 from api.receiver import ReceiverMount
 from controller.config import GithubSettings, Settings
 from controller.store.models import Deployment, WebhookDelivery
@@ -31,9 +32,11 @@ def settings(settings: Settings) -> Settings:
 async def test_the_mount_answers_receiver_posts_before_quart_and_like_the_view(
     app: Quart, client: QuartClient, admin: dict[str, str], web_repo: GitRepo
 ) -> None:
-    access = app.asgi_app  # the request id and access log wrap everything (api/access.py)
-    assert isinstance(access, AccessLog)
-    mount = access.inner
+    # The request id and access log wrap everything (api/access.py), then the Host allow-list.
+    access = app.asgi_app
+    assert isinstance(access, AccessLog) and isinstance(access.inner, HostGuard)
+    guard = access.inner
+    mount = guard.inner
     assert isinstance(mount, ReceiverMount)
     seen_by_quart: list[str | None] = []
 
@@ -60,11 +63,11 @@ async def test_the_mount_answers_receiver_posts_before_quart_and_like_the_view(
     assert "webhooks.github" not in seen_by_quart  # the mount answered; Quart never saw them
 
     # The same requests again with the mount taken away: Quart's view answers them.
-    access.inner = mount.inner
+    guard.inner = mount.inner
     try:
         slow = [await client.post(path, data=data, headers=h) for path, data, h in cases]
     finally:
-        access.inner = mount
+        guard.inner = mount
     assert seen_by_quart.count("webhooks.github") == len(cases)
 
     assert [r.status_code for r in fast] == [200, 200, 401, 413, 400]

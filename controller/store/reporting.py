@@ -8,6 +8,8 @@ from enum import StrEnum
 
 from tortoise import fields, models
 
+from controller.store.sealing import SealedTextField
+
 
 class Channel(StrEnum):
     GITHUB = "github"
@@ -61,12 +63,10 @@ class NotificationTarget(models.Model):
     )
     name = fields.CharField(max_length=64)
     kind = fields.CharEnumField(Channel, max_length=16)
-    # Write-only, like the secret: a Slack or Discord URL is itself a credential.
-    # TODO(sec12b): SealedTextField("notification_target.url") once sealing lands on main.
-    url = fields.TextField(default="")
+    # Write-only and sealed, like the secret: a Slack or Discord URL is itself a credential.
+    url = SealedTextField("notification_target.url", default="")
     # HMAC-SHA256 key of a generic webhook's signature. Write-only.
-    # TODO(sec12b): SealedTextField("notification_target.secret").
-    secret = fields.TextField(default="")
+    secret = SealedTextField("notification_target.secret", default="")
     email_to = fields.TextField(default="")  # comma-separated addresses
     events = fields.TextField()  # comma-separated event names
     enabled = fields.BooleanField(default=True)
@@ -86,8 +86,8 @@ class GithubLink(models.Model):
     app: fields.OneToOneRelation[models.Model] = fields.OneToOneField(
         "models.App", related_name="github_link", on_delete=fields.CASCADE
     )
-    # Write-only. TODO(sec12b): SealedTextField("github_link.token") once sealing lands.
-    token = fields.TextField(default="")
+    # Write-only, sealed at rest.
+    token = SealedTextField("github_link.token", default="")
     # "owner/name" on GitHub when the app's git URL is not GitHub's (a mirror, a local path).
     repository = fields.CharField(max_length=255, default="")
     commit_statuses = fields.BooleanField(null=True)  # None: github.commit_statuses

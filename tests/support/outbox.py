@@ -16,6 +16,7 @@ from controller.notify.manage import Reporting
 from controller.notify.notices import Notices
 from controller.store.db import close_database, open_database
 from controller.telemetry.metrics import Metrics
+from tests.support.sealing import fresh_sealer
 
 TOKEN = "ghp_fogbank_tests_token"
 
@@ -51,7 +52,7 @@ def make_parts(settings: Settings) -> Parts:
 async def running_parts(settings: Settings) -> AsyncIterator[Parts]:
     """The database open and a courier delivering; both closed afterwards."""
     settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
-    await open_database(f"sqlite://{settings.storage.data_dir / 'fogbank.db'}")
+    await open_database(f"sqlite://{settings.storage.data_dir / 'fogbank.db'}", fresh_sealer())
     parts = make_parts(settings)
     try:
         await parts.notices.reload()

@@ -4,9 +4,10 @@ from controller.store.reporting import Channel, MessageState
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index
+from controller.store.sealing import SealedTextField
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0004_deployment_history_index')]
+    dependencies = [('models', '0006_security')]
 
     initial = False
 
@@ -27,7 +28,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('app', fields.OneToOneField('models.App', source_field='app_id', db_constraint=True, to_field='id', related_name='github_link', on_delete=OnDelete.CASCADE)),
-                ('token', fields.TextField(default='', unique=False)),
+                ('token', SealedTextField(default='', purpose='github_link.token')),
                 ('repository', fields.CharField(default='', max_length=255)),
                 ('commit_statuses', fields.BooleanField(null=True)),
                 ('deployments', fields.BooleanField(null=True)),
@@ -43,8 +44,8 @@ class Migration(migrations.Migration):
                 ('app', fields.ForeignKeyField('models.App', source_field='app_id', null=True, db_constraint=True, to_field='id', related_name='notification_targets', on_delete=OnDelete.CASCADE)),
                 ('name', fields.CharField(max_length=64)),
                 ('kind', fields.CharEnumField(description='GITHUB: github\nWEBHOOK: webhook\nSLACK: slack\nDISCORD: discord\nEMAIL: email', enum_type=Channel, max_length=16)),
-                ('url', fields.TextField(default='', unique=False)),
-                ('secret', fields.TextField(default='', unique=False)),
+                ('url', SealedTextField(default='', purpose='notification_target.url')),
+                ('secret', SealedTextField(default='', purpose='notification_target.secret')),
                 ('email_to', fields.TextField(default='', unique=False)),
                 ('events', fields.TextField(unique=False)),
                 ('enabled', fields.BooleanField(default=True)),
