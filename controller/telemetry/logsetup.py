@@ -22,10 +22,13 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
     """The record's context and extra fields, context first."""
-    fields = {name: getattr(record, name) for name in CONTEXT_FIELDS if hasattr(record, name)}
-    for name, value in vars(record).items():
-        if name not in _STANDARD and name not in fields:
-            fields[name] = value
+    attributes = vars(record)
+    extra = attributes.keys() - _STANDARD
+    if not extra:
+        return {}
+    fields = {name: attributes[name] for name in CONTEXT_FIELDS if name in extra}
+    for name in sorted(extra - fields.keys()):
+        fields[name] = attributes[name]
     return fields
 
 
@@ -74,6 +77,13 @@ def configure_logging(settings: LogSettings, stream: TextIO | None = None) -> No
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.level)
+    # Neither format prints the caller's file and line, the thread or the process: the logging
+    # HOWTO's "Optimization" switches spare every record (an access line per webhook delivery
+    # among them) the work of finding them.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     # APScheduler logs every run of every job at INFO (the WAL checkpoint runs every 2 s), and
     # httpx every request (the edge's admin API, the outbox); their warnings still show.
     logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
