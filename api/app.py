@@ -9,7 +9,7 @@ import logging
 
 from quart import Quart
 
-from api import documentation
+from api import documentation, pages
 from api.access import AccessLog
 from api.auditing import record_change
 from api.errors import register_error_handlers
@@ -35,6 +35,7 @@ from api.routes import (
     users,
     webhooks,
     ws,
+    ws_apps,
 )
 from api.schemas.apps import ALLOW_LOCAL_CONFIG_KEY
 from api.services import EXTENSION_KEY, Services
@@ -64,10 +65,12 @@ BLUEPRINTS = (
     notifications,
     metrics,
     ws,
+    ws_apps,
     webhooks,
     tokens,
     users,
     audit,
+    pages,
 )
 
 

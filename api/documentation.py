@@ -123,8 +123,12 @@ class FogbankOpenAPI(OpenAPIProvider):
         return document
 
     def generate_rules(self) -> Iterable[Rule]:
-        # Every rule, the WebSocket included, in path order.
-        return sorted(self._app.url_map.iter_rules(), key=lambda rule: rule.rule)
+        # Every rule of the API, the WebSocket included, in path order; the dashboard's pages
+        # (api/pages/) are HTML for people, not operations.
+        return sorted(
+            (rule for rule in self._app.url_map.iter_rules() if not is_page_rule(self._app, rule)),
+            key=lambda rule: rule.rule,
+        )
 
     def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
         paths, components = super().build_paths(rule)
@@ -199,6 +203,11 @@ def _responses(view: Any, operation: dict[str, Any], public: bool) -> dict[str, 
     for status in sorted(statuses):
         responses.setdefault(status, _failure(status))
     return {str(status): answer for status, answer in responses.items()}
+
+
+def is_page_rule(app: Any, rule: Rule) -> bool:
+    """Whether the rule is a dashboard page (marked by api/pages/site.py's @page)."""
+    return bool(getattr(app.view_functions.get(rule.endpoint), "fogbank_page", False))
 
 
 def _failure(status: int) -> dict[str, Any]:

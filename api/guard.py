@@ -115,6 +115,8 @@ async def authenticate_request() -> None:
     view = current_app.view_functions.get(request.endpoint or "")
     if view is None or getattr(view, "fogbank_public", False):
         return
+    if getattr(view, "fogbank_page", False):
+        return  # a dashboard page: api/pages/site.py's @page fails closed with a login redirect
     principal = await identify(request, allow_query_token=False)
     if principal is None:
         raise Unauthorized("authentication required: log in or send 'Authorization: Bearer'")

@@ -12,13 +12,21 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from controller.apps import containers, lifecycle
+from controller.apps import containers, lifecycle, overview
 from controller.apps.containers import Action
+from controller.apps.overview import AppSummary, Row
 from controller.build.image import ImageBuilder
 from controller.config import Settings
 from controller.deploy.pipeline import Pipeline
+from controller.deploy.queue import Enqueued
 from controller.deploy.recovery import recover
-from controller.deploy.requests import DeploymentRequest, Outcome, Recorder, RequestDoor
+from controller.deploy.requests import (
+    DeploymentRequest,
+    Outcome,
+    Recorder,
+    RequestDoor,
+    requested_event,
+)
 from controller.deploy.swap import Swapper
 from controller.deploy.workers import WorkerPool
 from controller.edge.routing import desired_routes
@@ -175,8 +183,16 @@ class Controller:
     async def request_deployments(
         self, wanted: Sequence[DeploymentRequest], *, record: Recorder | None = None
     ) -> list[Outcome]:
-        """Request deployments (manual, rollback, webhook, poll): see controller/deploy/requests."""
-        return await self._door.request(wanted, record=record)
+        """Request deployments (manual, rollback, webhook, poll): see controller/deploy/requests.
+        Each app's watchers hear of every deployment this created (the dashboard's live list)."""
+        outcomes = await self._door.request(wanted, record=record)
+        for request, outcome in zip(wanted, outcomes, strict=True):
+            if isinstance(outcome, Enqueued):
+                announced = requested_event(
+                    outcome.id, outcome.app_id, outcome.deployment_number, request.trigger
+                )
+                self.bus.publish_app(outcome.app_id, announced)
+        return outcomes
 
     async def stop_deployment(self, deployment_id: int, reason: str) -> Deployment:
         return await self.workers.stop_deployment(deployment_id, reason)
@@ -241,6 +257,19 @@ class Controller:
 
     async def container_status(self, app: App) -> dict[str, Any]:
         return await containers.container_status(app, self.engine)
+
+    # What the dashboard reads ------------------------------------------------------------
+
+    async def app_summaries(self) -> list[AppSummary]:
+        """Every app with its active and newest deployment (plain rows)."""
+        return await overview.app_summaries()
+
+    async def app_summary(self, app_id: int) -> AppSummary | None:
+        return await overview.app_summary(app_id)
+
+    async def history(self, app_id: int, limit: int, before: int | None = None) -> list[Row]:
+        """An app's deployments newest first (plain rows)."""
+        return await overview.history(app_id, limit, before)
 
     # Upkeep ------------------------------------------------------------------------------
 

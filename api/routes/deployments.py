@@ -45,8 +45,9 @@ async def add(data: DeploymentAdd) -> DeploymentOut:
     """Queue a deployment of the branch head or of commitHash (the seed's bare object)."""
     app = await find_app(data.app_id)
     ref = CommitRef(data.commit_hash) if data.commit_hash is not None else None
+    who = current_principal().user.username
     (outcome,) = await controller().request_deployments(
-        [DeploymentRequest(app.id, Trigger.MANUAL, ref)]
+        [DeploymentRequest(app.id, Trigger.MANUAL, ref, requested_by=who)]
     )
     return DeploymentOut.model_validate(await Deployment.get(id=outcome.id))
 
@@ -73,7 +74,14 @@ async def rollback(data: DeploymentRef) -> Answer:
     """Queue a return to an earlier successful deployment (deploymentId is the target)."""
     target = await find_deployment(data.deployment_id)
     (outcome,) = await controller().request_deployments(
-        [DeploymentRequest(target.app_id, Trigger.ROLLBACK, rollback_to=target.id)]
+        [
+            DeploymentRequest(
+                target.app_id,
+                Trigger.ROLLBACK,
+                rollback_to=target.id,
+                requested_by=current_principal().user.username,
+            )
+        ]
     )
     deployment = await Deployment.get(id=outcome.id)
     return ok_body(DeploymentOut.model_validate(deployment), "Rollback queued"), 200

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, Strict, field_serializer
 from quart import current_app, has_app_context
 
-from api.schemas.base import AnswerModel, Id, RequestModel, Timestamp, rule
+from api.schemas.base import AnswerModel, Id, QueryId, QueryModel, RequestModel, Timestamp, rule
 from api.schemas.derive import with_answer_fields, with_spec_fields
 from controller.apps import validation
 from controller.runtime import restart_policy
@@ -168,3 +168,12 @@ class DeployKey(AnswerModel):
     """The app's public ssh key; the private key never leaves fogbank."""
 
     public_key: str
+
+
+class AppFeedQuery(QueryModel):
+    """WS /ws/apps/deployments: the app whose deployments to announce."""
+
+    app_id: QueryId
+    token: str | None = Field(
+        default=None, description="an API token, for clients that cannot set headers"
+    )

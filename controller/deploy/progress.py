@@ -14,7 +14,7 @@ from controller.events.bus import Event, EventBus
 from controller.events.deployment_logs import DeploymentLogs
 from controller.notify.notices import Notices
 from controller.store.models import TERMINAL, Deployment, Stage, Status
-from controller.store.timefmt import utcnow
+from controller.store.timefmt import iso_ms_now, utcnow
 from controller.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,11 @@ class Tracker:
         deployment.status = STATUS_OF_STAGE[stage]
         deployment.stage = stage
         deployment.progress = max(deployment.progress, self._band.start)
-        await deployment.save(update_fields=["status", "stage", "progress", "updated_at"])
+        # The first entry counts: a stage entered again (restoring the old container) keeps it.
+        deployment.stage_times.setdefault(str(stage), iso_ms_now())
+        await deployment.save(
+            update_fields=["status", "stage", "progress", "stage_times", "updated_at"]
+        )
         first, self._entered = not self._entered, True
         self._stage_started = time.monotonic()
         self.log(message, essential=True)

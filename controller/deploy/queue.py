@@ -80,6 +80,7 @@ class NewDeployment:
     triggered_by: Trigger
     rolled_back_from: int | None = None
     image_tag: str = ""
+    requested_by: str = ""
 
 
 async def enqueue_many(wanted: Sequence[NewDeployment]) -> list[Enqueued]:
@@ -122,6 +123,8 @@ async def enqueue_many(wanted: Sequence[NewDeployment]) -> list[Enqueued]:
             row["rolled_back_from"] = item.rolled_back_from
         if item.image_tag:
             row["image_tag"] = item.image_tag
+        if item.requested_by:
+            row["requested_by"] = item.requested_by
         rows.append(row)
     await insert_rows(Deployment, rows)
     # A many-row insert does not read back primary keys; (app_id, deployment_number) is unique.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from tortoise.expressions import Q
@@ -30,6 +30,7 @@ from controller.deploy.queue import (
 )
 from controller.deploy.rollback import rollback_plan
 from controller.errors import FogbankError, NotFound
+from controller.events.bus import Event
 from controller.notify.notices import Notices
 from controller.source.mirror import GitSync
 from controller.store.models import IN_FLIGHT, App, Deployment, Status, Trigger
@@ -49,6 +50,7 @@ class DeploymentRequest:
     trigger: Trigger
     commit: CommitRef | None = None
     rollback_to: int | None = None
+    requested_by: str = ""  # the user of a manual deploy or rollback
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,12 @@ class RequestDoor:
             await asyncio.wait(checks)
 
     async def _plan(self, request: DeploymentRequest, known: bool) -> NewDeployment:
+        planned = await self._decide(request, known)
+        if request.requested_by:
+            planned = replace(planned, requested_by=request.requested_by)
+        return planned
+
+    async def _decide(self, request: DeploymentRequest, known: bool) -> NewDeployment:
         if not known:
             raise NotFound(f"app {request.app_id} does not exist", code="APP_NOT_FOUND")
         if request.trigger in AUTOMATIC and request.commit is not None:
@@ -285,3 +293,16 @@ async def _already_there(planned: Sequence[NewDeployment]) -> dict[tuple[int, st
                 int(str(deployment_id)), int(str(number)), key[0], Status(status), bool(active)
             )
     return found
+
+
+def requested_event(deployment_id: int, app_id: int, number: int, trigger: Trigger) -> Event:
+    """What an app's watchers hear when one of its deployments was requested."""
+    return Event(
+        "deployment",
+        {
+            "deployment_id": deployment_id,
+            "app_id": app_id,
+            "deployment_number": number,
+            "triggered_by": str(trigger),
+        },
+    )

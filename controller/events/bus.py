@@ -14,7 +14,10 @@ from typing import Any, Literal
 from controller.store.timefmt import iso_now
 
 # "closing" is internal: it tells watchers the server is going away; it is never sent as is.
-EventType = Literal["status", "log", "error", "closing"]
+# "deployment" goes to an app's watchers: a deployment of that app was requested.
+EventType = Literal["status", "log", "error", "closing", "deployment"]
+# Watchers of a deployment are keyed by its id, watchers of an app by ("app", its id).
+Topic = int | tuple[Literal["app"], int]
 
 
 @dataclass(frozen=True)
@@ -55,36 +58,48 @@ class Subscription:
 
 
 class EventBus:
-    """Fan-out of events per deployment id to every current subscriber."""
+    """Fan-out of events per deployment id (and per app id) to every current subscriber."""
 
     def __init__(self, queue_size: int = 10_000) -> None:
         self._queue_size = queue_size
-        self._subscribers: dict[int, set[Subscription]] = {}
+        self._subscribers: dict[Topic, set[Subscription]] = {}
         self._idle = asyncio.Event()
         self._idle.set()
 
+    def subscribe(self, deployment_id: int) -> contextlib.AbstractContextManager[Subscription]:
+        return self._subscribe(deployment_id)
+
+    def subscribe_app(self, app_id: int) -> contextlib.AbstractContextManager[Subscription]:
+        """Events about the app as a whole (its deployments being requested)."""
+        return self._subscribe(("app", app_id))
+
     @contextlib.contextmanager
-    def subscribe(self, deployment_id: int) -> Iterator[Subscription]:
+    def _subscribe(self, topic: Topic) -> Iterator[Subscription]:
         subscription = Subscription(self._queue_size)
-        self._subscribers.setdefault(deployment_id, set()).add(subscription)
+        self._subscribers.setdefault(topic, set()).add(subscription)
         self._idle.clear()
         try:
             yield subscription
         finally:
-            subscribers = self._subscribers.get(deployment_id)
+            subscribers = self._subscribers.get(topic)
             if subscribers is not None:
                 subscribers.discard(subscription)
                 if not subscribers:
-                    del self._subscribers[deployment_id]
+                    del self._subscribers[topic]
             if not self._subscribers:
                 self._idle.set()
 
     def watched_ids(self) -> list[int]:
         """The deployments at least one socket is watching."""
-        return list(self._subscribers)  # unsubscribing drops a deployment with no socket left
+        # Unsubscribing drops a deployment with no socket left.
+        return [topic for topic in self._subscribers if isinstance(topic, int)]
 
     def publish(self, deployment_id: int, event: Event) -> None:
         for subscription in tuple(self._subscribers.get(deployment_id, ())):
+            subscription.offer(event)
+
+    def publish_app(self, app_id: int, event: Event) -> None:
+        for subscription in tuple(self._subscribers.get(("app", app_id), ())):
             subscription.offer(event)
 
     def close_all(self, message: str) -> int:

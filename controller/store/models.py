@@ -153,6 +153,11 @@ class Deployment(models.Model):
     host_port = fields.IntField(null=True)
     is_active = fields.BooleanField(default=False)
     rolled_back_from = fields.IntField(null=True)
+    # Who asked: the user of a manual deploy or rollback; empty for pushes and polls.
+    requested_by = fields.CharField(max_length=64, default="", db_default="")
+    # When each stage began: {"cloning_repo": "2025-01-15T10:30:00Z", ...} (the dashboard's
+    # timings per stage); the last one ends at finished_at.
+    stage_times: dict[str, str] = fields.JSONField(default=dict, db_default="{}")
     duration = fields.IntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     started_at = fields.DatetimeField(null=True)
@@ -166,8 +171,9 @@ class Deployment(models.Model):
         unique_together = (("app", "deployment_number"),)
         # The history query (app_id = ? AND id < ? ORDER BY id DESC): the column, not the
         # relation, since SQLite reads a quoted unknown name ("app") as a string constant.
-        # The door's de-duplication (app_id = ? AND commit_hash IN (...)).
-        indexes = (("app_id", "id"), ("app_id", "commit_hash"))
+        # The door's de-duplication (app_id = ? AND commit_hash IN (...)); the active deployment
+        # of every app (the dashboard's apps page).
+        indexes = (("app_id", "id"), ("app_id", "commit_hash"), ("is_active", "app_id"))
 
 
 # Columns added after the first release carry db_default so existing rows get a value when the

@@ -24,3 +24,8 @@ def iso_z(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def iso_ms_now() -> str:
+    """Now with milliseconds, `2025-01-15T10:30:00.123Z`: stage timings need finer than seconds."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

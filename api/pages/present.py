@@ -1,0 +1,121 @@
+"""How the pages spell things: short commits, ages, durations, triggers, and the timings of a
+deployment's stages (Jinja filters on the pages' blueprint)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from api.pages.site import blueprint
+from controller.store.timefmt import iso
+
+UNITS = ((86400, "d"), (3600, "h"), (60, "min"))
+NONE = "\N{EN DASH}"  # a missing value
+
+
+@blueprint.app_template_filter("short_sha")
+def short_sha(sha: str | None) -> str:
+    return (sha or "")[:7] or NONE
+
+
+@blueprint.app_template_filter("first_line")
+def first_line(text: str | None) -> str:
+    line = (text or "").strip().split("\n", 1)[0]
+    return line if len(line) <= 72 else line[:71] + "\N{HORIZONTAL ELLIPSIS}"
+
+
+@blueprint.app_template_filter("author_name")
+def author_name(author: str | None) -> str:
+    """`Jane Doe <jane@example.com>` -> `Jane Doe`."""
+    name = (author or "").split("<", 1)[0].strip()
+    return name or "unknown author"
+
+
+@blueprint.app_template_filter("iso")
+def iso_filter(moment: datetime | None) -> str:
+    return iso(moment) or ""
+
+
+@blueprint.app_template_filter("age")
+def age(moment: datetime | None, now: datetime | None = None) -> str:
+    """`5 min ago`, `3 h ago`, `just now`."""
+    if moment is None:
+        return NONE
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    seconds = int(((now or datetime.now(UTC)) - moment).total_seconds())
+    if seconds < 60:
+        return "just now" if seconds < 10 else f"{seconds} s ago"
+    for size, unit in UNITS:
+        if seconds >= size:
+            return f"{seconds // size} {unit} ago"
+    return "just now"  # pragma: no cover (60 s and more matched a unit above)
+
+
+@blueprint.app_template_filter("duration")
+def duration(seconds: float | None) -> str:
+    """`42 s`, `3 min 5 s`, a dash for none."""
+    if seconds is None:
+        return NONE
+    if seconds < 10 and seconds != int(seconds):
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    minutes, rest = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {rest} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+@blueprint.app_template_filter("trigger_text")
+def trigger_text(deployment: Any) -> str:
+    """Who or what asked: `manual by alice`, `webhook: push by Jane Doe`, `poll`."""
+    trigger = str(_field(deployment, "triggered_by"))
+    who = _field(deployment, "requested_by") or ""
+    if trigger == "webhook":
+        return f"webhook: push by {author_name(_field(deployment, 'commit_author'))}"
+    if trigger in ("manual", "rollback") and who:
+        return f"{trigger} by {who}"
+    return trigger
+
+
+@dataclass(frozen=True)
+class Timing:
+    stage: str
+    began: str
+    began_text: str
+    took: str
+
+
+def stage_timings(
+    stage_times: dict[str, str], created: datetime | None, finished: datetime | None
+) -> list[Timing]:
+    """One row per stage that began, in the order they began: when, and how long until the next
+    stage began (or the deployment finished). The wait in the queue comes first."""
+    began = sorted(
+        ((_parse(at), stage) for stage, at in stage_times.items() if _parse(at) is not None),
+        key=lambda pair: pair[0] or datetime.min.replace(tzinfo=UTC),
+    )
+    moments: list[tuple[datetime, str]] = [(at, stage) for at, stage in began if at is not None]
+    if created is not None and moments:
+        moments.insert(0, (created, "queued"))
+    rows: list[Timing] = []
+    for index, (at, stage) in enumerate(moments):
+        end = moments[index + 1][0] if index + 1 < len(moments) else finished
+        took = duration((end - at).total_seconds()) if end is not None else "running"
+        rows.append(Timing(stage, iso(at) or "", at.strftime("%H:%M:%S"), took))
+    return rows
+
+
+def _parse(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _field(row: Any, name: str) -> Any:
+    return row[name] if isinstance(row, dict) else getattr(row, name)
