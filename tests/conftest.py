@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 import docker
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 from quart import Quart
 from quart.testing import QuartClient
 
@@ -21,11 +22,14 @@ from controller.config import EdgeSettings, GitSettings, Settings, StorageSettin
 from controller.errors import EngineError
 from controller.runtime.engine import Engine
 from tests.support.api import signup_admin, unique_name
+from tests.support.browser import launch
+from tests.support.dashboard import ADMIN, Dashboard
 from tests.support.deployed import DeployedWebApp, deploy_web_app
 from tests.support.docker_objects import remove_app_objects, remove_run_objects, run_images
 from tests.support.engine import Scratch, build_httpd_image
 from tests.support.ports import free_port
 from tests.support.repos import BUSYBOX, GitRepo, make_web_repo
+from tests.support.server import prepare_server
 
 REQUIRE_DOCKER = os.environ.get("FOGBANK_TEST_REQUIRE_DOCKER") == "1"
 # A test that asks for one of these is slow (Docker, or Caddy: the app's lifespan starts one):
@@ -41,6 +45,8 @@ SLOW_FIXTURES = frozenset(
         "httpd_image",
         "deployed_web_app",
         "build_run_id",
+        "dashboard",
+        "browser",
     }
 )
 
@@ -177,3 +183,33 @@ def build_run_id(docker_client: docker.DockerClient) -> Iterator[str]:
     run_id = uuid.uuid4().hex[:12]
     yield run_id
     remove_run_objects(run_id, unless_label="fogbank.app")
+
+
+@pytest.fixture(scope="module")
+def dashboard(
+    tmp_path_factory: pytest.TempPathFactory, docker_client: docker.DockerClient
+) -> Iterator[Dashboard]:
+    """A real `fogbank serve` with an admin and a viewer, for the browser tests of one module;
+    the Docker objects of the apps they made are removed afterwards."""
+    root = tmp_path_factory.mktemp("dashboard")
+    server = prepare_server(root, {"deploy": {"stop_timeout_seconds": 1}}, username=ADMIN[0])
+    found = Dashboard(server, root)
+    found.add_viewer()
+    server.start()
+    try:
+        yield found
+    finally:
+        server.stop()
+        server.stop_quietly()
+        remove_app_objects(docker_client, found.names)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium driven by Playwright (never a browser Playwright downloads)."""
+    with sync_playwright() as playwright:
+        found = launch(playwright)
+        try:
+            yield found
+        finally:
+            found.close()
