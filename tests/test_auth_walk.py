@@ -12,6 +12,7 @@ from quart import Quart
 from quart.testing import QuartClient
 from quart.testing.connections import WebsocketDisconnectError
 
+from api.documentation import is_page_rule
 from controller.accounts import auth
 from controller.store.models import Role
 from tests.support.api import clear_cookies
@@ -79,14 +80,18 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/webhooks/github"): "signature",
     ("POST", "/api/github/webhook"): "signature",
     ("WS", "/ws/deployment/logs"): VIEWER,
+    ("WS", "/ws/apps/deployments"): VIEWER,
 }
 CALLERS: tuple[Role | None, ...] = (None, VIEWER, DEPLOYER, ADMIN)
 Outcome = Literal["401", "403", "allowed"]
 
 
 def url_map_routes(app: Quart) -> set[tuple[str, str]]:
+    """The API's routes (the dashboard's pages: tests/test_route_policy.py)."""
     routes = set()
     for rule in app.url_map.iter_rules():
+        if is_page_rule(app, rule):
+            continue
         if rule.websocket:
             routes.add(("WS", rule.rule))
             continue

@@ -62,9 +62,7 @@ def live_states(page: Page) -> list[dict[str, Any]]:
     return found
 
 
-def test_create_deploy_watch_progress_and_log_live(
-    admin_page: Page, dashboard: Dashboard
-) -> None:
+def test_create_deploy_watch_progress_and_log_live(admin_page: Page, dashboard: Dashboard) -> None:
     page = admin_page
     screenshot(page, "apps-empty", [("desktop", DESKTOP)])
     # The API's own validation message, shown by the form.
@@ -145,7 +143,9 @@ def test_failed_build_shows_the_quoted_error_and_rollback_restores(
     screenshot(page, "app-failed", [("desktop", DESKTOP)])
     assert "version two" in served(app["public_port"], "version two")  # still the old one
 
-    page.get_by_role("button", name=f"Roll back to deployment #{first['deployment_number']}").click()
+    page.get_by_role(
+        "button", name=f"Roll back to deployment #{first['deployment_number']}"
+    ).click()
     expect(page.locator("#live-status")).to_have_text("success", timeout=120_000)
     expect(page.locator("#live-link")).not_to_have_attribute("href", f"/deployments/{failed_id}")
     assert "version one" in served(app["public_port"], "version one")

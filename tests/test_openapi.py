@@ -10,6 +10,7 @@ import pytest
 from quart import Quart
 from quart.testing import QuartClient
 
+from api.documentation import is_page_rule
 from api.schemas.apps import AppCreate, AppSpec, AppUpdate
 from controller.accounts import auth
 from controller.store.models import Role
@@ -31,9 +32,11 @@ async def fetch(client: QuartClient) -> dict[str, Any]:
 
 
 def url_map_operations(app: Quart) -> set[tuple[str, str]]:
+    """Every operation of the API: the URL map but the dashboard's pages (HTML for people)."""
     return {
         (method, PATH_PARAMETER.sub(r"{\1}", rule.rule))
         for rule in app.url_map.iter_rules()
+        if not is_page_rule(app, rule)
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
     }
 

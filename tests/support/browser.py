@@ -98,7 +98,9 @@ class Guard:
         socket.close(code=1008, reason="refused by the test's guard")
 
 
-def new_context(browser: Browser, guard: Guard, viewport: dict[str, int] = DESKTOP) -> BrowserContext:
+def new_context(
+    browser: Browser, guard: Guard, viewport: dict[str, int] = DESKTOP
+) -> BrowserContext:
     context = browser.new_context(viewport=viewport)  # type: ignore[arg-type]
     guard.attach(context)
     context.add_init_script(RECORDERS)
