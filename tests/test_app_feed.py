@@ -56,12 +56,8 @@ async def test_the_feed_announces_every_requested_deployment(
         assert announced["data"]["deployment_id"] == rollback["id"]
         assert announced["data"]["triggered_by"] == "rollback"
         await wait_terminal(app, rollback["id"])
-    who = (
-        await Deployment.filter(app_id=web.app_id)
-        .order_by("id")
-        .values_list("requested_by", flat=True)
-    )
-    assert who == ["admin", "admin", "admin"]
+    rows = await Deployment.filter(app_id=web.app_id).order_by("id")
+    assert [row.requested_by for row in rows] == ["admin", "admin", "admin"]
 
 
 async def test_an_unknown_app_closes_4404_and_a_bad_query_4400(
