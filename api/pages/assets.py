@@ -9,7 +9,7 @@ from importlib import resources
 
 from quart import Response, url_for
 
-from api.pages.site import blueprint, page
+from api.pages.site import blueprint, page, templates
 from controller.errors import NotFound
 
 ASSETS = {
@@ -33,10 +33,12 @@ async def asset(name: str) -> Response:
     return response
 
 
-@blueprint.app_template_global("asset_url")
 def asset_url(name: str) -> str:
     """The URL of a dashboard file, versioned by its content."""
     return url_for("pages.asset", name=name, v=_version(name))
+
+
+templates.globals["asset_url"] = asset_url
 
 
 @cache

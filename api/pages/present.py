@@ -3,41 +3,63 @@ deployment's stages (Jinja filters on the pages' blueprint)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from api.pages.site import blueprint
+from api.pages.site import templates
 from controller.store.timefmt import iso
 
 UNITS = ((86400, "d"), (3600, "h"), (60, "min"))
 NONE = "\N{EN DASH}"  # a missing value
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-@blueprint.app_template_filter("short_sha")
+def _filter(name: str) -> Callable[[F], F]:
+    def register(function: F) -> F:
+        templates.filters[name] = function
+        return function
+
+    return register
+
+
+@_filter("short_sha")
 def short_sha(sha: str | None) -> str:
     return (sha or "")[:7] or NONE
 
 
-@blueprint.app_template_filter("first_line")
+@_filter("first_line")
 def first_line(text: str | None) -> str:
     line = (text or "").strip().split("\n", 1)[0]
     return line if len(line) <= 72 else line[:71] + "\N{HORIZONTAL ELLIPSIS}"
 
 
-@blueprint.app_template_filter("author_name")
+@_filter("author_name")
 def author_name(author: str | None) -> str:
     """`Jane Doe <jane@example.com>` -> `Jane Doe`."""
     name = (author or "").split("<", 1)[0].strip()
     return name or "unknown author"
 
 
-@blueprint.app_template_filter("iso")
+@_filter("words")
+def words(value: object) -> str:
+    """`rolled_back` -> `rolled back` (statuses and stages as text)."""
+    return str(value).replace("_", " ")
+
+
+@_filter("css")
+def css(value: object) -> str:
+    """A status as a class name part: `not deployed` -> `not-deployed`."""
+    return str(value).replace(" ", "-")
+
+
+@_filter("iso")
 def iso_filter(moment: datetime | None) -> str:
     return iso(moment) or ""
 
 
-@blueprint.app_template_filter("age")
+@_filter("age")
 def age(moment: datetime | None, now: datetime | None = None) -> str:
     """`5 min ago`, `3 h ago`, `just now`."""
     if moment is None:
@@ -53,7 +75,7 @@ def age(moment: datetime | None, now: datetime | None = None) -> str:
     return "just now"  # pragma: no cover (60 s and more matched a unit above)
 
 
-@blueprint.app_template_filter("duration")
+@_filter("duration")
 def duration(seconds: float | None) -> str:
     """`42 s`, `3 min 5 s`, a dash for none."""
     if seconds is None:
@@ -70,7 +92,7 @@ def duration(seconds: float | None) -> str:
     return f"{hours} h {minutes} min"
 
 
-@blueprint.app_template_filter("trigger_text")
+@_filter("trigger_text")
 def trigger_text(deployment: Any) -> str:
     """Who or what asked: `manual by alice`, `webhook: push by Jane Doe`, `poll`."""
     trigger = str(_field(deployment, "triggered_by"))
