@@ -9,15 +9,17 @@ bulk-inserted through fogbank's models before `fogbank serve` starts: app 1 gets
 app active, some failed). Then, one request at a time over keep-alive HTTP with an API token
 (pages accept it like a session): the apps page, app 1's page (newest history page), a deep
 history page (?before=), the part the page refreshes live (/apps/1/state), and a deployment's
-page. Each is printed as p50/p99 of the whole request next to `GET /api/health` of the same
-server in the same run (the HTTP floor of this process), with the server's CPU per request.
-Target: p99 under 30 ms for the apps page and for the app page.
+page. Each is printed as p50/p99 of the server's own time for the page (its Server-Timing header) and
+of the whole request, next to `GET /api/health` of the same server in the same run (the HTTP
+floor of this process), with the server's CPU per request. Target: server time p99 under 30 ms
+for the apps page and for the app page.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import sys
 import time
@@ -102,8 +104,17 @@ async def populate(bench: Bench, apps: int, deployments: int) -> int:
     return total
 
 
-async def measure(bench: Bench, middle_id: int) -> dict[str, tuple[list[float], float]]:
-    """name -> (latencies in ms, server CPU ms per request)."""
+Results = dict[str, tuple[list[float], list[float], float]]
+
+
+def server_time(response: httpx.Response) -> float:
+    """The page's own time in the server (its Server-Timing header), in ms; 0 for the floor."""
+    timing = response.headers.get("server-timing", "")
+    return float(timing.split("dur=")[1]) if "dur=" in timing else 0.0
+
+
+async def measure(bench: Bench, middle_id: int) -> Results:
+    """name -> (latencies in ms, server times in ms, server CPU ms per request)."""
     server = bench.server
     headers = {"Authorization": f"Bearer {server.token}"}
     pages = {
@@ -114,7 +125,7 @@ async def measure(bench: Bench, middle_id: int) -> dict[str, tuple[list[float], 
         "app page's live part (GET /apps/1/state)": "/apps/1/state",
         "deployment page (GET /deployments/<id>)": f"/deployments/{middle_id}",
     }
-    results: dict[str, tuple[list[float], float]] = {}
+    results: Results = {}
     async with httpx.AsyncClient(base_url=server.base, headers=headers, timeout=30) as http:
         for path in pages.values():  # warm every route (templates compiled, caches filled)
             for _ in range(WARMUP):
@@ -124,13 +135,16 @@ async def measure(bench: Bench, middle_id: int) -> dict[str, tuple[list[float], 
         for name, path in pages.items():
             cpu = cpu_seconds(server.pid)
             latencies: list[float] = []
+            inside: list[float] = []
             for _ in range(REQUESTS):
                 started = time.perf_counter()
                 response = await http.get(path)
                 latencies.append((time.perf_counter() - started) * 1000)
+                inside.append(server_time(response))
                 if response.status_code != 200:
                     raise RuntimeError(f"{path}: {response.status_code}")
-            results[name] = (latencies, (cpu_seconds(server.pid) - cpu) * 1000 / REQUESTS)
+            cpu_ms = (cpu_seconds(server.pid) - cpu) * 1000 / REQUESTS
+            results[name] = (latencies, inside, cpu_ms)
     return results
 
 
@@ -150,13 +164,18 @@ def main() -> int:
             results = asyncio.run(measure(bench, args.deployments // 2))
         finally:
             bench.server.stop()
-    print(f"\n{REQUESTS} requests each, one at a time (latency of the full HTTP request):")
-    for name, (latencies, cpu_ms) in results.items():
-        verdict = ""
-        if "floor" not in name:
-            verdict = "OK" if percentile(latencies, 0.99) < TARGET_P99_MS else "MISSED"
-            verdict = f"  (target p99 < {TARGET_P99_MS:g} ms: {verdict})"
-        print(f"  {name:<42} {p50_p99(latencies)}, server CPU {cpu_ms:.2f} ms/req{verdict}")
+    print(f"\n{REQUESTS} requests each, one at a time; server time = the page's Server-Timing "
+          "(from the page's auth check to its rendered answer), request = the whole HTTP round "
+          "trip on loopback:")  # fmt: skip
+    for name, (latencies, inside, cpu_ms) in results.items():
+        request = f"request {p50_p99(latencies)}, server CPU {cpu_ms:.2f} ms/req"
+        if "floor" in name:
+            print(f"  {name:<42} {request}")
+            continue
+        met = percentile(inside, 0.99) < TARGET_P99_MS
+        verdict = f"(target server p99 < {TARGET_P99_MS:g} ms: {'OK' if met else 'MISSED'})"
+        print(f"  {name:<42} server {p50_p99(inside)}  {verdict}\n  {'':<42} {request}")
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} (cores: {os.cpu_count()})")
     return 0
 
 

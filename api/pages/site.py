@@ -4,6 +4,7 @@ framing), and errors shown as a page rather than the API's JSON envelope."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any, ParamSpec
@@ -61,6 +62,7 @@ def page(role: Role | None = Role.VIEWER) -> Callable[[PageView[P]], PageView[P]
     def decorate(view: PageView[P]) -> PageView[P]:
         @wraps(view)
         async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response | str:
+            g.page_started = time.perf_counter()
             if role is not None:
                 try:
                     principal = await identify(request, allow_query_token=False)
@@ -122,6 +124,9 @@ async def render(template: str, status: int = 200, **context: Any) -> Response:
 async def security_headers(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers[name] = value
+    started: float | None = g.get("page_started")
+    if started is not None:  # the server's own time for the page, shown by browsers' tools
+        response.headers["Server-Timing"] = f"page;dur={(time.perf_counter() - started) * 1000:.2f}"
     if response.content_type.startswith("text/html"):
         response.headers["Cache-Control"] = "no-store"  # pages show state that changes
     return response
