@@ -20,13 +20,14 @@ from controller.events.bus import EventBus
 from controller.events.deployment_logs import DeploymentLogs
 from controller.store.db import close_database, open_database
 from controller.store.models import App, Deployment, Stage, Status, Trigger
+from tests.support.sealing import fresh_sealer
 
 SHA = "b" * 40
 
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[None]:
-    await open_database(f"sqlite://{tmp_path / 'dash.db'}")
+    await open_database(f"sqlite://{tmp_path / 'dash.db'}", fresh_sealer())
     yield
     await close_database()
 

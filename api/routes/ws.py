@@ -72,12 +72,12 @@ async def deployment_logs() -> None:
         # `ended` expires when the socket's credential is revoked, expires or its user is
         # disabled (api/sockets.py); `too_slow` when the watcher stops reading.
         async with asyncio.timeout(None) as ended:
-            with services().sockets.watch(principal.credential, lambda: _expire_now(ended)):
+            with services().sockets.watch(principal.credential, lambda: expire_now(ended)):
                 async with asyncio.timeout(None) as too_slow:
                     await _stream(deployment, query.after, too_slow)
     except TimeoutError:
         if ended.expired():
-            await _close_ended()
+            await close_ended()
         elif too_slow.expired():
             await _drop_too_slow()
         else:
@@ -89,7 +89,7 @@ async def _stream(deployment: Deployment, after: int, too_slow: asyncio.Timeout)
     with found.watch(deployment.id) as subscription:
         # A full queue ends the stream at once, even while a send is blocked on a watcher that
         # stopped reading: its bounded buffer is all the server ever holds for it.
-        subscription.on_overflow = lambda: _expire_now(too_slow)
+        subscription.on_overflow = lambda: expire_now(too_slow)
         await deployment.refresh_from_db()
         await _send(Event("status", status_data(deployment, "")).frame())
         last_seq = after
@@ -141,12 +141,12 @@ async def _next_event(queue: asyncio.Queue[Event]) -> Event:
         return await queue.get()
 
 
-def _expire_now(timeout: asyncio.Timeout) -> None:
+def expire_now(timeout: asyncio.Timeout) -> None:
     if not timeout.expired():
         timeout.reschedule(0)  # a deadline in the past: expires on the next loop iteration
 
 
-async def _close_ended() -> None:
+async def close_ended() -> None:
     """4401: the credential this socket authenticated with is no longer valid."""
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(CLOSE_WAIT_SECONDS):

@@ -5,11 +5,13 @@ socket (/ws/deployment/logs). The dashboard's app page keeps its list live with 
 
 from __future__ import annotations
 
+import asyncio
+
 from pydantic import ValidationError
 from quart import Blueprint, websocket
 from quart_schema import document_querystring
 
-from api.guard import authenticate_websocket, check_role
+from api.guard import Principal, authenticate_websocket, check_role
 from api.routes.ws import (
     CLOSE_BAD_REQUEST,
     CLOSE_FORBIDDEN,
@@ -17,9 +19,11 @@ from api.routes.ws import (
     CLOSE_NOT_FOUND,
     CLOSE_TOO_SLOW,
     CLOSE_UNAUTHORIZED,
+    close_ended,
+    expire_now,
 )
 from api.schemas.apps import AppFeedQuery
-from api.services import controller
+from api.services import controller, services
 from controller.deploy.requests import requested_event
 from controller.errors import FogbankError
 from controller.store.models import App, Deployment, Role
@@ -27,8 +31,8 @@ from controller.store.models import App, Deployment, Role
 blueprint = Blueprint("ws_apps", __name__)
 
 
-async def _admitted() -> AppFeedQuery | None:
-    """The query of a viewer's socket, or None after closing it with the reason."""
+async def _admitted() -> tuple[Principal, AppFeedQuery] | None:
+    """Who a viewer's socket is and what it asks, or None after closing it with the reason."""
     try:
         principal = await authenticate_websocket()
     except FogbankError as exc:
@@ -44,7 +48,7 @@ async def _admitted() -> AppFeedQuery | None:
         await websocket.close(CLOSE_FORBIDDEN, "role too low")
         return None
     try:
-        return AppFeedQuery.model_validate(websocket.args.to_dict())
+        return principal, AppFeedQuery.model_validate(websocket.args.to_dict())
     except ValidationError:
         await websocket.close(CLOSE_BAD_REQUEST, "appId must be an integer")
         return None
@@ -55,14 +59,27 @@ async def _admitted() -> AppFeedQuery | None:
 async def app_deployments() -> None:
     """WebSocket: the app's newest deployment, then each one requested; close 4401/4403/4404."""
     await websocket.accept()
-    query = await _admitted()
-    if query is None:
+    admitted = await _admitted()
+    if admitted is None:
         return
+    principal, query = admitted
     if not await App.exists(id=query.app_id):
         await websocket.close(CLOSE_NOT_FOUND, "app not found")
         return
-    with controller().bus.subscribe_app(query.app_id) as subscription:
-        newest = await Deployment.filter(app_id=query.app_id).order_by("-id").first()
+    try:
+        # Ends when the socket's credential is revoked, expires or its user is disabled.
+        async with asyncio.timeout(None) as ended:
+            with services().sockets.watch(principal.credential, lambda: expire_now(ended)):
+                await _announce(query.app_id)
+    except TimeoutError:
+        if not ended.expired():
+            raise
+        await close_ended()
+
+
+async def _announce(app_id: int) -> None:
+    with controller().bus.subscribe_app(app_id) as subscription:
+        newest = await Deployment.filter(app_id=app_id).order_by("-id").first()
         if newest is not None:
             announced = requested_event(
                 newest.id, newest.app_id, newest.deployment_number, newest.triggered_by
