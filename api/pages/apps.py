@@ -8,6 +8,7 @@ from typing import Any
 
 from quart import Response, request
 
+from api.pages.present import stage_order
 from api.pages.site import blueprint, can, page, render
 from api.receiver import RECEIVER_PATH
 from api.requests import INT64_MAX
@@ -48,6 +49,7 @@ async def app_page(app_id: int) -> Response:
         "app.html",
         **context,
         log_cap=LOG_CAP,
+        stages=stage_order(app),
         envs=envs,
         mask=MASK,
         domains=domains,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from quart import Response, url_for
 
 from api.pages.apps import LOG_CAP
-from api.pages.present import stage_timings
+from api.pages.present import stage_order, stage_timings
 from api.pages.site import blueprint, can, page, render
 from api.routes.deployments import find_deployment
 from api.services import controller
@@ -40,5 +40,6 @@ async def deployment_page(deployment_id: int) -> Response:
         log_skipped=skipped,
         log_url=url_for("deployments.logs", deployment_id=deployment.id),
         log_cap=LOG_CAP,
+        stages=stage_order(app),
         can_deploy=can(Role.DEPLOYER),
     )

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from api.pages.site import templates
+from controller.deploy.swap import is_start_first
+from controller.store.models import App
 from controller.store.timefmt import iso
 
 UNITS = ((86400, "d"), (3600, "h"), (60, "min"))
@@ -102,6 +104,15 @@ def trigger_text(deployment: Any) -> str:
     if trigger in ("manual", "rollback") and who:
         return f"{trigger} by {who}"
     return trigger
+
+
+START_FIRST = ("cloning_repo", "building_image", "starting_new", "stopping_old", "completed")
+STOP_FIRST = ("cloning_repo", "building_image", "stopping_old", "starting_new", "completed")
+
+
+def stage_order(app: App) -> tuple[str, ...]:
+    """The stages a deployment of `app` passes through, in order (the live panel's steps)."""
+    return START_FIRST if is_start_first(app) else STOP_FIRST
 
 
 @dataclass(frozen=True)

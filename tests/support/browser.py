@@ -31,7 +31,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 812}
 # Records CSP violations the page reports, and every state the live panel shows: its status,
-# stage and progress, how many log lines it holds, and whether a row was added since.
+# stage, progress and steps, and whether it holds log lines yet.
 RECORDERS = """
 window.__cspViolations = [];
 document.addEventListener("securitypolicyviolation", (e) => {
@@ -44,13 +44,16 @@ const snapshot = () => {
   const bar = document.getElementById("live-progress");
   const log = document.getElementById("live-log");
   if (!status || !stage || !bar || !log) return;
+  const steps = Array.from(document.querySelectorAll("#live-stages li"))
+    .map((li) => li.dataset.stage + ":" + li.className).join(" ");
   const state = {
     status: status.textContent, stage: stage.textContent, progress: Number(bar.value),
-    lines: log.childElementCount, at: performance.now(),
+    lines: log.childElementCount, steps: steps, at: performance.now(),
   };
   const last = window.__live[window.__live.length - 1];
   if (!last || last.status !== state.status || last.stage !== state.stage ||
-      last.progress !== state.progress || (last.lines === 0) !== (state.lines === 0)) {
+      last.progress !== state.progress || last.steps !== state.steps ||
+      (last.lines === 0) !== (state.lines === 0)) {
     window.__live.push(state);
   }
 };

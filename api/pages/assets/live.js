@@ -153,6 +153,7 @@
       badge.className = "badge s-" + data.status;
       text("live-stage", words(data.stage) || "queued");
       text("live-percent", data.progress + " %");
+      this.steps(data);
       const bar = document.getElementById("live-progress");
       bar.value = data.progress;
       bar.textContent = data.progress + " %";
@@ -169,6 +170,27 @@
       }
     }
   }
+
+  // The steps list: stages before the current one are done (also those that ended before the
+  // page connected), the current one is "now" (or "failed"), the rest are still to come.
+  LivePanel.prototype.steps = function (data) {
+    const items = Array.from(document.querySelectorAll("#live-stages li"));
+    const order = items.map((item) => item.dataset.stage);
+    const success = data.status === "success";
+    let current = success ? order.length : order.indexOf(data.stage);
+    if (current < 0) current = data.status === "pending" ? -1 : 0;
+    items.forEach((item, index) => {
+      let state = "";
+      if (index < current) state = "done";
+      else if (index === current) {
+        state = data.status === "failed" ? "failed" : TERMINAL.includes(data.status) ? "ended" : "now";
+      }
+      item.className = state;
+      item.querySelector(".state").textContent = state ? "(" + state + ")" : "";
+      if (state === "now") item.setAttribute("aria-current", "step");
+      else item.removeAttribute("aria-current");
+    });
+  };
 
   // The app page's list: refreshed when a deployment is requested or one ends.
   class AppFeed {
