@@ -7,6 +7,7 @@ build log keeps up with a fast build."""
 from __future__ import annotations
 
 import http.server
+import re
 import threading
 from collections.abc import Iterator
 
@@ -207,4 +208,43 @@ def test_controls_are_labelled_and_deploy_works_from_the_keyboard(
     assert page.evaluate("document.activeElement.id") == "deploy"
     page.keyboard.press("Enter")
     expect(page.locator("#live-status")).to_have_text("success", timeout=120_000)
+    assert csp_violations(page) == []
+
+
+def test_admins_manage_tokens_and_users(browser: Browser, dashboard: Dashboard) -> None:
+    page = page_as(browser, dashboard, ADMIN)
+    page.goto(f"{dashboard.base}/tokens")
+    page.get_by_label("Name").fill("from-the-page")
+    page.get_by_role("button", name="Create token").click()
+    shown = page.locator("#new-token code")
+    expect(shown).to_have_text(re.compile(r"\S{20,}"))
+    token = shown.inner_text()
+    me = httpx.get(f"{dashboard.base}/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and me.json()["data"]["username"] == ADMIN[0]
+    page.reload()
+    expect(page.get_by_text("shown only once")).to_be_hidden()  # shown once, never again
+    page.get_by_role("button", name="Revoke the token from-the-page").click()
+    page.wait_for_load_state()
+    expect(page.get_by_role("button", name="Revoke the token from-the-page")).to_have_count(0)
+    me = httpx.get(f"{dashboard.base}/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 401
+
+    page.goto(f"{dashboard.base}/users")
+    page.get_by_label("Username").fill("carol")
+    page.get_by_label("Password").fill("carol's long password")
+    page.get_by_label("Role", exact=True).select_option("deployer")
+    page.get_by_role("button", name="Add user").click()
+    page.wait_for_load_state()
+    expect(page.get_by_label("Role of carol")).to_have_value("deployer")
+    page.get_by_label("Role of carol").select_option("viewer")
+    page.locator("tr", has_text="carol").get_by_role("button", name="Set role").click()
+    page.wait_for_load_state()
+    expect(page.get_by_label("Role of carol")).to_have_value("viewer")
+    page.get_by_role("button", name="Disable carol").click()
+    expect(page.locator("tr", has_text="carol")).to_contain_text("disabled")
+    refused = httpx.post(
+        f"{dashboard.base}/api/auth/login",
+        json={"username": "carol", "password": "carol's long password"},
+    )
+    assert refused.status_code == 401
     assert csp_violations(page) == []
