@@ -202,6 +202,7 @@ def dashboard(
         server.stop()
         server.stop_quietly()
         remove_app_objects(docker_client, found.names)
+        remove_run_objects(found.run_id, unless_label="fogbank.app")
 
 
 @pytest.fixture(scope="session")

@@ -39,6 +39,7 @@ def guard(dashboard: Dashboard) -> Iterator[Guard]:
     found = Guard({dashboard.base})
     yield found
     assert found.refused == [], "the page sent requests to other hosts"
+    assert found.sockets, "no WebSocket was seen: the guard's watch is not attached"
 
 
 @pytest.fixture
@@ -137,7 +138,7 @@ def test_failed_build_shows_the_quoted_error_and_rollback_restores(
     repo.commit("second version", {"www/index.html": "version two\n"})
     dashboard.deploy(app["id"])
     assert "version two" in served(app["public_port"], "version two")
-    repo.commit("break the build", {"Dockerfile": BROKEN_DOCKERFILE})
+    repo.commit("break the build", {"Dockerfile": dashboard.dockerfile(BROKEN_DOCKERFILE)})
 
     page.goto(f"{dashboard.base}/apps/{app['id']}")
     page.get_by_role("button", name="Deploy main").click()

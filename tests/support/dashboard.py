@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,13 +30,23 @@ CMD ["/bin/busybox", "httpd", "-f", "-p", "3000", "-h", "/www"]
 BROKEN_DOCKERFILE = "FROM scratch\nCOPY file-that-does-not-exist /x\n"
 
 
-def make_slow_repo(path: Path, content: str) -> GitRepo:
+def labelled(dockerfile: str, run_id: str) -> str:
+    """`dockerfile` (FROM on its first line) with the run's label next: every layer of its build
+    carries it (so the run's leftovers can be removed), and a nonce, so no layer comes from the
+    cache of another repository's build."""
+    first, rest = dockerfile.split("\n", 1)
+    label = f"LABEL fogbank.test.run={run_id} fogbank.test.nonce={uuid.uuid4().hex}"
+    return f"{first}\n{label}\n{rest}"
+
+
+def make_slow_repo(path: Path, content: str, run_id: str) -> GitRepo:
     """A repository whose image serves `content` (www/index.html) after a few seconds' build."""
     path.mkdir(parents=True)
     repo = GitRepo(path)
     repo.git("init", "-q", "-b", "main")
     shutil.copy(BUSYBOX, path / "busybox")
-    repo.commit("first version", {"Dockerfile": SLOW_DOCKERFILE, "www/index.html": content})
+    dockerfile = labelled(SLOW_DOCKERFILE, run_id)
+    repo.commit("first version", {"Dockerfile": dockerfile, "www/index.html": content})
     return repo
 
 
@@ -44,6 +55,8 @@ class Dashboard:
     server: Server
     root: Path
     names: list[str] = field(default_factory=list)
+    # Labels every build layer of the module's repositories (tests/support/docker_objects.py).
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @property
     def base(self) -> str:
@@ -55,7 +68,11 @@ class Dashboard:
             config=self.server.config, stdin=password + "\n")  # fmt: skip
 
     def repo(self, content: str) -> GitRepo:
-        return make_slow_repo(self.root / unique_name("repo"), content)
+        return make_slow_repo(self.root / unique_name("repo"), content, self.run_id)
+
+    def dockerfile(self, text: str) -> str:
+        """`text` labelled for this run and kept out of other builds' cache."""
+        return labelled(text, self.run_id)
 
     def create_app(self, repo: GitRepo, **extra: Any) -> dict[str, Any]:
         """A web app on a free publicPort (`extra`: more camelCase fields)."""
