@@ -78,7 +78,7 @@ def origin_of(url: str) -> str:
 @dataclass
 class Guard:
     """Lets a context's requests reach only `allowed` origins and records its WebSockets to
-anywhere else; what else it tried is in `refused`."""
+    anywhere else; what else it tried is in `refused`."""
 
     allowed: set[str]
     refused: list[str] = field(default_factory=list)
