@@ -14,12 +14,15 @@ import pytest
 from api.pages.present import age, duration, first_line, stage_timings, trigger_text
 from api.pages.site import safe_next
 from controller.apps.overview import app_summaries, app_summary, history, live_one
+from controller.config import Settings
 from controller.deploy.progress import Tracker
 from controller.deploy.queue import CommitRef, NewDeployment, enqueue_many
 from controller.events.bus import EventBus
 from controller.events.deployment_logs import DeploymentLogs
+from controller.notify.notices import Notices
 from controller.store.db import close_database, open_database
 from controller.store.models import App, Deployment, Stage, Status, Trigger
+from controller.telemetry.metrics import Metrics
 from tests.support.sealing import fresh_sealer
 
 SHA = "b" * 40
@@ -91,7 +94,8 @@ async def test_who_asked_and_when_each_stage_began_are_kept(db: None, tmp_path: 
     deployment = await add(app, Status.PENDING, by="alice")
     assert deployment.requested_by == "alice" and deployment.stage_times == {}
     bus = EventBus()
-    tracker = Tracker(deployment, DeploymentLogs(tmp_path / "logs", bus), bus)
+    logs = DeploymentLogs(tmp_path / "logs", bus)
+    tracker = Tracker(deployment, logs, bus, Notices(Settings()), Metrics())
     await tracker.enter(Stage.CLONING_REPO, "Cloning")
     await tracker.enter(Stage.BUILDING_IMAGE, "Building")
     await tracker.enter(Stage.CLONING_REPO, "again")  # the first entry counts
