@@ -2,7 +2,8 @@
 stop order (database, edge, Docker, recovery, workers, the outbox's courier, scheduled upkeep),
 and is the only way in for the API, the webhook intake and polling. `request_deployments` is the
 one function that requests a deployment, whatever the trigger; `reporting` manages where
-results are reported (GitHub, notification targets); `metrics` is what /metrics shows."""
+results are reported (GitHub, notification targets); `metrics` is what /metrics shows;
+`overview` is what the dashboard's pages read."""
 
 from __future__ import annotations
 
@@ -12,21 +13,15 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from controller.apps import containers, lifecycle, overview
+from controller.apps import containers, lifecycle
 from controller.apps.containers import Action
-from controller.apps.overview import AppSummary, Row
+from controller.apps.overview import Overview
 from controller.build.image import ImageBuilder
 from controller.config import Settings
+from controller.deploy.announce import announce_requested
 from controller.deploy.pipeline import Pipeline
-from controller.deploy.queue import Enqueued
 from controller.deploy.recovery import recover
-from controller.deploy.requests import (
-    DeploymentRequest,
-    Outcome,
-    Recorder,
-    RequestDoor,
-    requested_event,
-)
+from controller.deploy.requests import DeploymentRequest, Outcome, Recorder, RequestDoor
 from controller.deploy.swap import Swapper
 from controller.deploy.workers import WorkerPool
 from controller.edge.routing import desired_routes
@@ -65,6 +60,7 @@ class Controller:
         self.engine = engine or Engine()
         self.bus = EventBus()
         self.metrics = Metrics()
+        self.overview = Overview()
         self.app_events = AppEvents(settings.logs_dir / "apps")
         self.notices = Notices(settings)
         self.courier = Courier(settings, self.metrics, self.app_events)
@@ -186,12 +182,7 @@ class Controller:
         """Request deployments (manual, rollback, webhook, poll): see controller/deploy/requests.
         Each app's watchers hear of every deployment this created (the dashboard's live list)."""
         outcomes = await self._door.request(wanted, record=record)
-        for request, outcome in zip(wanted, outcomes, strict=True):
-            if isinstance(outcome, Enqueued):
-                announced = requested_event(
-                    outcome.id, outcome.app_id, outcome.deployment_number, request.trigger
-                )
-                self.bus.publish_app(outcome.app_id, announced)
+        announce_requested(self.bus, wanted, outcomes)
         return outcomes
 
     async def stop_deployment(self, deployment_id: int, reason: str) -> Deployment:
@@ -257,19 +248,6 @@ class Controller:
 
     async def container_status(self, app: App) -> dict[str, Any]:
         return await containers.container_status(app, self.engine)
-
-    # What the dashboard reads ------------------------------------------------------------
-
-    async def app_summaries(self) -> list[AppSummary]:
-        """Every app with its active and newest deployment (plain rows)."""
-        return await overview.app_summaries()
-
-    async def app_summary(self, app_id: int) -> AppSummary | None:
-        return await overview.app_summary(app_id)
-
-    async def history(self, app_id: int, limit: int, before: int | None = None) -> list[Row]:
-        """An app's deployments newest first (plain rows)."""
-        return await overview.history(app_id, limit, before)
 
     # Upkeep ------------------------------------------------------------------------------
 

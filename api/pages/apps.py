@@ -31,7 +31,7 @@ EVENT_LINES = 100
 async def apps() -> Response:
     """Every app: status, sync, health, active commit, last deployment; admins create apps."""
     found = controller()
-    summaries = await found.app_summaries()
+    summaries = await found.overview.app_summaries()
     states = {s.app["id"]: found.app_state(s.app["id"]) for s in summaries}
     return await render("apps.html", summaries=summaries, states=states, admin=can(Role.ADMIN))
 
@@ -71,10 +71,10 @@ async def app_state(app_id: int) -> Response:
 async def _state(app: App) -> dict[str, Any]:
     found = controller()
     before = _before()
-    rows = await found.history(app.id, HISTORY_PAGE + 1, before)
+    rows = await found.overview.history(app.id, HISTORY_PAGE + 1, before)
     history, more = rows[:HISTORY_PAGE], len(rows) > HISTORY_PAGE
-    newest = history if before is None else await found.history(app.id, HISTORY_PAGE)
-    summary = await found.app_summary(app.id)
+    newest = history if before is None else await found.overview.history(app.id, HISTORY_PAGE)
+    summary = await found.overview.app_summary(app.id)
     if summary is None:
         raise NotFound(f"app {app.id} does not exist", code="APP_NOT_FOUND")
     return {

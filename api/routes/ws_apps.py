@@ -24,7 +24,7 @@ from api.routes.ws import (
 )
 from api.schemas.apps import AppFeedQuery
 from api.services import controller, services
-from controller.deploy.requests import requested_event
+from controller.deploy.announce import requested_event
 from controller.errors import FogbankError
 from controller.store.models import App, Deployment, Role
 

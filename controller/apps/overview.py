@@ -72,6 +72,19 @@ class AppSummary:
         return "failed" if newest["status"] is Status.FAILED else "stopped"
 
 
+class Overview:
+    """The dashboard's reads, as the controller's face hands them out."""
+
+    async def app_summaries(self) -> list[AppSummary]:
+        return await app_summaries()
+
+    async def app_summary(self, app_id: int) -> AppSummary | None:
+        return await app_summary(app_id)
+
+    async def history(self, app_id: int, limit: int, before: int | None = None) -> list[Row]:
+        return await history(app_id, limit, before)
+
+
 async def app_summaries() -> list[AppSummary]:
     """Every app by name, each with its active and newest deployment."""
     apps = await App.all().order_by("name").values(*APP_FIELDS)

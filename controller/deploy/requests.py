@@ -30,7 +30,6 @@ from controller.deploy.queue import (
 )
 from controller.deploy.rollback import rollback_plan
 from controller.errors import FogbankError, NotFound
-from controller.events.bus import Event
 from controller.notify.notices import Notices
 from controller.source.mirror import GitSync
 from controller.store.models import IN_FLIGHT, App, Deployment, Status, Trigger
@@ -293,16 +292,3 @@ async def _already_there(planned: Sequence[NewDeployment]) -> dict[tuple[int, st
                 int(str(deployment_id)), int(str(number)), key[0], Status(status), bool(active)
             )
     return found
-
-
-def requested_event(deployment_id: int, app_id: int, number: int, trigger: Trigger) -> Event:
-    """What an app's watchers hear when one of its deployments was requested."""
-    return Event(
-        "deployment",
-        {
-            "deployment_id": deployment_id,
-            "app_id": app_id,
-            "deployment_number": number,
-            "triggered_by": str(trigger),
-        },
-    )
