@@ -205,9 +205,11 @@ def dashboard(
         remove_run_objects(found.run_id, unless_label="fogbank.app")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium driven by Playwright (never a browser Playwright downloads)."""
+    """Debian's Chromium driven by Playwright (never a browser Playwright downloads). Per module:
+    Playwright's sync API runs an event loop of its own while it is open, which the async tests
+    of other modules must not meet."""
     with sync_playwright() as playwright:
         found = launch(playwright)
         try:
