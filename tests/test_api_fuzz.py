@@ -59,6 +59,7 @@ BARE_ANSWERS = {
     ("GET", "/openapi.json"): "the OpenAPI document itself",
     ("GET", "/docs"): "the docs page (HTML)",
     ("GET", "/docs/assets/{name}"): "the docs page's script and style sheet",
+    ("GET", "/metrics"): "Prometheus' text format (refused in the envelope unless configured)",
 }
 # Operations that change or remove the seeded objects, run after all others in this order.
 LAST = (
