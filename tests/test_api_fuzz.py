@@ -61,7 +61,8 @@ BARE_ANSWERS = {
     ("GET", "/docs/assets/{name}"): "the docs page's script and style sheet",
     ("GET", "/metrics"): "Prometheus' text format (refused in the envelope unless configured)",
 }
-# Operations that change or remove the seeded objects, run after all others in this order.
+# Operations that change or remove the seeded objects, run after all others in this order; the
+# other DELETEs (users, tokens, targets) after them.
 LAST = (
     ("PUT", "/api/apps/envs/update"),
     ("PUT", "/api/apps/update"),
@@ -79,9 +80,18 @@ NO_SUCCESS_POSSIBLE = {
     ("POST", "/webhooks/github"): "a delivery must be signed with a secret the document lacks",
     ("POST", "/api/github/webhook"): "a delivery must be signed with a secret the document lacks",
 }
+# Operations that can take the fuzzer's own credential away (another admin created by the fuzzer
+# may disable, demote or delete user 1; any token may be revoked): after a success, the test
+# gives the fuzzer its admin and a token back with the command line, as an operator would.
+CREDENTIAL_CHANGES = {
+    ("POST", "/api/users/disable"),
+    ("PUT", "/api/users/setRole"),
+    ("DELETE", "/api/users/delete"),
+    ("DELETE", "/api/tokens/revoke"),
+}
 # The seeded admin's password is the one the document gives as the login example, so the
 # examples phase can log in.
-ADMIN_PASSWORD = "correct horse battery staple"
+ADMIN_PASSWORD = "correct horse battery"
 FAILING_DOCKERFILE = "FROM scratch\nCOPY file-that-does-not-exist /x\n"
 
 # (method, path) -> Counter of the statuses the server answered.
@@ -102,6 +112,13 @@ def fuzz_server(
             "git": {"timeout_seconds": 10},
             "controller": {"workers": 1},
             "deploy": {"stop_timeout_seconds": 1},
+            # The fuzzer's failed logins must not lock the examples' valid one out (429).
+            "auth": {
+                "login_failures_per_minute": 10_000,
+                "login_failures_per_address_per_minute": 100_000,
+                "login_failures_overall_per_minute": 1_000_000,
+            },
+            "metrics": {"allow_from": "127.0.0.1"},
         },
     )
     cli(
@@ -111,10 +128,18 @@ def fuzz_server(
     )
     server = Server(config, configured_port(config), root / "server.log")
     server.token = cli("token", "create", "--username", "admin", "--name", "fuzz", config=config)
+    cli(  # user 2, whom the user operations may disable, demote or delete
+        *("user", "create", "--username", "someone", "--role", "viewer", "--password-stdin"),
+        config=config,
+        stdin=ADMIN_PASSWORD + "\n",
+    )
     name = unique_name("fuzz")
     with pytest.MonkeyPatch.context() as env:
         env.setenv("GIT_CONFIG_GLOBAL", str(git_config))
         env.setenv("GIT_CONFIG_NOSYSTEM", "1")
+        # Notifications to the hosts the fuzzer names go to a closed port on loopback instead.
+        server.env = {name: "http://127.0.0.1:9" for name in ("HTTP_PROXY", "HTTPS_PROXY")}
+        server.env["NO_PROXY"] = "127.0.0.1,localhost"
         server.start()
     try:
         _seed(server, root, name)
@@ -146,6 +171,9 @@ def _seed(server: Server, root: Path, name: str) -> None:
         {"appId": 1, "key": "TOKEN", "value": "fuzz-secret", "isSecret": True},
     )
     server.call("POST", "/api/apps/domains/create", {"appId": 1, "hostname": "fuzz.test"})
+    # Target 1; delivering to the discard port on loopback fails without traffic leaving the host.
+    target = {"appId": 1, "name": "fuzz", "kind": "webhook", "url": "http://127.0.0.1:9/hook"}
+    server.call("POST", "/api/notifications/targets/create", target)
     for number in (1, 2):  # two successes: #2 active, #1 a rollback target
         server.call("POST", "/api/deployment/add", {"appId": 1})
         wait_until(
@@ -167,8 +195,11 @@ def _settled(server: Server, number: int) -> bool | None:
 
 
 def _run_order(item: tuple[str, dict[str, Any]]) -> int:
+    """LAST in its order, then every other DELETE, after all the rest (the document's order)."""
     path, operations = item
     ranks = [LAST.index((m.upper(), path)) + 1 for m in operations if (m.upper(), path) in LAST]
+    if not ranks and "delete" in operations:
+        ranks = [len(LAST) + 1]
     return max(ranks, default=0)
 
 
@@ -206,7 +237,10 @@ def test_fuzzed_requests_get_no_5xx_and_only_the_envelope(
         timeout=30,
     )
     # Counted under the operation; its coverage cases also probe undocumented methods (405).
-    ANSWERS[(case.operation.method.upper(), case.operation.path)][response.status_code] += 1
+    key = (case.operation.method.upper(), case.operation.path)
+    ANSWERS[key][response.status_code] += 1
+    if key in CREDENTIAL_CHANGES and 200 <= response.status_code < 300:
+        _keep_the_fuzzer_admin(fuzz_server)
     case.validate_response(
         response,
         checks=[
@@ -218,6 +252,29 @@ def test_fuzzed_requests_get_no_5xx_and_only_the_envelope(
         ],
     )
     assert_envelope(case, response)
+
+
+def _keep_the_fuzzer_admin(server: Server) -> None:
+    """Repairs the fuzzer's admin (enabled, admin, existing) and token when a call ended them."""
+    check = httpx.get(
+        f"{server.base}/api/users/getAll",
+        headers={"Authorization": f"Bearer {server.token}"},
+        timeout=10,
+    )
+    if check.status_code == 200:
+        return
+    listed = cli("user", "list", config=server.config).splitlines()  # id, name, role, state
+    if "admin" not in {line.split("\t")[1] for line in listed if "\t" in line}:
+        cli(
+            *("user", "create", "--username", "admin", "--role", "admin", "--password-stdin"),
+            config=server.config,
+            stdin=ADMIN_PASSWORD + "\n",
+        )
+    cli("user", "enable", "admin", config=server.config)
+    cli("user", "set-role", "admin", "admin", config=server.config)
+    server.token = cli(
+        "token", "create", "--username", "admin", "--name", "fuzz", config=server.config
+    )
 
 
 def assert_envelope(case: Case[Any], response: Response) -> None:

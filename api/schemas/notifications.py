@@ -20,11 +20,15 @@ EventName = Literal[
     "deployment.reverted",
     "drift.repaired",
 ]
-TargetKind = Literal["webhook", "slack", "discord", "email"]
+TargetKind = Annotated[Literal["webhook", "slack", "discord", "email"], Field(examples=["webhook"])]
 Url = Annotated[
     str,
     rule(manage.check_url),
-    Field(max_length=2048, description="http(s); write-only (a Slack URL is a credential)"),
+    Field(
+        max_length=2048,
+        description="http(s); write-only (a Slack URL is a credential)",
+        examples=["https://hooks.example.com/fogbank"],
+    ),
 ]
 Secret = Annotated[
     str,
@@ -40,7 +44,7 @@ Events = Annotated[
     rule(manage.check_events),
     Field(min_length=1, description="what the target hears of; every event when omitted"),
 ]
-Name = Annotated[str, Field(min_length=1, max_length=64)]
+Name = Annotated[str, Field(min_length=1, max_length=64, examples=["ops"])]
 
 
 class TargetCreate(RequestModel):
