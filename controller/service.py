@@ -21,8 +21,8 @@ from controller.config import Settings
 from controller.deploy.announce import announce_requested
 from controller.deploy.pipeline import Pipeline
 from controller.deploy.recovery import recover
+from controller.deploy.replacer import make_replacer
 from controller.deploy.requests import DeploymentRequest, Outcome, Recorder, RequestDoor
-from controller.deploy.swap import Swapper
 from controller.deploy.workers import WorkerPool
 from controller.edge.routing import desired_routes
 from controller.edge.supervisor import Edge
@@ -79,18 +79,9 @@ class Controller:
         self.edge = Edge(settings.edge, settings.storage.data_dir / "caddy")
         self.switchboard = Switchboard(self.edge, self.metrics)
         builder = ImageBuilder(settings, self.engine, self.git)
-        swapper = Swapper(settings, self.engine, self.switchboard)
-        pipeline = Pipeline(
-            settings,
-            self.engine,
-            self.git,
-            self.logs,
-            self.bus,
-            swapper,
-            builder,
-            self.notices,
-            self.metrics,
-        )
+        self.replacer = make_replacer(settings, self.engine, self.switchboard)
+        parts = (self.git, self.logs, self.bus, self.replacer, builder, self.notices)
+        pipeline = Pipeline(settings, self.engine, *parts, self.metrics)
         self.workers = WorkerPool(
             pipeline,
             self.logs,
@@ -169,6 +160,7 @@ class Controller:
         finally:
             try:
                 await self.edge.stop()
+                await self.replacer.close()
                 if self._owns_engine:
                     await self.engine.close()
             finally:

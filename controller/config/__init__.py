@@ -9,6 +9,7 @@ Nothing else in fogbank takes settings from os.environ.
 
 from controller.config.load import load_settings
 from controller.config.reporting import LogSettings, MetricsSettings, NotifySettings
+from controller.config.runtime import RuntimeSettings
 from controller.config.sections import (
     AuthSettings,
     BuildSettings,
@@ -39,6 +40,7 @@ __all__ = [
     "LogSettings",
     "MetricsSettings",
     "NotifySettings",
+    "RuntimeSettings",
     "SecuritySettings",
     "ServerSettings",
     "Settings",

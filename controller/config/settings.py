@@ -17,6 +17,7 @@ from pydantic_settings import (
 )
 
 from controller.config.reporting import LogSettings, MetricsSettings, NotifySettings
+from controller.config.runtime import RuntimeSettings
 from controller.config.sections import (
     AuthSettings,
     BuildSettings,
@@ -60,6 +61,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     security: SecuritySettings = SecuritySettings()
     edge: EdgeSettings = EdgeSettings()
+    runtime: RuntimeSettings = RuntimeSettings()
     log: LogSettings = LogSettings()
     metrics: MetricsSettings = MetricsSettings()
     notify: NotifySettings = NotifySettings()

@@ -16,8 +16,9 @@ from controller.config import Settings
 from controller.deploy.inflight import RunControl
 from controller.deploy.progress import Tracker
 from controller.deploy.queue import requeue_if_newest
+from controller.deploy.replacer import Replacer
 from controller.deploy.staleness import stale_reason
-from controller.deploy.swap import Swapper, is_start_first
+from controller.deploy.swap import is_start_first
 from controller.errors import FogbankError
 from controller.events.bus import EventBus
 from controller.events.deployment_logs import DeploymentLogs
@@ -44,7 +45,7 @@ class Pipeline:
     git: GitSync
     logs: DeploymentLogs
     bus: EventBus
-    swapper: Swapper
+    swapper: Replacer
     builder: ImageBuilder
     notices: Notices
     metrics: Metrics
@@ -175,7 +176,7 @@ class Pipeline:
             if app.container_stopped:
                 app.container_stopped = False
                 await app.save(update_fields=["container_stopped", "updated_at"])
-        await self.swapper.switchboard.release(app.id)
+        await self.swapper.activated(app.id)
         if previous is not None:
             try:
                 await self.notices.replaced(previous, deployment)

@@ -40,6 +40,13 @@ class Swapper:
     engine: Engine
     switchboard: Switchboard
 
+    async def activated(self, app_id: int) -> None:
+        """Traffic follows the app's newly active deployment (its host port)."""
+        await self.switchboard.release(app_id)
+
+    async def close(self) -> None:
+        """The engine belongs to the service, which closes it."""
+
     async def start_first(
         self,
         app: App,

@@ -32,6 +32,10 @@ CLIENT_HEADER = "X-Fogbank-Client"
 DOMAINS_ENTRY = "domains"
 # How long the front keeps retrying to reach a switch that is reloading or restarting.
 SWITCH_DIAL_RETRY = {"try_duration": "10s", "try_interval": "50ms"}
+# Several upstreams: a refused dial (a task being replaced) is retried on another, and that
+# upstream is skipped for a while.
+UPSTREAMS_RETRY = {"try_duration": "5s", "try_interval": "50ms"}
+UPSTREAMS_PASSIVE = {"passive": {"fail_duration": "10s", "max_fails": 1}}
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,8 @@ class Route:
     upstream_port: int
     hostnames: tuple[str, ...]
     public_port: int | None
+    # More upstreams of the same app (Swarm tasks); a failed dial moves on to another.
+    more_ports: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -160,8 +166,16 @@ def _handle(handler: dict[str, Any]) -> dict[str, Any]:
 
 
 def _proxy(route: Route) -> dict[str, Any]:
-    upstream = {"dial": f"{UPSTREAM_HOST}:{route.upstream_port}"}
-    return {"handler": "reverse_proxy", "upstreams": [upstream]}
+    ports = (route.upstream_port, *route.more_ports)
+    upstreams = [{"dial": f"{UPSTREAM_HOST}:{port}"} for port in ports]
+    if len(upstreams) == 1:
+        return {"handler": "reverse_proxy", "upstreams": upstreams}
+    return {
+        "handler": "reverse_proxy",
+        "upstreams": upstreams,
+        "load_balancing": UPSTREAMS_RETRY,
+        "health_checks": UPSTREAMS_PASSIVE,
+    }
 
 
 def _to_switch(entry: str, sockets: SwitchSockets) -> dict[str, Any]:

@@ -12,12 +12,13 @@ from controller.store.models import App, AppType, Deployment
 log = logging.getLogger(__name__)
 
 
-async def desired_routes(overrides: Mapping[int, int] | None = None) -> list[Route]:
+async def desired_routes(overrides: Mapping[int, tuple[int, ...]] | None = None) -> list[Route]:
     """One Route per web app whose active deployment has a host port, or whose app id is in
-    `overrides` (app id -> upstream port: a candidate the pipeline switches to before it is
-    active). Apps with neither domains nor a public port get no route."""
-    upstreams: dict[int, int] = {
-        deployment.app_id: deployment.host_port
+    `overrides` (app id -> upstream ports: a candidate the pipeline switches to before it is
+    active, or an app's Swarm tasks). Apps with neither domains nor a public port get no
+    route."""
+    upstreams: dict[int, tuple[int, ...]] = {
+        deployment.app_id: (deployment.host_port,)
         for deployment in await Deployment.filter(
             is_active=True, host_port__isnull=False, app__app_type=AppType.WEB
         )
@@ -31,7 +32,7 @@ async def desired_routes(overrides: Mapping[int, int] | None = None) -> list[Rou
     )
     routes: list[Route] = []
     for app in apps:
-        upstream = upstreams[app.id]
+        upstream, *more = upstreams[app.id]
         hostnames = tuple(sorted(domain.hostname for domain in app.domains))
         public_port = app.public_port
         if public_port == upstream:
@@ -40,5 +41,5 @@ async def desired_routes(overrides: Mapping[int, int] | None = None) -> list[Rou
             log.warning("edge: %s publishes port %s itself; no edge listener", app.name, upstream)
             public_port = None
         if hostnames or public_port is not None:
-            routes.append(Route(app.name, upstream, hostnames, public_port))
+            routes.append(Route(app.name, upstream, hostnames, public_port, tuple(more)))
     return routes

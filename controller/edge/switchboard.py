@@ -24,13 +24,14 @@ class Switchboard:
     def __init__(self, edge: RouteSink, metrics: Metrics | None = None) -> None:
         self._edge = edge
         self._metrics = metrics or Metrics()
-        self._overrides: dict[int, int] = {}
+        self._overrides: dict[int, tuple[int, ...]] = {}
         self._lock = asyncio.Lock()
 
-    async def point(self, app_id: int, upstream_port: int) -> None:
-        """Send the app's traffic to `upstream_port` (a candidate not yet active)."""
+    async def point(self, app_id: int, upstream_port: int, *more_ports: int) -> None:
+        """Send the app's traffic to `upstream_port` (a candidate not yet active), or spread it
+        over it and `more_ports` (an app's Swarm tasks)."""
         async with self._lock:
-            self._overrides[app_id] = upstream_port
+            self._overrides[app_id] = (upstream_port, *more_ports)
             try:
                 await self._edge.apply(await desired_routes(self._overrides))
             except FogbankError:

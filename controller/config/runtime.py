@@ -1,0 +1,49 @@
+"""The `[runtime]` section: where apps run. The plain Docker engine of this host by default;
+Docker Swarm services (controller/runtime/swarm/) when `backend = "swarm"`."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from controller.config.sections import Section
+
+HEALTH_PLACEHOLDERS = ("{port}", "{path}")
+
+
+class RuntimeSettings(Section):
+    backend: Literal["docker", "swarm"] = "docker"
+    # host:port of the registry every Swarm node pulls app images from.
+    registry: str = "127.0.0.1:5000"
+    replicas: int = Field(default=2, ge=1, le=100)
+    # Run inside each task (exec form, no shell); {port} and {path} are the app's.
+    health_command: str = "wget -q -O /dev/null http://127.0.0.1:{port}{path}"
+
+    @field_validator("registry")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or "/" in value:
+            raise ValueError("must be host:port")
+        return value
+
+    @field_validator("health_command")
+    @classmethod
+    def _words(cls, value: str) -> str:
+        try:
+            words = shlex.split(value)
+        except ValueError as exc:
+            raise ValueError(f"cannot be split into words: {exc}") from exc
+        if not words:
+            raise ValueError("must name a program")
+        return value
+
+    def health_argv(self, port: int, path: str) -> list[str]:
+        """The health command's words with the app's port and path put in (after splitting,
+        so a path never becomes a word of its own)."""
+        return [
+            word.replace("{port}", str(port)).replace("{path}", path)
+            for word in shlex.split(self.health_command)
+        ]

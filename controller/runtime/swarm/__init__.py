@@ -1,0 +1,1 @@
+"""Apps as Docker Swarm services (`runtime.backend = "swarm"`)."""

@@ -1,0 +1,159 @@
+"""Apps on Docker Swarm (`runtime.backend = "swarm"`) on a single-node Swarm of this machine's
+engine, images through a throwaway `docker-registry`, traffic through the real Caddy edge:
+start-first redeploys under load lose no request, and a never-healthy release is rolled back
+by Swarm itself and reported failed at starting_new."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+from quart import Quart
+from quart.testing import QuartClient
+
+from controller.config import (
+    EdgeSettings,
+    GitSettings,
+    RuntimeSettings,
+    Settings,
+    StorageSettings,
+)
+from controller.store.models import Deployment, Status
+from tests.support.api import add_deployment, wait_terminal
+from tests.support.deployed import DeployedWebApp
+from tests.support.load import SteadyLoad
+from tests.support.ports import free_port
+from tests.support.swarm import local_registry, remove_services, swarm_manager
+
+pytestmark = pytest.mark.slow
+
+REPLICAS = 2
+# The test images are FROM scratch with a static busybox: its wget is the health probe.
+HEALTH_COMMAND = "/bin/busybox wget -q -O /dev/null http://127.0.0.1:{port}{path}"
+# Listens on 3999 while the app's port (and health check) is 3000: never healthy.
+NEVER_HEALTHY = """FROM scratch
+COPY busybox /bin/busybox
+COPY www /www
+CMD ["/bin/busybox", "httpd", "-f", "-p", "3999", "-h", "/www"]
+"""
+
+
+@pytest.fixture(scope="session")
+def swarm(docker_client: docker.DockerClient) -> Iterator[bool]:
+    with swarm_manager(docker_client) as made_here:
+        yield made_here
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory, swarm: bool) -> Iterator[str]:
+    with local_registry(tmp_path_factory.mktemp("registry")) as address:
+        yield address
+
+
+@pytest.fixture
+def settings(tmp_path: Path, registry: str) -> Settings:
+    return Settings(
+        storage=StorageSettings(data_dir=tmp_path / "data"),
+        git=GitSettings(allow_local=True, timeout_seconds=60),
+        edge=EdgeSettings(admin_url=f"http://127.0.0.1:{free_port()}", http_port=free_port()),
+        runtime=RuntimeSettings(
+            backend="swarm", registry=registry, replicas=REPLICAS, health_command=HEALTH_COMMAND
+        ),
+    )
+
+
+@pytest.fixture
+def app_name(docker_client: docker.DockerClient, app_name: str) -> Iterator[str]:
+    """conftest's app name; the app's service goes first (its tasks would come back)."""
+    yield app_name
+    remove_services(docker_client, [app_name])
+
+
+def service_of(client: docker.DockerClient, name: str) -> dict[str, Any]:
+    (service,) = client.services.list(filters={"label": f"fogbank.app={name}"})
+    attrs: dict[str, Any] = service.attrs
+    return attrs
+
+
+def running_tasks(client: docker.DockerClient, name: str) -> list[dict[str, Any]]:
+    (service,) = client.services.list(filters={"label": f"fogbank.app={name}"})
+    tasks: list[dict[str, Any]] = service.tasks(filters={"desired-state": "running"})
+    return [t for t in tasks if t["Status"]["State"] == "running"]
+
+
+@pytest.mark.web_app(memoryLimitMb=64, restartPolicy="on-failure:3", stabilizationSeconds=2)
+async def test_start_first_redeploys_under_load_lose_nothing(
+    app: Quart,
+    client: QuartClient,
+    deployed_web_app: DeployedWebApp,
+    docker_client: docker.DockerClient,
+) -> None:
+    web = deployed_web_app
+    spec = service_of(docker_client, web.name)["Spec"]
+    assert spec["Mode"]["Replicated"]["Replicas"] == REPLICAS
+    assert spec["UpdateConfig"]["Order"] == "start-first"
+    assert spec["UpdateConfig"]["FailureAction"] == "rollback"
+    template = spec["TaskTemplate"]
+    assert template["Resources"]["Limits"]["MemoryBytes"] == 64 * 1024 * 1024
+    policy = template["RestartPolicy"]
+    assert (policy["Condition"], policy["MaxAttempts"]) == ("on-failure", 3)
+    assert template["ContainerSpec"]["Healthcheck"]["Test"][0] == "CMD"
+    assert len(running_tasks(docker_client, web.name)) == REPLICAS
+
+    async with SteadyLoad(f"http://127.0.0.1:{web.port}/", clients=10) as load:
+        for version in (2, 3, 4):
+            web.repo.commit(f"version {version}", {"www/index.html": f"version {version}\n"})
+            started = await add_deployment(client, web.headers, web.app_id)
+            done = await wait_terminal(app, started["id"], timeout_seconds=180)
+            assert done.status is Status.SUCCESS, done.error_message
+            image = service_of(docker_client, web.name)["Spec"]["TaskTemplate"]["ContainerSpec"]
+            assert f"/fogbank/{web.name}:{done.id}@sha256:" in image["Image"]
+    failed = len(load.failures)
+    print(f"swarm start-first: 3 redeploys, {len(load.samples)} requests, {failed} failed")
+    assert len(load.samples) > 300
+    assert load.failures == []
+    assert {"version 2\n", "version 3\n", "version 4\n"} <= load.bodies()
+    last = [s.body for s in sorted(load.samples, key=lambda s: s.started)[-20:]]
+    assert set(last) == {"version 4\n"}
+    tasks = running_tasks(docker_client, web.name)
+    assert len(tasks) == REPLICAS
+    active = await Deployment.get(app_id=web.app_id, is_active=True)
+    ports = {p["PublishedPort"] for t in tasks for p in t["Status"]["PortStatus"]["Ports"]}
+    assert active.host_port in ports
+
+
+@pytest.mark.web_app(stabilizationSeconds=2)
+async def test_never_healthy_release_is_rolled_back_by_swarm(
+    app: Quart,
+    client: QuartClient,
+    deployed_web_app: DeployedWebApp,
+    docker_client: docker.DockerClient,
+) -> None:
+    web = deployed_web_app
+    good_image = service_of(docker_client, web.name)["Spec"]["TaskTemplate"]["ContainerSpec"]
+    web.repo.commit("never healthy", {"Dockerfile": NEVER_HEALTHY, "www/index.html": "bad\n"})
+    response = await client.put(
+        "/api/apps/update",
+        json={"appId": web.app_id, "healthTimeoutSeconds": 3},
+        headers=web.headers,
+    )
+    assert response.status_code == 200
+    async with SteadyLoad(f"http://127.0.0.1:{web.port}/", clients=10) as load:
+        bad = await add_deployment(client, web.headers, web.app_id)
+        result = await wait_terminal(app, bad["id"], timeout_seconds=180)
+    print(
+        f"swarm never-healthy: {result.status}/{result.stage}; "
+        f"{len(load.samples)} requests, {len(load.failures)} failed"
+    )
+    assert (result.status, result.stage) == (Status.FAILED, "starting_new")
+    assert "rolled the update back" in (result.error_message or "")
+    service = service_of(docker_client, web.name)
+    assert service["UpdateStatus"]["State"] == "rollback_completed"
+    assert service["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] == good_image["Image"]
+    assert load.failures == []
+    assert load.bodies() == {"version one\n"}
+    active = await Deployment.get(app_id=web.app_id, is_active=True)
+    assert active.id == web.deployment_id
