@@ -16,7 +16,14 @@ from controller.deploy.progress import STOP_FIRST_STOPPING_OLD, Tracker
 from controller.deploy.swap import DeployFailed
 from controller.edge.switchboard import Switchboard
 from controller.runtime.naming import image_tag
-from controller.runtime.swarm.client import PAUSED, ROLLED_BACK, UPDATED, ServiceState, SwarmClient
+from controller.runtime.swarm.client import (
+    PAUSED,
+    ROLLED_BACK,
+    ROLLING_BACK,
+    UPDATED,
+    ServiceState,
+    SwarmClient,
+)
 from controller.runtime.swarm.spec import registry_ref, service_name, service_spec
 from controller.store.models import App, AppType, Deployment, EnvVar, Stage
 
@@ -122,6 +129,7 @@ class SwarmSwapper:
             if progress != seen:
                 tracker.log(f"Swarm {progress} running")
                 seen = progress
+            # Reported once Swarm has finished: the previous version serves again by then.
             if state.update_state in ROLLED_BACK or state.update_state == PAUSED:
                 raise DeployFailed(
                     f"Swarm rolled the update back ({state.update_state}): "
@@ -151,7 +159,7 @@ class SwarmSwapper:
         rolled back); a service created by this deployment is removed."""
         if existed:
             state = await self.swarm.service(name)
-            if state is not None and state.update_state not in ROLLED_BACK:
+            if state is not None and state.update_state not in (*ROLLED_BACK, ROLLING_BACK):
                 await self.swarm.roll_back(name)
                 tracker.log(f"Service {name} put back on its previous version")
             else:

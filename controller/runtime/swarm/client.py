@@ -18,7 +18,8 @@ T = TypeVar("T")
 _REASON_MAX_CHARS = 300
 # Swarm's UpdateStatus.State values that end an update.
 UPDATED = "completed"
-ROLLED_BACK = ("rollback_completed", "rollback_paused", "rollback_started")
+ROLLING_BACK = "rollback_started"
+ROLLED_BACK = ("rollback_completed", "rollback_paused")
 PAUSED = "paused"
 
 
