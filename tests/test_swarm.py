@@ -103,6 +103,7 @@ async def test_start_first_redeploys_under_load_lose_nothing(
     assert template["ContainerSpec"]["Healthcheck"]["Test"][0] == "CMD"
     assert len(running_tasks(docker_client, web.name)) == REPLICAS
 
+    deployed: dict[int, int] = {}
     async with SteadyLoad(f"http://127.0.0.1:{web.port}/", clients=10) as load:
         for version in (2, 3, 4):
             web.repo.commit(f"version {version}", {"www/index.html": f"version {version}\n"})
@@ -111,6 +112,7 @@ async def test_start_first_redeploys_under_load_lose_nothing(
             assert done.status is Status.SUCCESS, done.error_message
             image = service_of(docker_client, web.name)["Spec"]["TaskTemplate"]["ContainerSpec"]
             assert f"/fogbank/{web.name}:{done.id}@sha256:" in image["Image"]
+            deployed[version] = done.id
     failed = len(load.failures)
     print(f"swarm start-first: 3 redeploys, {len(load.samples)} requests, {failed} failed")
     assert len(load.samples) > 300
@@ -123,6 +125,23 @@ async def test_start_first_redeploys_under_load_lose_nothing(
     active = await Deployment.get(app_id=web.app_id, is_active=True)
     ports = {p["PublishedPort"] for t in tasks for p in t["Status"]["PortStatus"]["Ports"]}
     assert active.host_port in ports
+
+    # Rollback keeps its meaning: version 2's retained image, through the registry again.
+    async with SteadyLoad(f"http://127.0.0.1:{web.port}/", clients=10) as back:
+        response = await client.post(
+            "/api/deployment/rollback", json={"deploymentId": deployed[2]}, headers=web.headers
+        )
+        assert response.status_code == 200
+        rollback = (await response.get_json())["data"]
+        done = await wait_terminal(app, rollback["id"], timeout_seconds=180)
+    assert done.status is Status.SUCCESS, done.error_message
+    print(f"swarm rollback: {len(back.samples)} requests, {len(back.failures)} failed")
+    assert back.failures == []
+    assert set(s.body for s in sorted(back.samples, key=lambda s: s.started)[-20:]) == {
+        "version 2\n"
+    }
+    replaced = await Deployment.get(id=deployed[4])
+    assert replaced.status is Status.ROLLED_BACK
 
 
 @pytest.mark.web_app(stabilizationSeconds=2)
