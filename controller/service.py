@@ -196,6 +196,7 @@ class Controller:
 
     async def delete_app(self, app: App) -> None:
         await lifecycle.delete_app(app, self.engine, self.git, self.logs)
+        await self.replacer.forget(app)
         self.app_events.delete(app.name)
         await self.notices.reload()
         await self.switchboard.refresh()

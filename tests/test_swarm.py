@@ -21,8 +21,9 @@ from controller.config import (
     Settings,
     StorageSettings,
 )
+from controller.deploy.recovery import _remove_orphans
 from controller.store.models import Deployment, Status
-from tests.support.api import add_deployment, wait_terminal
+from tests.support.api import add_deployment, services_of, wait_terminal
 from tests.support.deployed import DeployedWebApp
 from tests.support.load import SteadyLoad
 from tests.support.ports import free_port
@@ -176,3 +177,15 @@ async def test_never_healthy_release_is_rolled_back_by_swarm(
     assert load.bodies() == {"version one\n"}
     active = await Deployment.get(app_id=web.app_id, is_active=True)
     assert active.id == web.deployment_id
+
+    # A controller restart's clean-up leaves the service's tasks alone (Swarm owns them).
+    before = {t["ID"] for t in running_tasks(docker_client, web.name)}
+    await _remove_orphans(services_of(app).controller.engine, drain_seconds=0)
+    assert {t["ID"] for t in running_tasks(docker_client, web.name)} == before
+
+    # Deleting the app removes its service, not only the containers Swarm would restart.
+    response = await client.delete(
+        "/api/apps/delete", json={"appId": web.app_id}, headers=web.headers
+    )
+    assert response.status_code == 200, await response.get_data(as_text=True)
+    assert docker_client.services.list(filters={"label": f"fogbank.app={web.name}"}) == []

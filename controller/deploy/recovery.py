@@ -19,6 +19,7 @@ from controller.notify.notices import Notices
 from controller.runtime.engine import Engine
 from controller.runtime.images import discard_image
 from controller.runtime.naming import APP_LABEL, app_labels
+from controller.runtime.swarm.spec import SWARM_TASK_LABEL
 from controller.store.models import App, Deployment
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,8 @@ async def _remove_orphans(engine: Engine, drain_seconds: float) -> None:
     leftovers = []
     for container in await engine.containers({}):
         app = apps.get(container.labels.get(APP_LABEL, ""))
-        if app is None:
+        # A Swarm task belongs to its service, which Swarm keeps running (deploy/swarm_swap.py).
+        if app is None or SWARM_TASK_LABEL in container.labels:
             continue
         if container.id in active:
             if not container.running and not app.container_stopped:

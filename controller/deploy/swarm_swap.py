@@ -44,6 +44,11 @@ class SwarmSwapper:
     async def activated(self, app_id: int) -> None:
         """The edge stays on the tasks it follows (no single active port to fall back to)."""
 
+    async def forget(self, app: App) -> None:
+        """The deleted app's service goes, and with it its tasks (Swarm would restart them)."""
+        await self.swarm.remove(service_name(app))
+        self._pointed.pop(app.id, None)
+
     async def close(self) -> None:
         await self.swarm.close()
 

@@ -23,6 +23,7 @@ from controller.store.models import App, AppType, Deployment, EnvVar, UpdateOrde
 
 NANOS = 1_000_000_000
 RUNTIME_LABEL = "fogbank.runtime"
+SWARM_TASK_LABEL = "com.docker.swarm.service.id"  # the engine's own, on every task container
 HEALTH_RETRIES = 3
 RESTART_DELAY_NANOS = NANOS  # a crashing task is restarted after a pause, not in a tight loop
 HEALTH_PROBE_SECONDS = 2
