@@ -80,6 +80,7 @@ def service_of(client: docker.DockerClient, name: str) -> dict[str, Any]:
 
 
 def running_tasks(client: docker.DockerClient, name: str) -> list[dict[str, Any]]:
+    service: Any  # the SDK stubs leave Service.tasks untyped
     (service,) = client.services.list(filters={"label": f"fogbank.app={name}"})
     tasks: list[dict[str, Any]] = service.tasks(filters={"desired-state": "running"})
     return [t for t in tasks if t["Status"]["State"] == "running"]

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
@@ -82,11 +83,12 @@ def remove_services(client: docker.DockerClient, app_names: list[str]) -> None:
     """Remove the Swarm services of these apps (found by fogbank's label), then wait for their
     task containers to go, so the app's other objects can be removed after."""
     for name in app_names:
-        for service in client.services.list(filters={"label": f"fogbank.app={name}"}):
+        services: Any = client.services  # the SDK stubs leave service calls untyped
+        for service in services.list(filters={"label": f"fogbank.app={name}"}):
             with suppress(docker.errors.NotFound):
                 service.remove()
         deadline = time.monotonic() + 30
-        labelled = {"label": f"fogbank.app={name}"}
+        labelled: dict[str, str | list[str] | bool] = {"label": f"fogbank.app={name}"}
         while client.containers.list(all=True, filters=labelled, ignore_removed=True):
             if time.monotonic() > deadline:
                 break
