@@ -102,7 +102,7 @@ class Controller:
         )
         self._poller = Poller(self.git, self.request_deployments)
         self.upkeep = Upkeep(
-            drift=self.drift.reconcile_all,
+            drift=self._reconcile,
             drift_interval_seconds=settings.controller.reconcile_interval_seconds,
             retention=self.prune,
             poller=self._poller,
@@ -139,6 +139,7 @@ class Controller:
             drain_seconds=settings.edge.drain_seconds,
             notices=self.notices,
         )
+        await self.replacer.refollow()
         self.workers.start()
         self.courier.start()
         self.upkeep.start()
@@ -165,6 +166,11 @@ class Controller:
                     await self.engine.close()
             finally:
                 await close_database()
+
+    async def _reconcile(self) -> None:
+        """Drift repair's round, then the edge onto the Swarm tasks running now."""
+        await self.drift.reconcile_all()
+        await self.replacer.refollow()
 
     # The one door ------------------------------------------------------------------------
 

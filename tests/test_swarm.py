@@ -5,11 +5,14 @@ by Swarm itself and reported failed at starting_new."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import docker
+import httpx
 import pytest
 from quart import Quart
 from quart.testing import QuartClient
@@ -144,6 +147,33 @@ async def test_start_first_redeploys_under_load_lose_nothing(
     }
     replaced = await Deployment.get(id=deployed[4])
     assert replaced.status is Status.ROLLED_BACK
+
+    # Swarm replaces dead tasks on new ports; the edge follows them at the next drift round.
+    await asyncio.to_thread(tasks_killed_and_replaced, docker_client, web.name)
+    async with httpx.AsyncClient(timeout=15) as http:
+        stale = await http.get(f"http://127.0.0.1:{web.port}/")
+        assert stale.status_code == 502  # the edge still dials the dead tasks' ports
+        await services_of(app).controller.replacer.refollow()
+        fresh = await http.get(f"http://127.0.0.1:{web.port}/")
+    assert (fresh.status_code, fresh.text) == (200, "version 2\n")
+
+
+def tasks_killed_and_replaced(client: docker.DockerClient, name: str) -> None:
+    def ports() -> set[int]:
+        return {
+            p["PublishedPort"]
+            for t in running_tasks(client, name)
+            for p in t["Status"]["PortStatus"]["Ports"]
+        }
+
+    before = ports()
+    for task in running_tasks(client, name):
+        client.api.kill(task["Status"]["ContainerStatus"]["ContainerID"])
+    deadline = time.monotonic() + 60
+    while len(running_tasks(client, name)) < REPLICAS:
+        assert time.monotonic() < deadline, "Swarm did not replace the killed tasks"
+        time.sleep(0.5)
+    assert ports().isdisjoint(before)
 
 
 @pytest.mark.web_app(stabilizationSeconds=2)

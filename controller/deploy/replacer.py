@@ -40,6 +40,9 @@ class Replacer(Protocol):
     async def activated(self, app_id: int) -> None:
         """The app's deployment just became the active one: where its traffic goes now."""
 
+    async def refollow(self) -> None:
+        """At start and every drift round: the edge onto where each app runs now."""
+
     async def forget(self, app: App) -> None:
         """The app was deleted: remove what the backend runs of it beyond its containers."""
 

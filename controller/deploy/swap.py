@@ -44,6 +44,9 @@ class Swapper:
         """Traffic follows the app's newly active deployment (its host port)."""
         await self.switchboard.release(app_id)
 
+    async def refollow(self) -> None:
+        """Containers keep their port: the routes of the database stay right."""
+
     async def forget(self, app: App) -> None:
         """The app's containers went with lifecycle.delete_app: nothing else to remove."""
 

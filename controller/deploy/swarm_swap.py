@@ -7,6 +7,7 @@ stopping_old until no task of the previous version runs."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -15,6 +16,7 @@ from controller.deploy.inflight import RunControl
 from controller.deploy.progress import STOP_FIRST_STOPPING_OLD, Tracker
 from controller.deploy.swap import DeployFailed
 from controller.edge.switchboard import Switchboard
+from controller.errors import FogbankError
 from controller.runtime.naming import image_tag
 from controller.runtime.swarm.client import (
     PAUSED,
@@ -26,6 +28,8 @@ from controller.runtime.swarm.client import (
 )
 from controller.runtime.swarm.spec import registry_ref, service_name, service_spec
 from controller.store.models import App, AppType, Deployment, EnvVar, Stage
+
+log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
 # Beyond the health checks and monitor windows Swarm itself waits for: scheduling, pulls.
@@ -40,9 +44,25 @@ class SwarmSwapper:
     # The task ports the edge was last pointed at, per app: it keeps following an app's tasks
     # (they are not one host port the database could name).
     _pointed: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    _busy: set[int] = field(default_factory=set)  # apps with a deployment in the service now
 
     async def activated(self, app_id: int) -> None:
         """The edge stays on the tasks it follows (no single active port to fall back to)."""
+
+    async def refollow(self) -> None:
+        """Swarm replaces a task that dies, on a new port: point the edge at the tasks of each
+        deployed web app as they run now (after a controller restart too)."""
+        deployed = Deployment.filter(is_active=True, app__app_type=AppType.WEB)
+        for active in await deployed.prefetch_related("app"):
+            app: App = active.app
+            if app.id in self._busy:
+                continue  # its deployment's own loop follows the tasks
+            try:
+                state = await self.swarm.service(service_name(app))
+                if state is not None:
+                    await self._follow(app, state, None)
+            except FogbankError as exc:
+                log.warning("edge: cannot follow the tasks of %s: %s", app.name, exc.message)
 
     async def forget(self, app: App) -> None:
         """The deleted app's service goes, and with it its tasks (Swarm would restart them)."""
@@ -106,8 +126,18 @@ class SwarmSwapper:
             self.settings.deploy.health_interval_seconds,
             self.settings.deploy.stop_timeout_seconds,
         )
-        await self.swarm.deploy(spec)
-        tracker.log(f"Service {name} {'updated' if existed else 'created'} with {image}")
+        self._busy.add(app.id)
+        try:
+            await self.swarm.deploy(spec)
+            tracker.log(f"Service {name} {'updated' if existed else 'created'} with {image}")
+            await self._await_service(app, deployment, name, existed, tracker)
+        finally:
+            self._busy.discard(app.id)
+
+    async def _await_service(
+        self, app: App, deployment: Deployment, name: str, existed: bool, tracker: Tracker
+    ) -> None:
+        """Swarm's update to its end; undone (or left to Swarm's rollback) when it fails."""
         try:
             state = await self._converge(app, name, existed, tracker)
         except BaseException:
@@ -147,7 +177,7 @@ class SwarmSwapper:
                 raise DeployFailed(f"service {name} did not converge: {progress}")
             await asyncio.sleep(POLL_SECONDS)
 
-    async def _follow(self, app: App, state: ServiceState, tracker: Tracker) -> None:
+    async def _follow(self, app: App, state: ServiceState, tracker: Tracker | None) -> None:
         """Point the edge at the tasks running healthy now (old and new alike): a task Swarm
         adds takes traffic once it passed its health check, one it stops is dropped."""
         if app.app_type is not AppType.WEB or not state.task_ports:
@@ -157,7 +187,8 @@ class SwarmSwapper:
         await asyncio.shield(self.switchboard.point(app.id, *state.task_ports))
         self._pointed[app.id] = state.task_ports
         ports = ", ".join(str(port) for port in state.task_ports)
-        tracker.log(f"Edge routes to the tasks on 127.0.0.1 ports {ports}")
+        if tracker is not None:
+            tracker.log(f"Edge routes to the tasks on 127.0.0.1 ports {ports}")
 
     async def _undo(self, app: App, name: str, existed: bool, tracker: Tracker) -> None:
         """A failed or interrupted update: the previous spec again (a no-op when Swarm already
