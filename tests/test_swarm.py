@@ -26,10 +26,11 @@ from controller.config import (
 )
 from controller.deploy.recovery import _remove_orphans
 from controller.store.models import Deployment, Status
-from tests.support.api import add_deployment, services_of, wait_terminal
+from tests.support.api import add_deployment, create_web_app, services_of, wait_terminal
 from tests.support.deployed import DeployedWebApp
 from tests.support.load import SteadyLoad
 from tests.support.ports import free_port
+from tests.support.repos import GitRepo
 from tests.support.swarm import local_registry, remove_services, swarm_manager
 
 pytestmark = pytest.mark.slow
@@ -220,3 +221,45 @@ async def test_never_healthy_release_is_rolled_back_by_swarm(
     )
     assert response.status_code == 200, await response.get_data(as_text=True)
     assert docker_client.services.list(filters={"label": f"fogbank.app={web.name}"}) == []
+
+
+@pytest.mark.web_app(updateOrder="stop-first", stabilizationSeconds=1)
+async def test_stop_first_update_keeps_the_seed_stage_order(
+    app: Quart,
+    client: QuartClient,
+    deployed_web_app: DeployedWebApp,
+    docker_client: docker.DockerClient,
+) -> None:
+    web = deployed_web_app
+    web.repo.commit("version two", {"www/index.html": "version two\n"})
+    started = await add_deployment(client, web.headers, web.app_id)
+    done = await wait_terminal(app, started["id"], timeout_seconds=180)
+    assert done.status is Status.SUCCESS, done.error_message
+    service = service_of(docker_client, web.name)
+    assert service["Spec"]["UpdateConfig"]["Order"] == "stop-first"
+    assert service["UpdateStatus"]["State"] == "completed"
+    logs = await client.get(f"/api/deployment/logs/{done.id}", headers=web.headers)
+    text = await logs.get_data(as_text=True)
+    assert text.index("Pushing the image") < text.index("Updating the service (stop-first)")
+    async with httpx.AsyncClient(timeout=15) as http:
+        answer = await http.get(f"http://127.0.0.1:{web.port}/")
+    assert (answer.status_code, answer.text) == (200, "version two\n")
+
+
+async def test_a_service_app_is_refused_not_half_run(
+    app: Quart,
+    client: QuartClient,
+    admin: dict[str, str],
+    web_repo: GitRepo,
+    app_name: str,
+    docker_client: docker.DockerClient,
+) -> None:
+    """Its public port and data volume have no Swarm form yet: failed, with the reason."""
+    created = await create_web_app(
+        client, admin, app_name, web_repo, appType="service", publicPort=free_port()
+    )
+    started = await add_deployment(client, admin, created["id"])
+    done = await wait_terminal(app, started["id"], timeout_seconds=180)
+    assert done.status is Status.FAILED  # at stopping_old: service apps swap stop-first
+    assert "service apps do not run on Swarm yet" in (done.error_message or "")
+    assert docker_client.services.list(filters={"label": f"fogbank.app={app_name}"}) == []

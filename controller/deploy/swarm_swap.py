@@ -105,6 +105,12 @@ class SwarmSwapper:
         await self._roll_out(app, envs, deployment, image, tracker)
 
     async def _push(self, app: App, deployment: Deployment, tracker: Tracker) -> str:
+        if app.app_type is not AppType.WEB:
+            # Their public port and data volume have no Swarm form here yet: refused, not lost.
+            raise DeployFailed(
+                f"{app.app_type.value} apps do not run on Swarm yet (runtime.backend = swarm "
+                "serves web apps only)"
+            )
         local = image_tag(app, deployment)
         target = registry_ref(self.settings.runtime.registry, local)
         pinned = await self.swarm.push(local, target)
