@@ -26,7 +26,13 @@ from controller.config import (
 )
 from controller.deploy.recovery import _remove_orphans
 from controller.store.models import Deployment, Status
-from tests.support.api import add_deployment, create_web_app, services_of, wait_terminal
+from tests.support.api import (
+    add_deployment,
+    assert_error,
+    create_web_app,
+    services_of,
+    wait_terminal,
+)
 from tests.support.deployed import DeployedWebApp
 from tests.support.load import SteadyLoad
 from tests.support.ports import free_port
@@ -244,6 +250,12 @@ async def test_stop_first_update_keeps_the_seed_stage_order(
     async with httpx.AsyncClient(timeout=15) as http:
         answer = await http.get(f"http://127.0.0.1:{web.port}/")
     assert (answer.status_code, answer.text) == (200, "version two\n")
+    # The container controls do not reach into a service: a clear 409, nothing stopped.
+    stop = await client.post(
+        "/api/apps/container/stop", json={"appId": web.app_id}, headers=web.headers
+    )
+    await assert_error(stop, 409, "NO_CONTAINER")
+    assert len(running_tasks(docker_client, web.name)) == REPLICAS
 
 
 async def test_a_service_app_is_refused_not_half_run(

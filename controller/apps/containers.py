@@ -14,8 +14,14 @@ Action = Literal["start", "stop", "restart"]
 
 async def active_deployment(app: App) -> Deployment:
     deployment = await Deployment.filter(app_id=app.id, is_active=True).first()
-    if deployment is None or not deployment.container_id:
+    if deployment is None:
         raise Conflict(f"app '{app.name}' has no active deployment yet", code="NOT_DEPLOYED")
+    if not deployment.container_id:
+        # Its tasks belong to a Swarm service (runtime.backend = "swarm"), which Swarm runs.
+        raise Conflict(
+            f"app '{app.name}' runs as a Swarm service, without a container of its own",
+            code="NO_CONTAINER",
+        )
     return deployment
 
 
