@@ -18,6 +18,7 @@ from quart import Quart
 from quart.testing import QuartClient
 
 from controller.config import (
+    ControllerSettings,
     EdgeSettings,
     GitSettings,
     RuntimeSettings,
@@ -70,6 +71,8 @@ def settings(tmp_path: Path, registry: str) -> Settings:
         storage=StorageSettings(data_dir=tmp_path / "data"),
         git=GitSettings(allow_local=True, timeout_seconds=60),
         edge=EdgeSettings(admin_url=f"http://127.0.0.1:{free_port()}", http_port=free_port()),
+        # No drift round during a test: when the edge follows the tasks is the test's to say.
+        controller=ControllerSettings(reconcile_interval_seconds=3600),
         runtime=RuntimeSettings(
             backend="swarm", registry=registry, replicas=REPLICAS, health_command=HEALTH_COMMAND
         ),

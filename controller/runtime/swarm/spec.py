@@ -107,6 +107,9 @@ def service_spec(
             condition=SWARM_CONDITIONS[condition], delay=RESTART_DELAY_NANOS, max_attempts=retries
         ),
         "stop_grace_period": stop_timeout_seconds * NANOS,
+        # As for a plain container (engine.run): an init as PID 1 passes SIGTERM on, so a task
+        # Swarm stops ends at once rather than serving on until the grace period's SIGKILL.
+        "init": True,
         # Each task publishes on a host port of its own that the engine picks; the edge
         # balances over the tasks that passed their health check (SwarmSwapper).
         "endpoint_spec": EndpointSpec(mode="dnsrr", ports=[_host_mode(app.port)]),
