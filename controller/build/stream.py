@@ -10,6 +10,9 @@ from typing import Any, TypedDict
 from controller.errors import BuildError
 
 LineSink = Callable[[str], Awaitable[None]]
+# The most of an unterminated line held back waiting for its end (build.max_line_chars cuts
+# lines shorter than this anyway).
+MAX_PENDING_CHARS = 1024 * 1024
 
 
 class BuildLimits(TypedDict, total=False):  # the SDK's container_limits
@@ -41,17 +44,58 @@ def check_build_inputs(context: Path, dockerfile: str) -> None:
         raise BuildError(f"dockerfile {dockerfile!r} not found in the build context")
 
 
-async def handle_build_item(item: dict[str, Any], on_line: LineSink) -> str | None:
-    """Forward the item's text to `on_line`; return the image id when the item carries it."""
-    if "error" in item or "errorDetail" in item:
-        message = item.get("error") or (item.get("errorDetail") or {}).get("message")
-        raise BuildError(f"docker build failed: {str(message or 'unknown error').strip()}")
-    text = item.get("stream") or item.get("status")
-    if isinstance(text, str):
+class BuildOutput:
+    """A build's stream items turned into whole lines. Docker cuts RUN output wherever its
+    buffers end, so a line may arrive in two `stream` items: the unterminated tail of one item
+    waits for the next (or for `flush`). A tail longer than `max_pending_chars` is let go as a
+    line of its own, so a step printing without newlines cannot grow it without bound."""
+
+    def __init__(self, on_line: LineSink, max_pending_chars: int = MAX_PENDING_CHARS) -> None:
+        self._on_line = on_line
+        self._max_pending_chars = max_pending_chars
+        self._tail = ""
+        self.image_id: str | None = None
+
+    async def feed(self, item: dict[str, Any]) -> None:
+        """One item: its text forwarded as lines, its error raised, its image id kept."""
+        if "error" in item or "errorDetail" in item:
+            await self.flush()
+            message = item.get("error") or (item.get("errorDetail") or {}).get("message")
+            raise BuildError(f"docker build failed: {str(message or 'unknown error').strip()}")
+        text = item.get("stream")
+        if isinstance(text, str):
+            await self._stream(text)
+        status = item.get("status")
+        if isinstance(status, str) and not isinstance(text, str):
+            await self.flush()  # a status item is a whole message of its own
+            await self._emit(status)
+        aux = item.get("aux")
+        if isinstance(aux, dict) and isinstance(aux.get("ID"), str):
+            self.image_id = str(aux["ID"])
+
+    async def flush(self) -> None:
+        """The unterminated tail, as a line (the stream ended or something else comes)."""
+        tail, self._tail = self._tail, ""
+        await self._emit(tail)
+
+    async def _stream(self, text: str) -> None:
+        text = self._tail + text
+        end = text.rfind("\n") + 1
+        self._tail = text[end:]
+        await self._emit(text[:end])
+        if len(self._tail) > self._max_pending_chars:
+            await self.flush()
+
+    async def _emit(self, text: str) -> None:
         for line in text.splitlines():
             if line := line.rstrip():
-                await on_line(line)
-    aux = item.get("aux")
-    if isinstance(aux, dict) and isinstance(aux.get("ID"), str):
-        return str(aux["ID"])
-    return None
+                await self._on_line(line)
+
+
+async def handle_build_item(item: dict[str, Any], on_line: LineSink) -> str | None:
+    """One item taken as whole lines (for short streams whose items end their lines, such as
+    a pull's); return the image id when the item carries it. A build uses BuildOutput."""
+    output = BuildOutput(on_line)
+    await output.feed(item)
+    await output.flush()
+    return output.image_id
