@@ -119,7 +119,9 @@ def test_a_repository_credential_shows_in_no_answer_frame_or_log(
         ]
         server.stop()
 
-    assert failed.status_code == 422 and "cannot fetch https://127.0.0.1:" in failed.text
+    # The add names the branch head with ls-remote, which the wrong token fails.
+    assert failed.status_code == 422
+    assert "cannot list the branches of https://127.0.0.1:" in failed.text
     assert [answer.status_code for answer in answers] == [200] * 4
     shown = answers[1].json()["data"]
     assert shown["git_repository"] == host.url("team/app.git")

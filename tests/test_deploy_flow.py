@@ -70,7 +70,8 @@ async def test_commit_to_running_container_and_second_commit(
     assert set(first) >= SEED_ADD_KEYS
     assert (first["status"], first["stage"], first["progress"]) == ("pending", "", 0)
     assert first["commit_hash"] == head and re.fullmatch(r"[0-9a-f]{40}", head)
-    assert first["commit_message"] == "first version"
+    # The add names the branch head with ls-remote; the worker fetches and fills these in.
+    assert (first["commit_message"], first["commit_author"]) == ("", "")
     assert first["created_at"].endswith("Z")
 
     frames, code = await watch(client, admin, first["id"])
@@ -108,6 +109,8 @@ async def test_commit_to_running_container_and_second_commit(
     assert [d["id"] for d in history] == [second["id"], first["id"]]
     assert [d["deployment_number"] for d in history] == [2, 1]
     assert [d["is_active"] for d in history] == [True, False]
+    assert [d["commit_message"] for d in history] == ["second version", "first version"]
+    assert all(d["commit_author"] for d in history)
     assert history[0]["duration"] is not None and history[0]["image_tag"].endswith(
         f":{second['id']}"
     )

@@ -31,13 +31,18 @@ class ImageBuilder:
         return self.settings.builds_dir / str(deployment.id)
 
     async def checkout(self, app: App, deployment: Deployment) -> Path:
-        """Export the exact commit into a fresh build directory; returns the build context."""
+        """Export the exact commit into a fresh build directory; returns the build context.
+        A deployment named by the remote's head alone (a manual add) gets the commit's
+        message and author here, once the commit is fetched."""
         workdir = self.workdir(deployment)
         await asyncio.to_thread(shutil.rmtree, workdir, True)
         await self._check_disk()
-        await self.git.export(
+        commit = await self.git.export(
             app.name, self.git.remote_of(app), app.git_branch, deployment.commit_hash, workdir
         )
+        if not deployment.commit_author:
+            deployment.commit_message, deployment.commit_author = commit.message, commit.author
+            await deployment.save(update_fields=["commit_message", "commit_author", "updated_at"])
         context = workdir / app.root_directory
         if not context.is_dir():
             raise BuildError(f"rootDirectory '{app.root_directory}' does not exist in the commit")

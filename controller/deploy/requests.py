@@ -209,6 +209,11 @@ class RequestDoor:
                 raise ValueError("a rollback request names the deployment to return to")
             return await rollback_plan(app, request.rollback_to)
         commit = request.commit
+        if commit is None and request.trigger is Trigger.MANUAL:
+            # The branch head is named by asking the remote, not by fetching it: the add answers
+            # at once, and the worker fetches and fills in the message and author (README).
+            sha = await self._git.remote_head(self._git.remote_of(app), app.git_branch)
+            return NewDeployment(app.id, CommitRef(sha), request.trigger)
         if commit is None or request.trigger is Trigger.MANUAL:
             named = commit.sha if commit is not None else None
             info = await self._git.resolve(

@@ -105,8 +105,9 @@ class GitSync:
         dest: Path,
         *,
         fetch_off_branch: bool = False,
-    ) -> None:
-        """Write the exact tree of commit `sha` into `dest` (created; must be empty).
+    ) -> CommitInfo:
+        """Write the exact tree of commit `sha` into `dest` (created; must be empty); return
+        the commit (its message and author for a deployment named by `remote_head` alone).
 
         Within build.max_context_bytes and build.max_files, checked as the archive streams;
         on any failure `dest` is left as it was found (absent or empty).
@@ -120,6 +121,7 @@ class GitSync:
             await export_tree(
                 mirror, full_sha, dest, self._limits, timeout_seconds=self._timeout_seconds
             )
+            return await in_thread(lambda: commits.commit_info(mirror, full_sha))
 
     async def remote_head(self, url: str | Remote, branch: str) -> str:
         """The sha `branch` points at on the remote now (`git ls-remote`; nothing is fetched)."""
