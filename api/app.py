@@ -40,6 +40,7 @@ from api.routes import (
 from api.schemas.apps import ALLOW_LOCAL_CONFIG_KEY
 from api.services import EXTENSION_KEY, Services
 from api.sockets import CredentialWatch
+from api.wsframes import RawSendMount
 from controller.accounts.limiter import LoginLimiter
 from controller.config import Settings
 from controller.runtime.engine import Engine
@@ -136,7 +137,11 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
     guarded = HostGuard(
         ReceiverMount(app, app.asgi_app), settings.server.host, settings.server.allowed_hosts
     )
-    app.asgi_app = AccessLog(guarded, enabled=settings.log.access_log)  # type: ignore[method-assign]
+    # Outermost: WebSockets keep the server's own send at hand, to write many frames at once
+    # (api/wsframes.py).
+    app.asgi_app = RawSendMount(  # type: ignore[method-assign]
+        AccessLog(guarded, enabled=settings.log.access_log)
+    )
     return app
 
 

@@ -11,6 +11,7 @@ from quart.testing import QuartClient
 from api.access import AccessLog
 from api.hosts import HostGuard
 from api.receiver import ReceiverMount
+from api.wsframes import RawSendMount
 from controller.config import GithubSettings, Settings
 from controller.store.models import Deployment, WebhookDelivery
 from tests.support.api import create_web_app, unique_name
@@ -32,8 +33,11 @@ def settings(settings: Settings) -> Settings:
 async def test_the_mount_answers_receiver_posts_before_quart_and_like_the_view(
     app: Quart, client: QuartClient, admin: dict[str, str], web_repo: GitRepo
 ) -> None:
-    # The request id and access log wrap everything (api/access.py), then the Host allow-list.
-    access = app.asgi_app
+    # The request id and access log wrap everything (api/access.py) but the note of the
+    # server's own send (api/wsframes.py), then the Host allow-list.
+    outermost = app.asgi_app
+    assert isinstance(outermost, RawSendMount)
+    access = outermost.inner
     assert isinstance(access, AccessLog) and isinstance(access.inner, HostGuard)
     guard = access.inner
     mount = guard.inner

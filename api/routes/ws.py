@@ -15,9 +15,10 @@ from quart_schema import document_querystring
 from api.guard import authenticate_websocket, check_role
 from api.schemas.deployments import LogStreamQuery
 from api.services import controller, services
+from api.wsframes import FrameWriter
 from controller.deploy.progress import status_data
 from controller.errors import FogbankError
-from controller.events.bus import Event
+from controller.events.bus import Event, EventQueue
 from controller.store.models import TERMINAL, Deployment, Role, Status
 
 blueprint = Blueprint("ws", __name__)
@@ -74,7 +75,7 @@ async def deployment_logs() -> None:
         async with asyncio.timeout(None) as ended:
             with services().sockets.watch(principal.credential, lambda: expire_now(ended)):
                 async with asyncio.timeout(None) as too_slow:
-                    await _stream(deployment, query.after, too_slow)
+                    await _stream(deployment, query, too_slow)
     except TimeoutError:
         if ended.expired():
             await close_ended()
@@ -84,24 +85,27 @@ async def deployment_logs() -> None:
             raise
 
 
-async def _stream(deployment: Deployment, after: int, too_slow: asyncio.Timeout) -> None:
+async def _stream(deployment: Deployment, query: LogStreamQuery, too_slow: asyncio.Timeout) -> None:
     found = controller()
+    writer = FrameWriter()
     with found.watch(deployment.id) as subscription:
         # A full queue ends the stream at once, even while a send is blocked on a watcher that
         # stopped reading: its bounded buffer is all the server ever holds for it.
         subscription.on_overflow = lambda: expire_now(too_slow)
         await deployment.refresh_from_db()
         await _send(Event("status", status_data(deployment, "")).frame())
-        last_seq = after
-        for seq, line in found.log_lines(deployment.id, after):
-            await _send(Event("log", {"line": line, "seq": seq}).frame())
-            last_seq = seq
+        backlog = [
+            Event("log", {"line": line, "seq": seq})
+            for seq, line in found.log_lines(deployment.id, query.after)
+        ]
+        await writer.send_events(backlog, batch=query.batch)
+        last_seq = backlog[-1].data["seq"] if backlog else query.after
         if deployment.status in TERMINAL:
             await _send_final(deployment)
             return
         while True:
             try:
-                event = await _next_event(subscription.queue)
+                events = await _next_events(subscription.queue)
             except TimeoutError:
                 await deployment.refresh_from_db()
                 if deployment.status in TERMINAL and subscription.queue.empty():
@@ -113,32 +117,37 @@ async def _stream(deployment: Deployment, after: int, too_slow: asyncio.Timeout)
                     )
                     return
                 continue
-            if event.type == "closing":
-                # The server is shutting down: the deployment's state as it is now, then go.
-                await deployment.refresh_from_db()
-                await _send(Event("status", status_data(deployment, event.data["message"])).frame())
-                await websocket.close(CLOSE_GOING_AWAY, "server shutting down")
-                return
-            if event.type == "log":
-                if event.data["seq"] <= last_seq:
-                    continue
-                last_seq = event.data["seq"]
-            await websocket.send(event.text)
-            if event.type == "status" and Status(event.data["status"]) in TERMINAL:
-                await websocket.close(CLOSE_NORMAL)
-                return
+            # Everything ready goes out in one write (api/wsframes.py).
+            ready: list[Event] = []
+            for event in events:
+                if event.type == "closing":
+                    # The server is shutting down: the deployment's state as it is now, then go.
+                    await writer.send_events(ready, batch=query.batch)
+                    await deployment.refresh_from_db()
+                    message = event.data["message"]
+                    await _send(Event("status", status_data(deployment, message)).frame())
+                    await websocket.close(CLOSE_GOING_AWAY, "server shutting down")
+                    return
+                if event.type == "log":
+                    if event.data["seq"] <= last_seq:
+                        continue
+                    last_seq = event.data["seq"]
+                ready.append(event)
+                if event.type == "status" and Status(event.data["status"]) in TERMINAL:
+                    await writer.send_events(ready, batch=query.batch)
+                    await websocket.close(CLOSE_NORMAL)
+                    return
+            await writer.send_events(ready, batch=query.batch)
 
 
-async def _next_event(queue: asyncio.Queue[Event]) -> Event:
-    """The next event, or TimeoutError after RECHECK_SECONDS without one."""
-    if not queue.empty():
-        # No task and no timer when an event is ready: wait_for per event was the biggest
-        # cost of a busy fan-out after the socket writes (bench/ws_fanout.py, BENCHMARKS.md).
-        return queue.get_nowait()
-    # Not wait_for: on Python 3.11 it swallows a cancellation (the too-slow drop) that lands
-    # just as the queue hands over an event.
-    async with asyncio.timeout(RECHECK_SECONDS):
-        return await queue.get()
+async def _next_events(queue: EventQueue) -> list[Event]:
+    """Every event ready (at least one), or TimeoutError after RECHECK_SECONDS without one."""
+    if queue.empty():
+        # Not wait_for: on Python 3.11 it swallows a cancellation (the too-slow drop) that
+        # lands just as the queue hands over an event.
+        async with asyncio.timeout(RECHECK_SECONDS):
+            await queue.wait()
+    return queue.take_all()
 
 
 def expire_now(timeout: asyncio.Timeout) -> None:

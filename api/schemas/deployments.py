@@ -84,6 +84,11 @@ class LogStreamQuery(QueryModel):
 
     deployment_id: QueryId
     after: QueryCount = 0
+    batch: bool = Field(
+        default=False,
+        description="1: log lines come several to a frame, "
+        '{"type": "logs", "timestamp", "data": {"lines": [{"line", "seq"}, ...]}}',
+    )
     token: str | None = Field(
         default=None, description="an API token, for clients that cannot set headers"
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -31,9 +32,72 @@ class Event:
         return {"type": self.type, "timestamp": self.timestamp, "data": self.data}
 
     @cached_property
+    def data_text(self) -> str:
+        """`data` as JSON, serialised once (a batch of log lines joins these)."""
+        return json.dumps(self.data)
+
+    @cached_property
     def text(self) -> str:
-        """The frame as JSON, serialised once however many watchers it goes to."""
-        return json.dumps(self.frame())
+        """The frame as JSON (json.dumps of `frame()`), serialised once however many watchers
+        it goes to."""
+        head = f'{{"type": {json.dumps(self.type)}, "timestamp": {json.dumps(self.timestamp)}'
+        return f'{head}, "data": {self.data_text}}}'
+
+    @cached_property
+    def encoded(self) -> bytes:
+        """`text` in UTF-8, encoded once."""
+        return self.text.encode()
+
+
+class EventQueue:
+    """A bounded FIFO of events for one consumer, with what asyncio.Queue offers a watcher
+    (put_nowait, get_nowait, get, empty, full, qsize) and `take_all`: everything ready at once,
+    so a watcher writes one batch where a burst of lines arrived. Cheaper per event than
+    asyncio.Queue, which a fan-out pays once per event per watcher."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._items: deque[Event] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, event: Event) -> None:
+        if len(self._items) >= self.maxsize:
+            raise asyncio.QueueFull
+        self._items.append(event)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def get_nowait(self) -> Event:
+        if not self._items:
+            raise asyncio.QueueEmpty
+        return self._items.popleft()
+
+    async def get(self) -> Event:
+        await self.wait()
+        return self._items.popleft()
+
+    def take_all(self) -> list[Event]:
+        """Every event ready now (maybe none), oldest first."""
+        items = list(self._items)
+        self._items.clear()
+        return items
+
+    async def wait(self) -> None:
+        """Until an event is ready."""
+        while not self._items:
+            if self._waiter is None or self._waiter.done():
+                self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def full(self) -> bool:
+        return len(self._items) >= self.maxsize
+
+    def qsize(self) -> int:
+        return len(self._items)
 
 
 class Subscription:
@@ -41,7 +105,7 @@ class Subscription:
     and gets no more events, so one slow reader never grows memory without bound."""
 
     def __init__(self, maxsize: int) -> None:
-        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize)
+        self.queue = EventQueue(maxsize)
         self.overflowed = False
         # Called once, when the queue overflows (the WebSocket handler then drops the watcher).
         self.on_overflow: Callable[[], None] | None = None
