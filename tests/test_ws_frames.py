@@ -89,7 +89,9 @@ def test_default_frames_are_the_seeds_and_batched_frames_carry_every_seq(
             f"&token={server.token}"
         )
 
-        async def watch_live() -> list[tuple[list[str], int | None]]:
+        Watched = tuple[list[str], int | None]
+
+        async def watch_live() -> tuple[Watched, Watched, Watched]:
             return await asyncio.gather(
                 frames_of(base, compression=None),
                 frames_of(base, compression="deflate"),
