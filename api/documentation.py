@@ -16,6 +16,7 @@ from quart_schema.validation import (
 from werkzeug.routing import IntegerConverter, Rule
 from werkzeug.routing.converters import BaseConverter
 
+from api.adapters import reuse_adapters
 from api.receiver import RECEIVER_ALIAS
 from api.requests import INT64_MAX
 from api.schemas.base import Failure
@@ -102,6 +103,7 @@ def raw_body(view: F) -> F:
 def install(app: Quart) -> QuartSchema:
     """quart-schema on `app`, its own routes off: api/routes/docs.py serves the document and
     the page, so they are public and listed like every other route."""
+    reuse_adapters()
     return QuartSchema(
         app,
         openapi_path=None,
