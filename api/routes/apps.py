@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint
-from quart_schema import validate_request, validate_response
+from quart import Blueprint, Response
+from quart_schema import document_response, validate_request, validate_response
 
+from api.answers import app_rows, listing
 from api.documentation import errors
 from api.envelope import ok_body
 from api.guard import requires
@@ -23,8 +24,18 @@ Answer = tuple[dict[str, Any], int]
 async def find_app(app_id: int) -> App:
     app = await App.get_or_none(id=app_id)
     if app is None:
-        raise NotFound(f"app {app_id} does not exist", code="APP_NOT_FOUND")
+        raise _missing(app_id)
     return app
+
+
+async def ensure_app(app_id: int) -> None:
+    """404 unless the app exists (nothing of it is read)."""
+    if not await App.exists(id=app_id):
+        raise _missing(app_id)
+
+
+def _missing(app_id: int) -> NotFound:
+    return NotFound(f"app {app_id} does not exist", code="APP_NOT_FOUND")
 
 
 @blueprint.post("/api/apps/create")
@@ -51,11 +62,11 @@ async def get_by_id(data: AppRef) -> Answer:
 
 @blueprint.get("/api/apps/getAll")
 @requires(Role.VIEWER)
-@validate_response(Envelope[list[AppState]])
-async def get_all() -> Answer:
+@document_response(Envelope[list[AppState]])
+async def get_all() -> Response:
     """Every app, with its sync and health."""
-    found = [_with_state(app) for app in await App.all().order_by("id")]
-    return ok_body(found, "Apps retrieved successfully"), 200
+    # Plain values, one encode (api/answers.py): the answer AppState describes.
+    return listing(await app_rows(controller().app_state), "Apps retrieved successfully")
 
 
 def _with_state(app: App) -> AppState:

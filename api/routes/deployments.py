@@ -7,10 +7,11 @@ from typing import Any
 from quart import Blueprint, Response, request
 from quart_schema import document_response, validate_request, validate_response
 
+from api.answers import history_rows, listing
 from api.documentation import content, errors
 from api.envelope import ok_body
 from api.guard import current_principal, requires
-from api.routes.apps import find_app
+from api.routes.apps import ensure_app, find_app
 from api.schemas.base import Envelope
 from api.schemas.deployments import (
     DeploymentAdd,
@@ -91,16 +92,16 @@ async def rollback(data: DeploymentRef) -> Answer:
 @requires(Role.VIEWER)
 @errors(404)
 @validate_request(HistoryPage)
-@validate_response(Envelope[list[DeploymentOut]])
-async def get_by_app_id(data: HistoryPage) -> Answer:
+@document_response(Envelope[list[DeploymentOut]])
+async def get_by_app_id(data: HistoryPage) -> Response:
     """An app's deployments, newest first."""
-    app = await find_app(data.app_id)
-    query = Deployment.filter(app_id=app.id)
+    await ensure_app(data.app_id)
+    query = Deployment.filter(app_id=data.app_id)
     if data.before is not None:
         query = query.filter(id__lt=data.before)
-    page = await query.order_by("-id").limit(data.limit)
-    found = [DeploymentOut.model_validate(d) for d in page]
-    return ok_body(found, "Deployments retrieved successfully"), 200
+    # Plain values, one encode (api/answers.py): the answer DeploymentOut describes.
+    page = await history_rows(query.order_by("-id").limit(data.limit))
+    return listing(page, "Deployments retrieved successfully")
 
 
 @blueprint.get("/api/deployment/logs/<int:deployment_id>")
