@@ -1,18 +1,18 @@
 """Deploy overhead: fogbank against the physical floor, cold and warm, alternating, in one run.
 
-    PYTHONPATH=. .venv/bin/python -m bench.deploy_overhead [--trials 5]
+    PYTHONPATH=. .venv/bin/python -m bench.deploy_overhead [--trials 5] [--timeline]
 
-The floor is a shell script (a subprocess) doing `git clone` + `docker build` + `docker run -p
-127.0.0.1:PORT:3000` + polling the port until the new content answers. fogbank is timed from
-`POST /api/deployment/add` until the new content is served through the app's publicPort (its
-Caddy edge). Cold: a first deploy of a new repository whose first layer is a unique nonce, so
-neither side gets a layer from the cache and fogbank starts without a mirror. Warm: a one-line
-change to the same repository, deployed a second time (the floor clones afresh; fogbank
-fetches into its mirror; both hit the layer cache). Both poll every 10 ms. The floor runs its
-warm container on a new port beside the old one (no stop), so it does the least possible work.
+The floor (bench/floor.py) is a shell script doing `git clone` + `docker build` + `docker run`
++ polling the port until the new content answers. fogbank is timed from `POST
+/api/deployment/add` until the new content is served through the app's publicPort (its Caddy
+edge). Cold: a first deploy of a new repository whose first layer is a unique nonce, so neither
+side gets a layer from the cache and fogbank starts without a mirror. Warm: a one-line change to
+the same repository, deployed a second time (the floor clones afresh; fogbank fetches into its
+mirror; both hit the layer cache). Both poll every 10 ms. The floor runs its warm container on a
+new port beside the old one (no stop), so it does the least possible work.
 
-Also printed: the time from sending `POST /api/deployment/add` to the first WebSocket frame of
-that deployment (`?token=`), measured in each fogbank deploy while nothing else runs.
+Also measured: the time from sending `POST /api/deployment/add` to the first WebSocket frame of
+that deployment (`?token=`), and when each stage began (status frames), for the timeline chart.
 """
 
 from __future__ import annotations
@@ -20,24 +20,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import docker
 import httpx
 from websockets.asyncio.client import connect
 
+from bench import floor
 from bench.common import Bench, prepare, remove_app_objects, workdir
 from tests.support.ports import free_port
 from tests.support.repos import make_web_repo
-from tests.support.server import Server
 
 DOCKERFILE = """FROM scratch
 COPY nonce /nonce
@@ -46,19 +43,10 @@ RUN ["/bin/busybox", "mkdir", "-p", "/srv/data"]
 COPY www /www
 CMD ["/bin/busybox", "httpd", "-f", "-p", "3000", "-h", "/www"]
 """
-FLOOR_SCRIPT = """set -eu
-repo="$1"; dest="$2"; tag="$3"; name="$4"; port="$5"; expect="$6"
-git clone -q "$repo" "$dest"
-docker build -q -t "$tag" "$dest" >/dev/null
-docker run -d --label fogbank.bench.floor=1 --name "$name" -p "127.0.0.1:$port:3000" "$tag" >/dev/null
-until [ "$(curl -s --max-time 1 "http://127.0.0.1:$port/" 2>/dev/null || true)" = "$expect" ]; do
-  sleep 0.01
-done
-"""
 POLL_SECONDS = 0.01
 DEPLOY_TIMEOUT_SECONDS = 120
-FLOOR_LABEL = "fogbank.bench.floor"
-TIMELINE = "--timeline" in sys.argv
+# fogbank's steps for the timeline: the add's answer, then the stage each status frame names.
+STAGES = ("cloning_repo", "building_image", "starting_new")
 
 
 @dataclass
@@ -68,6 +56,10 @@ class Sample:
     seconds: float
     add_ms: float = 0.0
     first_frame_ms: float = 0.0
+    # Seconds from the start to the end of each step (floor: clone, build, run, served;
+    # fogbank: add, cloning_repo, building_image, starting_new = served).
+    steps: dict[str, float] = field(default_factory=dict)
+    timeline: list[tuple[float, str]] = field(default_factory=list)
 
 
 def new_repo(path: Path, content: str) -> Any:
@@ -76,24 +68,6 @@ def new_repo(path: Path, content: str) -> Any:
     files = {"Dockerfile": DOCKERFILE, "nonce": uuid.uuid4().hex, ".dockerignore": "*.md\n.git\n"}
     repo.commit("bench Dockerfile", files)
     return repo
-
-
-def floor_deploy(script: Path, repo_url: str, work: Path, tag: str, expect: str) -> float:
-    name = f"fogbank-floor-{uuid.uuid4().hex[:10]}"
-    env = {**os.environ, "DOCKER_BUILDKIT": "0"}  # the classic builder, as the SDK uses
-    started = time.perf_counter()
-    done = subprocess.run(
-        ["bash", str(script), repo_url, str(work / name), tag, name, str(free_port()), expect],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=DEPLOY_TIMEOUT_SECONDS,
-        check=False,
-    )
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"floor script failed: {done.stderr}")
-    return seconds
 
 
 async def wait_content(url: str, expect: str) -> None:
@@ -130,6 +104,23 @@ async def watch(url: str, first: asyncio.Future[float], timeline: list[tuple[flo
     return final
 
 
+def fogbank_steps(
+    started: float, added: float, served: float, timeline: list[tuple[float, str]]
+) -> dict[str, float]:
+    """When each of fogbank's steps ended, in seconds from the add: a stage ends when a status
+    frame names the next one (or when the socket's first frame already does)."""
+    steps = {"add": added - started}
+    begun: dict[str, float] = {}
+    for moment, what in timeline:
+        if what.startswith("status "):
+            begun.setdefault(what.split()[1], moment - started)
+    ends = {"cloning_repo": "building_image", "building_image": "starting_new"}
+    for stage in STAGES[:-1]:
+        steps[stage] = begun.get(ends[stage], steps["add"])
+    steps["starting_new"] = served - started
+    return steps
+
+
 async def fogbank_deploy(
     bench: Bench, http: httpx.AsyncClient, app: dict[str, Any], expect: str
 ) -> Sample:
@@ -149,17 +140,15 @@ async def fogbank_deploy(
         final = await watcher
     if final != "success":
         raise RuntimeError(f"deployment {deployment_id} ended {final}")
-    if TIMELINE:
-        print(f"  timeline of deployment {deployment_id} (ms since add was sent):")
-        for moment, what in timeline:
-            print(f"  {1000 * (moment - started):8.0f}  {what[:100]}")
-        print(f"  {1000 * (served - started):8.0f}  new content served on the publicPort")
     return Sample(
         "fogbank",
         "",
         served - started,
         add_ms=(added - started) * 1000,
         first_frame_ms=(first.result() - started) * 1000,
+        steps=fogbank_steps(started, added, served, timeline),
+        timeline=[(moment - started, what) for moment, what in timeline]
+        + [(served - started, "new content served on the publicPort")],
     )
 
 
@@ -174,17 +163,11 @@ async def trial(
     app = (
         await http.post(
             "/api/apps/create",
-            json={
-                "name": name,
-                "gitRepository": fog_repo.url,
-                "port": 3000,
-                "publicPort": free_port(),
-                "healthTimeoutSeconds": 30,
-                "stabilizationSeconds": 0,
-            },
+            json={"name": name, "gitRepository": fog_repo.url, "port": 3000,
+                  "publicPort": free_port(), "healthTimeoutSeconds": 30,
+                  "stabilizationSeconds": 0},
         )
-    ).json()["data"]
-    floor_tag = f"fogbank-floor/{name}"
+    ).json()["data"]  # fmt: skip
     samples: list[Sample] = []
     fog_first = index % 2 == 1
     for phase in ("cold", "warm"):
@@ -194,15 +177,11 @@ async def trial(
         version = "v1" if phase == "cold" else "v2"
         for kind in ("fogbank", "floor") if fog_first else ("floor", "fogbank"):
             if kind == "floor":
-                seconds = await asyncio.to_thread(
-                    floor_deploy,
-                    script,
-                    floor_repo.url,
-                    work,
-                    f"{floor_tag}:{phase}",
-                    f"floor {index} {version}",
+                tag = f"fogbank-floor/{name}:{phase}"
+                run = await asyncio.to_thread(
+                    floor.deploy, script, floor_repo.url, work, tag, f"floor {index} {version}"
                 )
-                samples.append(Sample("floor", phase, seconds))
+                samples.append(Sample("floor", phase, run.seconds, steps=run.steps))
             else:
                 sample = await fogbank_deploy(bench, http, app, f"fogbank {index} {version}")
                 sample.phase = phase
@@ -211,65 +190,28 @@ async def trial(
     return samples
 
 
-def remove_floor_objects() -> None:
-    client = docker.from_env()
-    try:
-        for container in client.containers.list(all=True, filters={"label": FLOOR_LABEL}):
-            container.remove(force=True)
-        for image in client.images.list(name="fogbank-floor/*"):
-            for tag in image.tags:
-                client.images.remove(tag, force=True)
-    finally:
-        client.close()
+def pick(samples: list[Sample], kind: str, phase: str) -> list[Sample]:
+    return [s for s in samples if s.kind == kind and s.phase == phase]
 
 
-def median(samples: list[Sample], kind: str, phase: str, attr: str = "seconds") -> float:
-    return statistics.median(
-        float(getattr(s, attr)) for s in samples if s.kind == kind and s.phase == phase
-    )
-
-
-def report(samples: list[Sample], trials: int) -> None:
-    print(f"\n{trials} trials, alternating floor and fogbank (medians, seconds):")
-    print(
-        f"{'phase':<6} {'floor':>8} {'fogbank':>8} {'ratio':>7} {'target':>8}   all (floor | fogbank)"
-    )
-    for phase, target in (("cold", 1.10), ("warm", 1.0)):
-        floor = median(samples, "floor", phase)
-        fog = median(samples, "fogbank", phase)
-        every = " ".join(
-            f"{s.seconds:.2f}" for s in samples if s.kind == "floor" and s.phase == phase
-        )
-        every_fog = " ".join(
-            f"{s.seconds:.2f}" for s in samples if s.kind == "fogbank" and s.phase == phase
-        )
-        verdict = "OK" if fog / floor <= target else "MISSED"
-        print(
-            f"{phase:<6} {floor:>8.2f} {fog:>8.2f} {fog / floor:>7.2f} {'<= ' + str(target):>8}"
-            f"   {every} | {every_fog}  {verdict}"
-        )
-    fog_samples = [s for s in samples if s.kind == "fogbank"]
-    first = [s.first_frame_ms for s in fog_samples]
-    adds = [s.add_ms for s in fog_samples]
-    print(
-        f"\nfirst WebSocket frame after POST /api/deployment/add (send -> frame, n={len(first)}): "
-        f"median {statistics.median(first):.1f} ms, max {max(first):.1f} ms (target < 100 ms: "
-        f"{'OK' if statistics.median(first) < 100 else 'MISSED'})"
-    )
-    after_add = [s.first_frame_ms - s.add_ms for s in fog_samples]
-    print(
-        f"  of which the add request itself (it fetches the branch to name the commit): median "
-        f"{statistics.median(adds):.1f} ms, max {max(adds):.1f} ms; from the add's answer to the "
-        f"first frame (WebSocket connect, auth, status frame): median "
-        f"{statistics.median(after_add):.1f} ms, max {max(after_add):.1f} ms"
-    )
+def report(samples: list[Sample], trials: int, timeline: bool) -> None:
+    if timeline:
+        for sample in pick(samples, "fogbank", "cold") + pick(samples, "fogbank", "warm"):
+            print(f"  timeline of a {sample.phase} deploy (ms since add was sent):")
+            for moment, what in sample.timeline:
+                print(f"  {1000 * moment:8.0f}  {what[:100]}")
+    print(f"\n{trials} trials, alternating floor and fogbank (seconds; ratio per trial):")
     for phase in ("cold", "warm"):
-        phase_first = [s.first_frame_ms for s in fog_samples if s.phase == phase]
-        phase_adds = [s.add_ms for s in fog_samples if s.phase == phase]
-        print(
-            f"  {phase}: first frame median {statistics.median(phase_first):.1f} ms, add request "
-            f"median {statistics.median(phase_adds):.1f} ms"
-        )
+        floors, fogs = pick(samples, "floor", phase), pick(samples, "fogbank", phase)
+        ratios = [fog.seconds / base.seconds for fog, base in zip(fogs, floors, strict=True)]
+        print(f"  {phase}: floor {' '.join(f'{s.seconds:.2f}' for s in floors)} | fogbank "
+              f"{' '.join(f'{s.seconds:.2f}' for s in fogs)} | ratio min {min(ratios):.2f} "
+              f"median {statistics.median(ratios):.2f} max {max(ratios):.2f}")  # fmt: skip
+        first = [s.first_frame_ms for s in fogs]
+        adds = [s.add_ms for s in fogs]
+        print(f"  {phase}: first WebSocket frame after the add was sent: min {min(first):.0f} "
+              f"median {statistics.median(first):.0f} max {max(first):.0f} ms; the add request "
+              f"itself: median {statistics.median(adds):.0f} ms")  # fmt: skip
 
 
 async def run(bench: Bench, trials: int, script: Path, names: list[str]) -> list[Sample]:
@@ -284,6 +226,21 @@ async def run(bench: Bench, trials: int, script: Path, names: list[str]) -> list
     return samples
 
 
+def measure(trials: int) -> list[Sample]:
+    """`trials` alternating rounds against a fresh server; every sample."""
+    names: list[str] = []
+    with workdir("fb-overhead-") as root:
+        bench = prepare(root)
+        script = floor.write_script(root)
+        bench.server.start()
+        try:
+            return asyncio.run(run(bench, trials, script, names))
+        finally:
+            bench.server.stop()
+            remove_app_objects(names)
+            floor.remove_objects()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=5)
@@ -291,20 +248,7 @@ def main() -> int:
         "--timeline", action="store_true", help="print when each frame of each deploy arrived"
     )
     args = parser.parse_args()
-    names: list[str] = []
-    with workdir("fb-overhead-") as root:
-        bench = prepare(root)
-        script = root / "floor.sh"
-        script.write_text(FLOOR_SCRIPT)
-        server: Server = bench.server
-        server.start()
-        try:
-            samples = asyncio.run(run(bench, args.trials, script, names))
-        finally:
-            server.stop()
-            remove_app_objects(names)
-            remove_floor_objects()
-    report(samples, args.trials)
+    report(measure(args.trials), args.trials, args.timeline)
     return 0
 
 

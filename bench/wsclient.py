@@ -1,8 +1,9 @@
 """A lean WebSocket watcher for the fan-out benchmark: a bare asyncio protocol that speaks
 RFC 6455 on the wire (handshake, unmasked server frames, masked pong/close replies) and only
-notes, per log frame, its seq and arrival time. A thousand of them must cost the benchmark
-process far less CPU than the server they measure; one `websockets` client beside them (the
-reference watcher) checks the same stream with a full implementation."""
+notes, per log line, its seq and arrival time (a `?batch=1` frame carries several). A thousand
+of them must cost the benchmark process far less CPU than the server they measure; one
+`websockets` client beside them (the reference watcher) checks the same stream with a full
+implementation."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import asyncio
 import base64
 import hashlib
 import os
+import re
 import socket
 import struct
 import time
@@ -18,6 +20,8 @@ from array import array
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_TEXT, OP_CLOSE, OP_PING = 0x1, 0x8, 0x9
 SEQ_MARK = b'"seq": '
+SEQS = re.compile(rb'"seq": (\d+)')
+BATCH_MARK = b'{"type": "logs"'
 FANOUT_MARK = b'"line": "benchline '
 
 
@@ -103,15 +107,15 @@ class Watcher(asyncio.Protocol):
         if opcode == OP_TEXT:
             if not self.connected.done():
                 self.connected.set_result(now)
+            if payload.startswith(BATCH_MARK):  # ?batch=1: several lines to a frame
+                for found in SEQS.finditer(payload):
+                    self._line(int(found.group(1)), now)
+                self.fanout_seen += payload.count(FANOUT_MARK)
+                return
             mark = payload.rfind(SEQ_MARK)
             if mark < 0:
                 return  # status or error frame
-            seq = int(payload[mark + len(SEQ_MARK) : payload.index(b"}", mark)])
-            if not self.arrivals:
-                self.first_seq = seq
-            elif seq != self.first_seq + len(self.arrivals) and not self.broken:
-                self.broken = f"seq {seq} after {self.first_seq + len(self.arrivals) - 1}"
-            self.arrivals.append(now)
+            self._line(int(payload[mark + len(SEQ_MARK) : payload.index(b"}", mark)]), now)
             if FANOUT_MARK in payload:
                 self.fanout_seen += 1
         elif opcode == OP_PING and self.transport is not None:
@@ -123,6 +127,13 @@ class Watcher(asyncio.Protocol):
                 self.transport.close()
             if not self.closed.done():
                 self.closed.set_result(self.close_code)
+
+    def _line(self, seq: int, now: float) -> None:
+        if not self.arrivals:
+            self.first_seq = seq
+        elif seq != self.first_seq + len(self.arrivals) and not self.broken:
+            self.broken = f"seq {seq} after {self.first_seq + len(self.arrivals) - 1}"
+        self.arrivals.append(now)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.connected.done():
