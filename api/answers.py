@@ -67,4 +67,3 @@ async def app_rows(state: Callable[[int], DriftState]) -> list[dict[str, Any]]:
         )
         found.append(answer)
     return found
-
