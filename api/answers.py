@@ -8,11 +8,12 @@ models give."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from typing import Any
 
 from quart import Response, current_app
 from tortoise.expressions import RawSQL
+from tortoise.fields import DatetimeField
+from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from api.envelope import ok_body
@@ -20,7 +21,7 @@ from api.schemas.apps import AppOut
 from api.schemas.deployments import DeploymentOut
 from controller.apps.validation import redact_url
 from controller.store.models import App, Deployment
-from controller.store.timefmt import iso
+from controller.store.timefmt import iso_z
 from controller.upkeep.drift import AppState as DriftState
 
 DEPLOYMENT_FIELDS = tuple(DeploymentOut.model_fields)
@@ -30,11 +31,22 @@ APP_COLUMNS = tuple(name for name in AppOut.model_fields if name != "git_has_cre
 HAS_CREDENTIALS = RawSQL('length("git_credential") > 0')
 
 
-def plain(row: dict[str, Any]) -> dict[str, Any]:
-    """A row's values as the answer models dump them: times as the seed writes them."""
-    return {
-        name: iso(value) if isinstance(value, datetime) else value for name, value in row.items()
-    }
+def datetime_fields(model: type[Model], names: tuple[str, ...]) -> tuple[str, ...]:
+    """Which of `names` are the model's datetime columns: the only values `plain` changes."""
+    return tuple(n for n in names if isinstance(model._meta.fields_map.get(n), DatetimeField))
+
+
+DEPLOYMENT_TIMES = datetime_fields(Deployment, DEPLOYMENT_FIELDS)
+APP_TIMES = datetime_fields(App, APP_COLUMNS)
+
+
+def plain(row: dict[str, Any], times: tuple[str, ...]) -> dict[str, Any]:
+    """A row's values as the answer models dump them: its `times` as the seed writes them."""
+    for name in times:
+        moment = row[name]
+        if moment is not None:
+            row[name] = iso_z(moment)
+    return row
 
 
 def listing(items: Iterable[dict[str, Any]], message: str) -> Response:
@@ -45,7 +57,7 @@ def listing(items: Iterable[dict[str, Any]], message: str) -> Response:
 
 async def history_rows(query: QuerySet[Deployment]) -> list[dict[str, Any]]:
     """The deployments of `query` as DeploymentOut's fields."""
-    return [plain(row) for row in await query.values(*DEPLOYMENT_FIELDS)]
+    return [plain(row, DEPLOYMENT_TIMES) for row in await query.values(*DEPLOYMENT_FIELDS)]
 
 
 async def app_rows(state: Callable[[int], DriftState]) -> list[dict[str, Any]]:
@@ -58,7 +70,7 @@ async def app_rows(state: Callable[[int], DriftState]) -> list[dict[str, Any]]:
     )
     found = []
     for row in rows:
-        answer = plain(row)
+        answer = plain(row, APP_TIMES)
         answer["git_repository"] = redact_url(answer["git_repository"])
         answer["git_has_credentials"] = bool(answer["git_has_credentials"])
         seen = state(answer["id"])

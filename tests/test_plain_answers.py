@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from quart import Quart, Response
+from quart.testing import QuartClient
 from quart_schema.conversion import convert_response_return_value, model_load
 from quart_schema.validation import ResponseSchemaValidationError
 
@@ -24,6 +25,7 @@ from controller.store.db import close_database, open_database
 from controller.store.models import App, AppType, Deployment, Stage, Status, Trigger, UpdateOrder
 from controller.upkeep.drift import AppState as DriftState
 from controller.upkeep.drift import Health, Sync
+from tests.support.api import assert_error
 from tests.support.sealing import fresh_sealer
 
 MOMENT = datetime(2025, 1, 15, 10, 30, 15, 123456, tzinfo=UTC)
@@ -150,3 +152,21 @@ async def test_every_app_is_byte_for_byte_the_models_answer(quart_app: Quart) ->
     assert await body(fast) == slow
     assert b"s3cret" not in slow and b'"git_has_credentials":true' in slow
     assert b'"git_has_credentials":false' in slow
+
+
+@pytest.mark.slow
+async def test_history_asks_whether_the_app_exists_only_for_an_empty_page(
+    client: QuartClient, admin: dict[str, str]
+) -> None:
+    """getByAppId reads the page first: rows prove the app exists; an empty page of a missing
+    app is still a 404 (with or without `before`), of an existing one an empty list."""
+    app = await App.create(name="paged", git_repository="https://example.com/p.git")
+    first = await Deployment.create(app=app, deployment_number=1, commit_hash="a" * 40)
+    url = "/api/deployment/getByAppId"
+    for body in ({"appId": app.id + 1}, {"appId": app.id + 1, "before": first.id + 10}):
+        missing = await assert_error(await client.post(url, json=body, headers=admin), 404)
+        assert missing["error"] == "APP_NOT_FOUND"
+    for body, ids in (({"appId": app.id}, [first.id]), ({"appId": app.id, "before": first.id}, [])):
+        response = await client.post(url, json=body, headers=admin)
+        assert response.status_code == 200
+        assert [row["id"] for row in (await response.get_json())["data"]] == ids

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+NO_OFFSET = timedelta(0)
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -23,7 +25,10 @@ def iso_now() -> str:
 def iso_z(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    elif moment.utcoffset() != NO_OFFSET:
+        moment = moment.astimezone(UTC)
+    # A UTC time (any zone object at offset 0, as the database's ZoneInfo("UTC")) ends +00:00.
+    return moment.isoformat(timespec="seconds")[:-6] + "Z"
 
 
 def iso_ms_now() -> str:
