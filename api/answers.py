@@ -1,6 +1,7 @@
-"""The two list answers read most (an app's history, every app) built from plain row values:
-no model instance per row (Tortoise sets and checks every field of each, and opens each sealed
-column) and no pydantic model per row, then one JSON encode of the whole envelope by the app's
+"""The two list answers read most (an app's history, every app) built from plain row values
+(api/rawrows.py, one fixed SQL text each): no model instance per row (Tortoise sets and checks
+every field of each, and opens each sealed column), no query built and no value parsed per
+request, no pydantic model per row, then one JSON encode of the whole envelope by the app's
 own provider, as Quart encodes any other answer. The fields are the answer models' own
 (DeploymentOut, AppState); tests/test_plain_answers.py pins that the bytes equal what those
 models give."""
@@ -8,45 +9,42 @@ models give."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import cache
 from typing import Any
 
 from quart import Response, current_app
-from tortoise.expressions import RawSQL
-from tortoise.fields import DatetimeField
-from tortoise.models import Model
-from tortoise.queryset import QuerySet
 
 from api.envelope import ok_body
+from api.rawrows import Columns, Row
 from api.schemas.apps import AppOut
 from api.schemas.deployments import DeploymentOut
 from controller.apps.validation import redact_url
 from controller.store.models import App, Deployment
-from controller.store.timefmt import iso_z
 from controller.upkeep.drift import AppState as DriftState
 
-DEPLOYMENT_FIELDS = tuple(DeploymentOut.model_fields)
+DEPLOYMENTS = Columns(Deployment, tuple(DeploymentOut.model_fields))
 # git_has_credentials is whether the sealed column holds anything: asked of the database, so
 # no credential is unsealed to answer it.
-APP_COLUMNS = tuple(name for name in AppOut.model_fields if name != "git_has_credentials")
-HAS_CREDENTIALS = RawSQL('length("git_credential") > 0')
+APPS = Columns(App, tuple(name for name in AppOut.model_fields if name != "git_has_credentials"))
 
 
-def datetime_fields(model: type[Model], names: tuple[str, ...]) -> tuple[str, ...]:
-    """Which of `names` are the model's datetime columns: the only values `plain` changes."""
-    return tuple(n for n in names if isinstance(model._meta.fields_map.get(n), DatetimeField))
+# Every name below comes from the models; the request's values are bound parameters.
+@cache
+def apps_sql() -> str:
+    return (
+        f'SELECT {APPS.select}, length("git_credential") > 0 AS "git_has_credentials" '  # noqa: S608
+        f'FROM "{APPS.table}" ORDER BY "id"'
+    )
 
 
-DEPLOYMENT_TIMES = datetime_fields(Deployment, DEPLOYMENT_FIELDS)
-APP_TIMES = datetime_fields(App, APP_COLUMNS)
-
-
-def plain(row: dict[str, Any], times: tuple[str, ...]) -> dict[str, Any]:
-    """A row's values as the answer models dump them: its `times` as the seed writes them."""
-    for name in times:
-        moment = row[name]
-        if moment is not None:
-            row[name] = iso_z(moment)
-    return row
+@cache
+def history_sql(older: bool) -> str:
+    """An app's deployments newest first, a page of them (older than an id if `older`)."""
+    condition = ' AND "id" < ?' if older else ""
+    return (
+        f'SELECT {DEPLOYMENTS.select} FROM "{DEPLOYMENTS.table}" '  # noqa: S608
+        f'WHERE "app_id" = ?{condition} ORDER BY "id" DESC LIMIT ?'
+    )
 
 
 def listing(items: Iterable[dict[str, Any]], message: str) -> Response:
@@ -55,22 +53,16 @@ def listing(items: Iterable[dict[str, Any]], message: str) -> Response:
     return response
 
 
-async def history_rows(query: QuerySet[Deployment]) -> list[dict[str, Any]]:
-    """The deployments of `query` as DeploymentOut's fields."""
-    return [plain(row, DEPLOYMENT_TIMES) for row in await query.values(*DEPLOYMENT_FIELDS)]
+async def history_rows(app_id: int, limit: int, before: int | None = None) -> list[Row]:
+    """The app's deployments as DeploymentOut's fields, newest first."""
+    params = [app_id, limit] if before is None else [app_id, before, limit]
+    return await DEPLOYMENTS.read(history_sql(before is not None), params)
 
 
-async def app_rows(state: Callable[[int], DriftState]) -> list[dict[str, Any]]:
+async def app_rows(state: Callable[[int], DriftState]) -> list[Row]:
     """Every app as AppState's fields (the reconciler's view from `state`), by id."""
-    rows = (
-        await App.all()
-        .order_by("id")
-        .annotate(git_has_credentials=HAS_CREDENTIALS)
-        .values(*APP_COLUMNS, "git_has_credentials")
-    )
     found = []
-    for row in rows:
-        answer = plain(row, APP_TIMES)
+    for answer in await APPS.read(apps_sql(), []):
         answer["git_repository"] = redact_url(answer["git_repository"])
         answer["git_has_credentials"] = bool(answer["git_has_credentials"])
         seen = state(answer["id"])

@@ -108,7 +108,7 @@ async def test_history_pages_are_byte_for_byte_the_models_answer(quart_app: Quar
     _, rich = await seed()
     query = Deployment.filter(app_id=rich.id).order_by("-id")
     async with quart_app.app_context():
-        fast = listing(await history_rows(query.limit(50)), "Deployments retrieved successfully")
+        fast = listing(await history_rows(rich.id, 50), "Deployments retrieved successfully")
         instances = [DeploymentOut.model_validate(d) for d in await query.limit(50)]
         slow = await modelled(
             quart_app,
@@ -119,7 +119,11 @@ async def test_history_pages_are_byte_for_byte_the_models_answer(quart_app: Quar
         assert await body(fast) == slow
         assert fast.mimetype == "application/json" and fast.status_code == 200
         assert slow.count(b'"deployment_number"') == 4
-        empty = listing(await history_rows(query.filter(id__lt=0)), "none")
+        older = listing(await history_rows(rich.id, 2, before=instances[1].id), "older")
+        assert await body(older) == await modelled(
+            quart_app, Envelope[list[DeploymentOut]], instances[2:], "older"
+        )
+        empty = listing(await history_rows(rich.id, 50, before=1), "none")
         assert await body(empty) == await modelled(
             quart_app, Envelope[list[DeploymentOut]], [], "none"
         )

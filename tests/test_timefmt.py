@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from tortoise.fields import DatetimeField
 
+from api.rawrows import time_text
 from controller.store.timefmt import iso, iso_z
 
 WALL = datetime(2025, 1, 15, 10, 30, 15, 987654)
@@ -31,3 +33,20 @@ def test_iso_z(moment: datetime, written: str) -> None:
 
 def test_missing_time_is_none() -> None:
     assert iso(None) is None
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "2025-01-15 10:30:15.987654+00:00",
+        "2025-01-15 10:30:15+00:00",
+        "2025-01-15T12:30:15.5+02:00",
+        "2025-01-15 10:30:15",
+        "2025-01-15T10:30:15Z",
+    ],
+)
+def test_a_stored_time_reads_as_the_orm_reads_it(stored: str) -> None:
+    """api/rawrows.py's shortcut for Tortoise's own text, and its fallback for any other."""
+    field = DatetimeField()
+    assert time_text(stored, field) == iso(field.to_python_value(stored))
+    assert time_text(None, field) is None

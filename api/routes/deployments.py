@@ -95,11 +95,8 @@ async def rollback(data: DeploymentRef) -> Answer:
 @document_response(Envelope[list[DeploymentOut]])
 async def get_by_app_id(data: HistoryPage) -> Response:
     """An app's deployments, newest first."""
-    query = Deployment.filter(app_id=data.app_id)
-    if data.before is not None:
-        query = query.filter(id__lt=data.before)
     # Plain values, one encode (api/answers.py): the answer DeploymentOut describes.
-    page = await history_rows(query.order_by("-id").limit(data.limit))
+    page = await history_rows(data.app_id, data.limit, data.before)
     if not page:  # a page with rows proves the app exists; only an empty one asks
         await ensure_app(data.app_id)
     return listing(page, "Deployments retrieved successfully")
