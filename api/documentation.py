@@ -45,6 +45,7 @@ REASONS = {
     409: "Wrong state for this action",
     413: "Body too large",
     415: "The body is not JSON (Content-Type)",
+    421: "The Host header names no allowed host (server.allowed_hosts)",
     422: "Failed validation; the message names the field",
     429: "Rate limited",
     503: "Docker or the edge is unavailable",
@@ -59,7 +60,7 @@ DESCRIPTION = (
 
 
 def errors(*statuses: int) -> Callable[[F], F]:
-    """Error statuses a view answers besides the common ones (401 and 403 unless public; 400,
+    """Error statuses a view answers besides the common ones (421 always; 401 and 403 unless public; 400,
     413, 415 and 422 when it validates a body; 422 when it validates a query)."""
 
     def decorate(view: F) -> F:
@@ -196,6 +197,7 @@ def _responses(view: Any, operation: dict[str, Any], public: bool) -> dict[str, 
         merged = responses.setdefault(status, {"description": answer["description"]})
         merged["content"] = {**merged.get("content", {}), **answer["content"]}
     statuses = set(getattr(view, ERRORS_ATTRIBUTE, ()))
+    statuses.add(421)  # api/hosts.py answers it before any route
     if not public:
         statuses |= {401, 403}
     if "requestBody" in operation and not getattr(view, RAW_BODY_ATTRIBUTE, False):

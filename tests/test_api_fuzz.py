@@ -19,8 +19,6 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from functools import partial
-from pathlib import Path
 from typing import Any
 
 import docker
@@ -41,10 +39,8 @@ from schemathesis.specs.openapi.checks import (
 from api.app import create_app
 from api.routes.docs import document
 from controller.config import Settings
-from tests.support.api import unique_name
-from tests.support.docker_objects import remove_app_objects
-from tests.support.repos import make_web_repo
-from tests.support.server import Server, cli, configured_port, wait_until, write_config
+from tests.support.fuzz_server import CREDENTIAL_CHANGES, keep_the_fuzzer_admin, seeded_server
+from tests.support.server import Server
 
 pytestmark = pytest.mark.slow
 
@@ -80,19 +76,6 @@ NO_SUCCESS_POSSIBLE = {
     ("POST", "/webhooks/github"): "a delivery must be signed with a secret the document lacks",
     ("POST", "/api/github/webhook"): "a delivery must be signed with a secret the document lacks",
 }
-# Operations that can take the fuzzer's own credential away (another admin created by the fuzzer
-# may disable, demote or delete user 1; any token may be revoked): after a success, the test
-# gives the fuzzer its admin and a token back with the command line, as an operator would.
-CREDENTIAL_CHANGES = {
-    ("POST", "/api/users/disable"),
-    ("PUT", "/api/users/setRole"),
-    ("DELETE", "/api/users/delete"),
-    ("DELETE", "/api/tokens/revoke"),
-}
-# The seeded admin's password is the one the document gives as the login example, so the
-# examples phase can log in.
-ADMIN_PASSWORD = "correct horse battery"
-FAILING_DOCKERFILE = "FROM scratch\nCOPY file-that-does-not-exist /x\n"
 
 # (method, path) -> Counter of the statuses the server answered.
 ANSWERS: defaultdict[tuple[str, str], Counter[int]] = defaultdict(Counter)
@@ -102,96 +85,8 @@ ANSWERS: defaultdict[tuple[str, str], Counter[int]] = defaultdict(Counter)
 def fuzz_server(
     tmp_path_factory: pytest.TempPathFactory, docker_client: docker.DockerClient
 ) -> Iterator[Server]:
-    """A real server with seeded rows; git limited to file:// so nothing leaves loopback."""
-    root = tmp_path_factory.mktemp("fuzz")
-    git_config = root / "gitconfig"
-    git_config.write_text("[protocol]\n\tallow = never\n")
-    config = write_config(
-        root,
-        {
-            "git": {"timeout_seconds": 10},
-            "controller": {"workers": 1},
-            "deploy": {"stop_timeout_seconds": 1},
-            # The fuzzer's failed logins must not lock the examples' valid one out (429).
-            "auth": {
-                "login_failures_per_minute": 10_000,
-                "login_failures_per_address_per_minute": 100_000,
-                "login_failures_overall_per_minute": 1_000_000,
-            },
-            "metrics": {"allow_from": "127.0.0.1"},
-        },
-    )
-    cli(
-        *("user", "create", "--username", "admin", "--role", "admin", "--password-stdin"),
-        config=config,
-        stdin=ADMIN_PASSWORD + "\n",
-    )
-    server = Server(config, configured_port(config), root / "server.log")
-    server.token = cli("token", "create", "--username", "admin", "--name", "fuzz", config=config)
-    cli(  # user 2, whom the user operations may disable, demote or delete
-        *("user", "create", "--username", "someone", "--role", "viewer", "--password-stdin"),
-        config=config,
-        stdin=ADMIN_PASSWORD + "\n",
-    )
-    name = unique_name("fuzz")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("GIT_CONFIG_GLOBAL", str(git_config))
-        env.setenv("GIT_CONFIG_NOSYSTEM", "1")
-        # Notifications to the hosts the fuzzer names go to a closed port on loopback instead.
-        server.env = {name: "http://127.0.0.1:9" for name in ("HTTP_PROXY", "HTTPS_PROXY")}
-        server.env["NO_PROXY"] = "127.0.0.1,localhost"
-        server.start()
-    try:
-        _seed(server, root, name)
+    with seeded_server(tmp_path_factory.mktemp("fuzz"), docker_client) as server:
         yield server
-        assert server.terminate() == 0
-    finally:
-        server.stop_quietly()
-        remove_app_objects(docker_client, [name])
-
-
-def _seed(server: Server, root: Path, name: str) -> None:
-    repo = make_web_repo(root / "repo")
-    app = server.call(
-        "POST",
-        "/api/apps/create",
-        {
-            "name": name,
-            "gitRepository": repo.url,
-            "port": 3000,
-            "healthTimeoutSeconds": 10,
-            "stabilizationSeconds": 1,
-        },
-    )["data"]
-    assert app["id"] == 1, "the ids the fuzzer tries first must name the seeded rows"
-    server.call("POST", "/api/apps/envs/create", {"appId": 1, "key": "PLAIN", "value": "1"})
-    server.call(
-        "POST",
-        "/api/apps/envs/create",
-        {"appId": 1, "key": "TOKEN", "value": "fuzz-secret", "isSecret": True},
-    )
-    server.call("POST", "/api/apps/domains/create", {"appId": 1, "hostname": "fuzz.test"})
-    # Target 1; delivering to the discard port on loopback fails without traffic leaving the host.
-    target = {"appId": 1, "name": "fuzz", "kind": "webhook", "url": "http://127.0.0.1:9/hook"}
-    server.call("POST", "/api/notifications/targets/create", target)
-    for number in (1, 2):  # two successes: #2 active, #1 a rollback target
-        server.call("POST", "/api/deployment/add", {"appId": 1})
-        wait_until(
-            partial(_settled, server, number),
-            120,
-            f"deployment #{number} to succeed (log: {server.log_path})",
-        )
-    repo.commit("fails at its first step", {"Dockerfile": FAILING_DOCKERFILE})
-
-
-def _settled(server: Server, number: int) -> bool | None:
-    newest = server.deployments(1)[0]
-    if newest["deployment_number"] != number or newest["status"] in ("pending", "building"):
-        return None
-    if newest["status"] == "deploying":
-        return None
-    assert newest["status"] == "success", newest
-    return True
 
 
 def _run_order(item: tuple[str, dict[str, Any]]) -> int:
@@ -240,7 +135,7 @@ def test_fuzzed_requests_get_no_5xx_and_only_the_envelope(
     key = (case.operation.method.upper(), case.operation.path)
     ANSWERS[key][response.status_code] += 1
     if key in CREDENTIAL_CHANGES and 200 <= response.status_code < 300:
-        _keep_the_fuzzer_admin(fuzz_server)
+        keep_the_fuzzer_admin(fuzz_server)
     case.validate_response(
         response,
         checks=[
@@ -252,29 +147,6 @@ def test_fuzzed_requests_get_no_5xx_and_only_the_envelope(
         ],
     )
     assert_envelope(case, response)
-
-
-def _keep_the_fuzzer_admin(server: Server) -> None:
-    """Repairs the fuzzer's admin (enabled, admin, existing) and token when a call ended them."""
-    check = httpx.get(
-        f"{server.base}/api/users/getAll",
-        headers={"Authorization": f"Bearer {server.token}"},
-        timeout=10,
-    )
-    if check.status_code == 200:
-        return
-    listed = cli("user", "list", config=server.config).splitlines()  # id, name, role, state
-    if "admin" not in {line.split("\t")[1] for line in listed if "\t" in line}:
-        cli(
-            *("user", "create", "--username", "admin", "--role", "admin", "--password-stdin"),
-            config=server.config,
-            stdin=ADMIN_PASSWORD + "\n",
-        )
-    cli("user", "enable", "admin", config=server.config)
-    cli("user", "set-role", "admin", "admin", config=server.config)
-    server.token = cli(
-        "token", "create", "--username", "admin", "--name", "fuzz", config=server.config
-    )
 
 
 def assert_envelope(case: Case[Any], response: Response) -> None:
