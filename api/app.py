@@ -46,6 +46,7 @@ from controller.config import Settings
 from controller.runtime.engine import Engine
 from controller.service import Controller
 from webhooks.intake import DeliveryIntake
+from webhooks.reception import Reception, ReceptionLimits
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
         settings.github.max_body_bytes, settings.server.max_body_bytes
     )
     app.config[MAX_BODY_CONFIG_KEY] = settings.server.max_body_bytes
+    # Quart's own deadline for a request body (RequestTimeout: 408 in the envelope).
+    app.config["BODY_TIMEOUT"] = settings.server.read_timeout_seconds
     app.config[ALLOW_LOCAL_CONFIG_KEY] = settings.git.allow_local
     app.request_class = ApiRequest
     app.config["FOGBANK_ALLOWED_ORIGINS"] = settings.server.allowed_origins
@@ -102,13 +105,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
     async def start() -> None:
         found = Controller(settings, engine=engine)
         await found.start()
-        intake = DeliveryIntake(
-            global_secret=settings.github.webhook_secret, request=found.request_deployments
-        )
+        intake = DeliveryIntake(request=found.request_deployments)
         sockets = CredentialWatch()
         app.extensions[EXTENSION_KEY] = Services(
             controller=found,
             intake=intake,
+            reception=Reception(reception_limits(settings), intake),
             login_limiter=LoginLimiter(
                 per_username=settings.auth.login_failures_per_minute,
                 per_address=settings.auth.login_failures_per_address_per_minute,
@@ -143,6 +145,17 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
         AccessLog(guarded, enabled=settings.log.access_log)
     )
     return app
+
+
+def reception_limits(settings: Settings) -> ReceptionLimits:
+    github = settings.github
+    return ReceptionLimits(
+        global_secret=github.webhook_secret,
+        max_body_bytes=github.max_body_bytes,
+        read_timeout_seconds=github.read_timeout_seconds,
+        max_unverified=github.max_unverified_requests,
+        spool_dir=settings.storage.data_dir / "spool",
+    )
 
 
 async def drain(app: Quart) -> None:

@@ -42,13 +42,14 @@ REASONS = {
     401: "No or invalid credentials",
     403: "Role too low, or a cross-site cookie request",
     404: "Unknown id",
+    408: "The body did not arrive in time",
     409: "Wrong state for this action",
     413: "Body too large",
     415: "The body is not JSON (Content-Type)",
     421: "The Host header names no allowed host (server.allowed_hosts)",
     422: "Failed validation; the message names the field",
     429: "Rate limited",
-    503: "Docker or the edge is unavailable",
+    503: "Docker or the edge is unavailable, or the server is busy",
 }
 BODY_ERRORS = (400, 413, 415, 422)
 DESCRIPTION = (

@@ -5,18 +5,18 @@ redeliveries) and whose answer time matters: bench/webhook_burst.py asks for an 
 100 ms at 50 concurrent senders. Quart's request and response machinery (contexts, the request
 and response objects, hooks, signals) costs about a third of a delivery's CPU, so create_app
 mounts this in front of it: a POST to a receiver path is read and answered here, by the same
-core (`answer_delivery`) and in the same envelope, serialised by the app's own JSON provider,
-as the Quart view in api/routes/webhooks.py. That view stays registered: the URL map, the
-OpenAPI document and the route walks see it, other methods get Quart's 405, and it answers
-whenever the mount is not in front (tests/test_webhook_receiver.py checks that both give the
-same bytes).
+core (`answer_delivery`, then webhooks/reception.py) and in the same envelope, serialised by the
+app's own JSON provider, as the Quart views in api/routes/webhooks.py. Those views stay
+registered: the URL map, the OpenAPI document and the route walks see them, other methods get
+Quart's 405, and they answer whenever the mount is not in front
+(tests/test_webhook_receiver.py checks that both give the same bytes).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import Any
 
 from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, Scope
@@ -24,14 +24,14 @@ from quart import Quart
 
 from api.envelope import failure_body, ok_body
 from api.services import EXTENSION_KEY, Services
-from controller.errors import FogbankError, PayloadTooLarge, ServiceUnavailable
-from webhooks.dispatch import Delivery, receive
+from controller.errors import FogbankError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
 RECEIVER_PATH = "/webhooks/github"
 RECEIVER_ALIAS = "/api/github/webhook"
 RECEIVER_PATHS = frozenset({RECEIVER_PATH, RECEIVER_ALIAS})
+APP_RECEIVER_PREFIX = RECEIVER_PATH + "/"  # + the app's name: only its own secret signs there
 
 
 OUTCOMES = {200: "accepted", 202: "ignored", 401: "unauthorized"}
@@ -51,31 +51,38 @@ class ClientGone(Exception):
     """The sender hung up before its body arrived; there is nobody to answer."""
 
 
+def app_receiver_path(app_name: str) -> str:
+    """The payload URL path of one app's own webhook."""
+    return APP_RECEIVER_PREFIX + app_name
+
+
+def receiver_scope(path: str) -> tuple[bool, str | None]:
+    """(whether `path` is a receiver path, the app it belongs to or None for the global one)."""
+    if path in RECEIVER_PATHS:
+        return True, None
+    if path.startswith(APP_RECEIVER_PREFIX):
+        name = path[len(APP_RECEIVER_PREFIX) :]
+        if name and "/" not in name:
+            return True, name
+    return False, None
+
+
 async def answer_delivery(
-    found: Services, headers: Mapping[str, str], body: bytes
+    found: Services,
+    app_name: str | None,
+    headers: Mapping[str, str],
+    chunks: AsyncIterable[bytes],
+    declared_length: int | None,
 ) -> tuple[int, dict[str, Any]]:
     """The status and envelope for one delivery; `headers` are looked up by lower-case name.
-    A delivery that is refused (400, 401, 503...) gets its error envelope."""
-    delivery = Delivery(
-        event=headers.get("x-github-event", "").strip(),
-        delivery_id=headers.get("x-github-delivery", "").strip(),
-        signature=headers.get("x-hub-signature-256"),
-        body=body,
-        content_type=headers.get("content-type", "application/json"),
-    )
+    A delivery that is refused (400, 401, 408, 413, 503...) gets its error envelope."""
     try:
-        answer = await found.intake.submit(receive(delivery))
+        answer = await found.reception.answer(app_name, headers, chunks, declared_length)
     except FogbankError as error:
         if error.status_code >= 500:
             log.error("%s: %s", error.code, error.message)
         return error.status_code, failure_body(error.message, error.code)
     return answer.status, ok_body(answer.data, answer.message)
-
-
-def check_length(declared: int | None, received: int, max_bytes: int) -> None:
-    """413 when the declared Content-Length or the bytes received so far pass `max_bytes`."""
-    if (declared is not None and declared > max_bytes) or received > max_bytes:
-        raise PayloadTooLarge(f"webhook body is larger than {max_bytes} bytes")
 
 
 class ReceiverMount:
@@ -88,11 +95,11 @@ class ReceiverMount:
     async def __call__(
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
-            or scope["path"] not in RECEIVER_PATHS
-        ):
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.inner(scope, receive, send)
+            return
+        ours, app_name = receiver_scope(scope["path"])
+        if not ours:
             await self.inner(scope, receive, send)
             return
         started = time.perf_counter()
@@ -101,7 +108,7 @@ class ReceiverMount:
             for name, value in scope["headers"]
         }
         try:
-            status, envelope = await self._answer(headers, receive)
+            status, envelope = await self._answer(app_name, headers, receive)
         except ClientGone:
             return
         except Exception:  # the request boundary, as api/errors.py's handler for Quart routes
@@ -126,18 +133,14 @@ class ReceiverMount:
         )
 
     async def _answer(
-        self, headers: Mapping[str, str], receive: ASGIReceiveCallable
+        self, app_name: str | None, headers: Mapping[str, str], receive: ASGIReceiveCallable
     ) -> tuple[int, dict[str, Any]]:
         found: Services | None = self._app.extensions.get(EXTENSION_KEY)
         if found is None:
             error = ServiceUnavailable("the server is starting up; try again in a moment")
             return error.status_code, failure_body(error.message, error.code)
-        max_bytes = found.settings.github.max_body_bytes
-        try:
-            body = await _read_body(receive, _content_length(headers), max_bytes)
-        except FogbankError as error:
-            return error.status_code, failure_body(error.message, error.code)
-        return await answer_delivery(found, headers, body)
+        declared = _content_length(headers)
+        return await answer_delivery(found, app_name, headers, _chunks(receive), declared)
 
 
 def _content_length(headers: Mapping[str, str]) -> int | None:
@@ -145,18 +148,14 @@ def _content_length(headers: Mapping[str, str]) -> int | None:
     return int(value) if value.isascii() and value.isdigit() else None
 
 
-async def _read_body(receive: ASGIReceiveCallable, declared: int | None, max_bytes: int) -> bytes:
-    """The exact bytes GitHub signed; refused with 413 before or while reading past the cap."""
-    check_length(declared, 0, max_bytes)
-    chunks: list[bytes] = []
-    size = 0
+async def _chunks(receive: ASGIReceiveCallable) -> AsyncIterator[bytes]:
+    """The body's chunks as the server hands them over (ClientGone if the sender hangs up)."""
     while True:
         message = await receive()
         if message["type"] != "http.request":
             raise ClientGone()  # http.disconnect
         chunk = message.get("body", b"")
-        size += len(chunk)
-        check_length(None, size, max_bytes)
-        chunks.append(chunk)
+        if chunk:
+            yield chunk
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            return

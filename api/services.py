@@ -1,5 +1,5 @@
 """What one running app holds, reachable from any handler: the controller's one face, the
-webhook intake, the login limiter and the credential watch of open WebSockets."""
+webhook reception and intake, the login limiter and the credential watch of open WebSockets."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from controller.accounts.limiter import LoginLimiter
 from controller.config import Settings
 from controller.service import Controller
 from webhooks.intake import DeliveryIntake
+from webhooks.reception import Reception
 
 EXTENSION_KEY = "fogbank"
 
@@ -20,6 +21,7 @@ EXTENSION_KEY = "fogbank"
 class Services:
     controller: Controller
     intake: DeliveryIntake
+    reception: Reception
     login_limiter: LoginLimiter
     sockets: CredentialWatch
 

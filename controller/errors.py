@@ -37,6 +37,13 @@ class NotFound(FogbankError):
     code = "NOT_FOUND"
 
 
+class RequestTimeout(FogbankError):
+    """The request's body did not arrive in time."""
+
+    status_code = 408
+    code = "REQUEST_TIMEOUT"
+
+
 class Conflict(FogbankError):
     status_code = 409
     code = "CONFLICT"

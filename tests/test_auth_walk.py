@@ -79,6 +79,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/metrics"): "public",
     ("POST", "/webhooks/github"): "signature",
     ("POST", "/api/github/webhook"): "signature",
+    ("POST", "/webhooks/github/<app_name>"): "signature",
     ("WS", "/ws/deployment/logs"): VIEWER,
     ("WS", "/ws/apps/deployments"): VIEWER,
 }

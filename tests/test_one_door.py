@@ -24,7 +24,7 @@ from controller.store.models import Deployment, Stage, Status
 from tests.support.api import add_deployment, services_of, wait_terminal
 from tests.support.deployed import DeployedWebApp
 from tests.support.docker_objects import deployment_containers
-from tests.support.github import deliver, push, secret_of
+from tests.support.github import Hook, deliver, hook_of, push
 from tests.support.repos import GitRepo
 
 # Polling stays out of the way unless a test polls by hand.
@@ -106,7 +106,7 @@ class Deployed:
     app_id: int
     name: str
     port: int
-    secret: str
+    hook: Hook
     first_id: int
 
 
@@ -118,12 +118,12 @@ async def deployed(app: Quart, client: QuartClient, deployed_web_app: DeployedWe
     added = await add_deployment(client, web.headers, web.app_id)
     second = await wait_terminal(app, added["id"])
     assert second.status is Status.SUCCESS, second.error_message
-    secret = await secret_of(client, web.headers, web.app_id)
-    return Deployed(web.app_id, web.name, web.port, secret, web.deployment_id)
+    hook = await hook_of(client, web.headers, web.app_id)
+    return Deployed(web.app_id, web.name, web.port, hook, web.deployment_id)
 
 
-async def pushed(client: QuartClient, repo: GitRepo, secret: str, sha: str) -> dict[str, Any]:
-    response = await deliver(client, push(repo.url, "main", sha, sha[:7]), secret)
+async def pushed(client: QuartClient, repo: GitRepo, hook: Hook, sha: str) -> dict[str, Any]:
+    response = await deliver(client, push(repo.url, "main", sha, sha[:7]), hook)
     assert response.status_code == 200, await response.get_data(as_text=True)
     [entry] = (await response.get_json())["data"]["deployments"]
     return dict(entry)
@@ -138,11 +138,11 @@ async def test_a_push_cancels_the_older_push_still_building_and_nothing_of_it_se
 ) -> None:
     c = slow_commit(web_repo, "commit C")
     async with watching(deployed.port) as served:
-        older = await pushed(client, web_repo, deployed.secret, c)
+        older = await pushed(client, web_repo, deployed.hook, c)
         await wait_stage(app, older["deploymentId"], Stage.BUILDING_IMAGE)
         await asyncio.sleep(2.5)  # C's 6 s RUN step is under way
         d = quick_commit(web_repo, "commit D")
-        newer = await pushed(client, web_repo, deployed.secret, d)
+        newer = await pushed(client, web_repo, deployed.hook, d)
         row, seconds = await stopped_within(app, older["deploymentId"])
         print(f"C stopped {seconds:.2f} s after D's delivery")
         assert row.status is Status.STOPPED
@@ -191,9 +191,9 @@ async def test_an_older_commit_never_cancels_a_newer_build(
 ) -> None:
     c = quick_commit(web_repo, "commit C")
     d = slow_commit(web_repo, "commit D")  # D is newer than C
-    newer = await pushed(client, web_repo, deployed.secret, d)
+    newer = await pushed(client, web_repo, deployed.hook, d)
     await wait_stage(app, newer["deploymentId"], Stage.BUILDING_IMAGE)
-    late = await pushed(client, web_repo, deployed.secret, c)  # an old push arrives late
+    late = await pushed(client, web_repo, deployed.hook, c)  # an old push arrives late
     final = await wait_terminal(app, newer["deploymentId"])
     assert final.status is Status.SUCCESS, final.error_message
     assert final.commit_hash == d
@@ -233,7 +233,7 @@ async def by_rollback(
 async def by_webhook(
     client: QuartClient, admin: dict[str, str], repo: GitRepo, deployed: Deployed, app: Quart
 ) -> int:
-    entry = await pushed(client, repo, deployed.secret, quick_commit(repo, "pushed"))
+    entry = await pushed(client, repo, deployed.hook, quick_commit(repo, "pushed"))
     deployment_id: int = entry["deploymentId"]
     return deployment_id
 

@@ -107,7 +107,7 @@ async def test_documented_roles_are_the_enforced_ones(client: QuartClient) -> No
     document = await fetch(client)
     documented = {}
     for path, operations in document["paths"].items():
-        rule = path.replace("{deployment_id}", "<int:deployment_id>").replace("{name}", "<name>")
+        rule = re.sub(r"{(\w+)}", r"<\1>", path).replace("<deployment_id>", "<int:deployment_id>")
         for method, operation in operations.items():
             key = ("WS" if operation.get("x-websocket") else method.upper(), rule)
             documented[key] = operation["x-fogbank-role"]

@@ -1,6 +1,6 @@
 """Ordering: an older commit never replaces a newer one already deployed. Real git repositories
 and a real SQLite database; GitHub.com is the one thing faked (deliveries are built from its
-real payloads and handed to the dispatcher directly)."""
+real payloads and handed to the dispatcher directly, as the reception does once verified)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from tests.support.fakes import IdleWorkers
 from tests.support.github import push, signed
 from tests.support.repos import GitRepo
 from tests.support.sealing import fresh_sealer
-from webhooks.dispatch import Delivery, handle
+from webhooks.dispatch import Delivery, handle, receive
 
 
 @pytest.fixture
@@ -112,9 +112,9 @@ async def test_a_late_redelivery_of_an_old_push_is_recorded_then_found_stale(
     async def deliver(sha: str, delivery_id: str) -> Deployment:
         body, headers = signed(push(repo.url, "main", sha, sha[:7]), "s3cret", delivery=delivery_id)
         delivery = Delivery("push", delivery_id, headers["X-Hub-Signature-256"], body)
-        answer = await handle(
-            delivery, global_secret="", request=RequestDoor(git, IdleWorkers()).request
-        )
+        # As webhooks/reception.py hands it over once the app's secret verified it.
+        received = receive(delivery, app_name="web")
+        answer = await handle(received, request=RequestDoor(git, IdleWorkers()).request)
         assert answer.status == 200
         [entry] = answer.data["deployments"]
         return await Deployment.get(id=entry["deploymentId"])
@@ -124,7 +124,7 @@ async def test_a_late_redelivery_of_an_old_push_is_recorded_then_found_stale(
     await Deployment.filter(id=newest.id).update(status=Status.SUCCESS, is_active=True)
 
     late = await deliver(a, "delivery-late")  # another delivery id, an old `after`
-    assert await WebhookDelivery.filter(delivery_id="delivery-late").exists()
+    assert await WebhookDelivery.filter(delivery_id="web/delivery-late").exists()  # per URL
     assert await stale_reason(git, app, late) == (
         f"commit {a[:7]} is older than the active deployment's commit {c[:7]}"
     )

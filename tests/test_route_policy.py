@@ -26,6 +26,7 @@ PUBLIC = {
     ("GET", "/metrics"),  # its own token or address check (tests/test_metrics.py)
     ("POST", "/webhooks/github"),  # authenticated by the GitHub signature
     ("POST", "/api/github/webhook"),
+    ("POST", "/webhooks/github/1"),  # one app's own URL: its own secret
 }
 # Dashboard pages anyone may open: the login form, first-run signup, the pages' own files.
 PUBLIC_PAGES = {"/login", "/signup", "/ui/assets/1"}

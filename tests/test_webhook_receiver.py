@@ -15,8 +15,9 @@ from api.wsframes import RawSendMount
 from controller.config import GithubSettings, Settings
 from controller.store.models import Deployment, WebhookDelivery
 from tests.support.api import create_web_app, unique_name
-from tests.support.github import push, secret_of, signed
+from tests.support.github import hook_of, push, signed
 from tests.support.repos import GitRepo
+from webhooks.signature import sign
 
 pytestmark = pytest.mark.slow
 
@@ -49,22 +50,26 @@ async def test_the_mount_answers_receiver_posts_before_quart_and_like_the_view(
         seen_by_quart.append(request.endpoint)
 
     created = await create_web_app(client, admin, unique_name(), web_repo)
-    secret = await secret_of(client, admin, created["id"])
+    hook = await hook_of(client, admin, created["id"])
     head = web_repo.git("rev-parse", "HEAD")
-    body, headers = signed(push(web_repo.url, "main", head, "ship"), secret)
+    body, headers = signed(push(web_repo.url, "main", head, "ship"), hook.secret)
     forged, forged_headers = signed(push(web_repo.url, "main", head, "forged"), "not-the-secret")
-    big, big_headers = signed(push(web_repo.url, "main", head, "x") | {"pad": "x" * 20000}, secret)
+    big = push(web_repo.url, "main", head, "x") | {"pad": "x" * 20000}
+    big_body, big_headers = signed(big, hook.secret)
+    broken = {**headers, "X-Hub-Signature-256": sign(hook.secret, b'{"ref": ')}
     cases = [
-        ("/webhooks/github", body, headers),  # deploys
-        ("/api/github/webhook", body, headers),  # the same delivery again, on the alias
-        ("/webhooks/github", forged, forged_headers),  # 401
-        ("/webhooks/github", big, big_headers),  # 413
-        ("/webhooks/github", b'{"ref": ', {**headers, "X-GitHub-Delivery": "broken"}),  # 400
+        (hook.path, body, headers),  # deploys
+        (hook.path, body, headers),  # the same delivery again
+        ("/api/github/webhook", body, headers),  # an app's secret on the global URL: 401
+        (hook.path, forged, forged_headers),  # 401
+        (hook.path, big_body, big_headers),  # 413
+        (hook.path, b'{"ref": ', {**broken, "X-GitHub-Delivery": "broken"}),  # 400
     ]
+    views = ("webhooks.github", "webhooks.github_app")
 
     seen_by_quart.clear()
     fast = [await client.post(path, data=data, headers=h) for path, data, h in cases]
-    assert "webhooks.github" not in seen_by_quart  # the mount answered; Quart never saw them
+    assert not set(views) & set(seen_by_quart)  # the mount answered; Quart never saw them
 
     # The same requests again with the mount taken away: Quart's view answers them.
     guard.inner = mount.inner
@@ -72,9 +77,9 @@ async def test_the_mount_answers_receiver_posts_before_quart_and_like_the_view(
         slow = [await client.post(path, data=data, headers=h) for path, data, h in cases]
     finally:
         guard.inner = mount
-    assert seen_by_quart.count("webhooks.github") == len(cases)
+    assert sum(seen_by_quart.count(view) for view in views) == len(cases)
 
-    assert [r.status_code for r in fast] == [200, 200, 401, 413, 400]
+    assert [r.status_code for r in fast] == [200, 200, 401, 401, 413, 400]
     assert [r.status_code for r in slow] == [r.status_code for r in fast]
     for mounted, viewed in zip(fast, slow, strict=True):
         assert mounted.headers["Content-Type"] == viewed.headers["Content-Type"]
@@ -87,7 +92,7 @@ async def test_the_mount_answers_receiver_posts_before_quart_and_like_the_view(
 async def test_other_methods_on_the_receiver_paths_get_quarts_405_envelope(
     client: QuartClient,
 ) -> None:
-    for path in ("/webhooks/github", "/api/github/webhook"):
+    for path in ("/webhooks/github", "/api/github/webhook", "/webhooks/github/some-app"):
         response = await client.get(path)
         assert response.status_code == 405
         body = await response.get_json()

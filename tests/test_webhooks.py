@@ -18,7 +18,7 @@ from quart.testing import QuartClient
 from controller.config import GithubSettings, Settings
 from controller.store.models import Deployment, Status, Trigger, WebhookDelivery
 from tests.support.api import create_web_app, unique_name, wait_terminal
-from tests.support.github import answer_of, deletion, deliver, load, push, secret_of, signed
+from tests.support.github import answer_of, deletion, deliver, hook_of, load, push, signed
 from tests.support.ports import free_port
 from tests.support.repos import GitRepo
 
@@ -63,7 +63,7 @@ async def test_each_tag_deletion_fixture_is_ignored(
 ) -> None:
     # The fixtures as GitHub sent them, for an app tracking that repository in ssh form.
     app = await create_app(client, admin, gitRepository="git@github.com:Codertocat/Hello-World.git")
-    response = await deliver(client, load(fixture), await secret_of(client, admin, app["id"]))
+    response = await deliver(client, load(fixture), await hook_of(client, admin, app["id"]))
     body = await answer_of(response, 202)
     reason = "tag refs/tags/simple-tag is not deployed; only branches are"
     assert body["success"] is True and body["message"] == reason
@@ -77,7 +77,7 @@ async def test_deletion_skip_markers_untracked_branch_and_other_events_are_ignor
     client: QuartClient, admin: dict[str, str], web_repo: GitRepo
 ) -> None:
     created = await create_web_app(client, admin, unique_name(), web_repo)
-    secret = await secret_of(client, admin, created["id"])
+    hook = await hook_of(client, admin, created["id"])
     head = web_repo.git("rev-parse", "HEAD")
     cases = [
         (
@@ -98,7 +98,7 @@ async def test_deletion_skip_markers_untracked_branch_and_other_events_are_ignor
         (
             push(web_repo.url, "feature/x", head, "elsewhere"),
             "push",
-            "no app tracks branch 'feature/x' of fogbank-tests/repo",
+            f"app '{created['name']}' does not track branch 'feature/x' of fogbank-tests/repo",
         ),
         (
             push(web_repo.url, "main", head, "an issue"),
@@ -107,7 +107,7 @@ async def test_deletion_skip_markers_untracked_branch_and_other_events_are_ignor
         ),
     ]
     for payload, event, reason in cases:
-        body = await answer_of(await deliver(client, payload, secret, event=event), 202)
+        body = await answer_of(await deliver(client, payload, hook, event=event), 202)
         assert (body["message"], body["data"]["ignored"]) == (reason, reason)
     assert await Deployment.all().count() == 0
     assert await WebhookDelivery.all().count() == len(cases)
@@ -115,17 +115,17 @@ async def test_deletion_skip_markers_untracked_branch_and_other_events_are_ignor
 
 async def test_ping_answers_pong(client: QuartClient, admin: dict[str, str]) -> None:
     app = await create_app(client, admin, gitRepository="https://github.com/octocoders/hello-world")
-    secret = await secret_of(client, admin, app["id"])
-    body = await answer_of(await deliver(client, load("ping.json"), secret, event="ping"), 200)
+    hook = await hook_of(client, admin, app["id"])
+    body = await answer_of(await deliver(client, load("ping.json"), hook, event="ping"), 200)
     assert body["message"] == "pong"
     assert body["data"]["zen"] == load("ping.json")["zen"]
     assert body["data"]["hookId"] == 109948940
 
-    # An organization hook has no repository: only the global secret can sign it.
+    # An organization hook has no repository: on the global URL only the global secret signs.
     organization = load("ping-with-organization.json")
     response = await deliver(client, organization, GLOBAL_SECRET, event="ping")
     assert (await answer_of(response, 200))["message"] == "pong"
-    response = await deliver(client, organization, secret, event="ping")
+    response = await deliver(client, organization, hook.secret, event="ping")
     await answer_of(response, 401)
     response = await deliver(client, load("ping-with-app_id.json"), GLOBAL_SECRET, event="ping")
     assert (await answer_of(response, 200))["message"] == "pong"
@@ -145,9 +145,14 @@ async def test_every_app_tracking_the_repo_and_branch_deploys_the_pushed_commit(
         web_repo.url, "main", sha, "Ship it\n\nwith a body", author=("Ada L", "ada@x.org")
     )
 
-    # Any app of the repository may sign, whichever branch it tracks; the alias path works.
-    secret = await secret_of(client, admin, other_branch["id"])
-    response = await deliver(client, payload, secret, path="/api/github/webhook")
+    # An app's own secret on its own URL reaches that app only: the one tracking "dev" stays.
+    own = await deliver(client, payload, await hook_of(client, admin, other_branch["id"]))
+    own_answer = await answer_of(own, 202)
+    assert own_answer["message"] == (
+        f"app '{other_branch['name']}' does not track branch 'main' of fogbank-tests/repo"
+    )
+    # The global secret deploys every auto-deploy app of the repository; the alias path works.
+    response = await deliver(client, payload, GLOBAL_SECRET, path="/api/github/webhook")
     body = await answer_of(response, 200)
     assert body["message"] == f"queued 2 deployments of {sha[:7]} from branch 'main'"
     made = body["data"]["deployments"]
@@ -181,28 +186,28 @@ async def test_the_same_delivery_twice_creates_one_deployment(
     client: QuartClient, admin: dict[str, str], web_repo: GitRepo
 ) -> None:
     created = await create_web_app(client, admin, unique_name(), web_repo)
-    secret = await secret_of(client, admin, created["id"])
+    hook = await hook_of(client, admin, created["id"])
     head = web_repo.git("rev-parse", "HEAD")
-    body, headers = signed(push(web_repo.url, "main", head, "first version"), secret)
+    body, headers = signed(push(web_repo.url, "main", head, "first version"), hook.secret)
 
-    once = await client.post("/webhooks/github", data=body, headers=headers)
-    again = await client.post("/webhooks/github", data=body, headers=headers)
+    once = await client.post(hook.path, data=body, headers=headers)
+    again = await client.post(hook.path, data=body, headers=headers)
     assert once.status_code == again.status_code == 200
     assert await once.get_data() == await again.get_data()
     assert await Deployment.filter(app_id=created["id"]).count() == 1
 
     # The same commit under a fresh delivery id (a replayed capture): recorded, nothing new.
-    body, headers = signed(push(web_repo.url, "main", head, "first version"), secret)
-    replayed = await client.post("/webhooks/github", data=body, headers=headers)
+    body, headers = signed(push(web_repo.url, "main", head, "first version"), hook.secret)
+    replayed = await client.post(hook.path, data=body, headers=headers)
     assert replayed.status_code == 202
     assert "already queued, running or active" in (await replayed.get_json())["message"]
     assert await Deployment.filter(app_id=created["id"]).count() == 1
 
     # Concurrent copies of one new delivery: still exactly one deployment, one answer.
     second = web_repo.commit("second version", {"www/index.html": "two\n"})
-    body, headers = signed(push(web_repo.url, "main", second, "second version"), secret)
+    body, headers = signed(push(web_repo.url, "main", second, "second version"), hook.secret)
     copies = await asyncio.gather(
-        *[client.post("/webhooks/github", data=body, headers=headers) for _ in range(8)]
+        *[client.post(hook.path, data=body, headers=headers) for _ in range(8)]
     )
     answers = {await response.get_data() for response in copies}
     assert len(answers) == 1 and {r.status_code for r in copies} == {200}
@@ -215,10 +220,10 @@ async def test_a_body_over_the_cap_is_413_and_writes_nothing(
     client: QuartClient, admin: dict[str, str], web_repo: GitRepo
 ) -> None:
     created = await create_web_app(client, admin, unique_name(), web_repo)
-    secret = await secret_of(client, admin, created["id"])
+    hook = await hook_of(client, admin, created["id"])
     head = web_repo.git("rev-parse", "HEAD")
     payload = push(web_repo.url, "main", head, "big") | {"padding": "x" * 8192}
-    body = await answer_of(await deliver(client, payload, secret), 413)
+    body = await answer_of(await deliver(client, payload, hook), 413)
     assert body["error"] == "PAYLOAD_TOO_LARGE" and "4096 bytes" in body["message"]
     assert await WebhookDelivery.all().count() == 0
     assert await Deployment.all().count() == 0
@@ -228,11 +233,11 @@ async def test_malformed_bodies_are_400_and_write_nothing(
     client: QuartClient, admin: dict[str, str], web_repo: GitRepo
 ) -> None:
     created = await create_web_app(client, admin, unique_name(), web_repo)
-    secret = await secret_of(client, admin, created["id"])
+    hook = await hook_of(client, admin, created["id"])
     no_after = push(web_repo.url, "main", "a" * 40, "x")
     del no_after["after"]
     for raw in (b'{"ref": ', b"[]", b"", b"\xff\xfe", json.dumps(no_after).encode()):
-        body = await answer_of(await deliver(client, raw, secret), 400)
+        body = await answer_of(await deliver(client, raw, hook), 400)
         assert body["error"] == "BAD_REQUEST" and body["success"] is False
     assert await WebhookDelivery.all().count() == 0
     assert await Deployment.all().count() == 0
@@ -244,9 +249,10 @@ async def test_form_encoded_delivery_is_understood(
     created = await create_web_app(client, admin, unique_name(), web_repo)
     head = web_repo.git("rev-parse", "HEAD")
     form = urlencode({"payload": json.dumps(push(web_repo.url, "main", head, "x"))}).encode()
-    body, headers = signed(form, await secret_of(client, admin, created["id"]))
+    hook = await hook_of(client, admin, created["id"])
+    body, headers = signed(form, hook.secret)
     headers["Content-Type"] = "application/x-www-form-urlencoded"
-    response = await client.post("/webhooks/github", data=body, headers=headers)
+    response = await client.post(hook.path, data=body, headers=headers)
     assert (await answer_of(response, 200))["data"]["commit"] == head
 
 
@@ -261,7 +267,7 @@ async def test_webhook_deploys_the_pushed_commit_not_the_branch_tip(
     assert web_repo.git("rev-parse", "main") == tip
 
     payload = push(web_repo.url, "main", pushed, "the pushed commit")
-    response = await deliver(client, payload, await secret_of(client, admin, created["id"]))
+    response = await deliver(client, payload, await hook_of(client, admin, created["id"]))
     body = await answer_of(response, 200)
     [entry] = body["data"]["deployments"]
 

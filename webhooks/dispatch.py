@@ -1,19 +1,20 @@
 """What GitHub deliveries do, decided without any git or docker work.
 
-Deliveries are handled in batches (webhooks/intake.py gathers the ones that arrive together):
-a burst of pushes then costs a few database statements per batch instead of several per
-delivery. Each delivery still gets its own answer: its payload is parsed only to find the apps
-of its repository (their secrets may sign it); nothing is recorded or enqueued before its
-signature is valid. A push to a tracked branch enqueues one `webhook` deployment of `after` per
+A delivery reaches this module only after its signature matched the secret of the URL it came
+to (webhooks/reception.py). An app's own secret (its URL) can deploy only that app; the global
+secret every auto-deploy app of the one repository the delivery names. Deliveries are handled in
+batches (webhooks/intake.py gathers the ones that arrive together): a burst of pushes then costs
+a few database statements per batch instead of several per delivery, and each delivery still
+gets its own answer. A push to a tracked branch enqueues one `webhook` deployment of `after` per
 matching auto-deploy app, and the delivery's answer is recorded under its X-GitHub-Delivery id
-in the same transaction, so a redelivery answers the same and enqueues nothing.
+(per URL) in the same transaction, so a redelivery answers the same and enqueues nothing.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,14 +23,15 @@ from tortoise.exceptions import IntegrityError
 from controller.deploy import requests as door
 from controller.deploy.queue import Enqueued
 from controller.deploy.requests import DeploymentRequest, RequestFn
-from controller.errors import BadRequest, FogbankError, Unauthorized
+from controller.errors import BadRequest, FogbankError
 from controller.store.bulk import insert_rows
 from controller.store.models import App, Trigger, WebhookDelivery
-from webhooks.payload import decode, normalise_repository, repository_keys
+from webhooks.payload import app_repository_key, decode, repository_key
 from webhooks.plan import ROUTE_FIELDS, Answer, AppRoute, Plan, plan, with_deployments
-from webhooks.signature import verify
 
-MAX_DELIVERY_ID_LENGTH = 128  # the column's size; GitHub's GUIDs are 36
+# GitHub's GUIDs are 36; with the app's name (at most 63) and "/", a recorded id fits the
+# column's 128.
+MAX_DELIVERY_ID_LENGTH = 64
 
 
 @dataclass(frozen=True)
@@ -45,31 +47,40 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Received:
-    """A delivery whose body parsed, with the normalised spellings of its repository."""
+    """A verified delivery whose body parsed: its payload, the key of the one repository it
+    names, and the app whose own secret signed it (None: the global secret)."""
 
     delivery: Delivery
     payload: dict[str, Any]
-    repository_keys: frozenset[str]
+    repository_key: str | None
+    app_name: str | None = None
+
+    @property
+    def record_key(self) -> str:
+        """Its X-GitHub-Delivery id as recorded: apart per app URL, so a delivery id used on
+        one app's URL never answers for another's."""
+        delivery_id = self.delivery.delivery_id
+        if not delivery_id or self.app_name is None:
+            return delivery_id
+        return f"{self.app_name}/{delivery_id}"
 
 
 Outcome = Answer | FogbankError
 Planned = tuple[int, Received, Plan]  # index in the batch, the delivery, its plan
 
 
-def receive(delivery: Delivery) -> Received:
-    """The checks that need no database; BadRequest for a body that is not a JSON payload."""
+def receive(delivery: Delivery, app_name: str | None = None) -> Received:
+    """Parse a delivery whose signature matched (the global secret's when `app_name` is None,
+    else that app's); BadRequest for a body that is not a payload of one repository."""
     if len(delivery.delivery_id) > MAX_DELIVERY_ID_LENGTH:
         raise BadRequest("X-GitHub-Delivery is too long")
     payload = decode(delivery.body, delivery.content_type)
-    return Received(delivery, payload, repository_keys(payload))
+    return Received(delivery, payload, repository_key(payload), app_name)
 
 
-async def handle(delivery: Delivery, *, global_secret: str, request: RequestFn) -> Answer:
-    """One delivery on its own: verify, de-duplicate, decide and enqueue; raise Unauthorized or
-    BadRequest on bad input."""
-    outcomes, _ = await handle_batch(
-        [receive(delivery)], global_secret=global_secret, request=request
-    )
+async def handle(received: Received, *, request: RequestFn) -> Answer:
+    """One verified delivery on its own: de-duplicate, decide and enqueue."""
+    outcomes, _ = await handle_batch([received], request=request)
     outcome = outcomes[0]
     if isinstance(outcome, FogbankError):
         raise outcome
@@ -77,42 +88,36 @@ async def handle(delivery: Delivery, *, global_secret: str, request: RequestFn) 
 
 
 async def handle_batch(
-    batch: Sequence[Received], *, global_secret: str, request: RequestFn
+    batch: Sequence[Received], *, request: RequestFn
 ) -> tuple[list[Outcome], bool]:
     """Each delivery's answer (or the error it gets), in order, and whether anything was
     enqueued. A delivery id seen twice in one batch is handled once; the twin answers the same."""
     outcomes: list[Outcome | None] = [None] * len(batch)
     by_repository = await apps_by_repository()
-    signed: list[tuple[int, list[AppRoute]]] = []
-    for index, item in enumerate(batch):
-        apps = _apps_of(item.repository_keys, by_repository)
-        secrets = [global_secret, *(app.webhook_secret for app in apps if app.webhook_secret)]
-        if verify(item.delivery.body, item.delivery.signature, secrets):
-            signed.append((index, apps))
-        else:
-            outcomes[index] = Unauthorized(
-                "X-Hub-Signature-256 is missing or does not match a configured webhook secret"
-            )
-    replays = await recorded_answers(batch[index].delivery.delivery_id for index, _ in signed)
+    replays = await recorded_answers(item.record_key for item in batch)
     first_of: dict[str, int] = {}
     twins: dict[int, int] = {}
     planned: list[Planned] = []
-    for index, apps in signed:
-        item = batch[index]
-        delivery_id = item.delivery.delivery_id
-        if delivery_id in replays:
-            outcomes[index] = replays[delivery_id]
+    for index, item in enumerate(batch):
+        key = item.record_key
+        if key in replays:
+            outcomes[index] = replays[key]
             continue
-        if delivery_id in first_of:
-            twins[index] = first_of[delivery_id]
+        if key in first_of:
+            twins[index] = first_of[key]
             continue
+        apps = by_repository.get(item.repository_key or "", [])
+        if item.app_name is not None:  # an app's own secret reaches that app only
+            apps = [app for app in apps if app.name == item.app_name]
         try:
-            decided = plan(item.delivery.event, item.payload, apps, delivery_id)
+            decided = plan(
+                item.delivery.event, item.payload, apps, item.delivery.delivery_id, item.app_name
+            )
         except FogbankError as exc:
             outcomes[index] = exc
             continue
-        if delivery_id:
-            first_of[delivery_id] = index
+        if key:
+            first_of[key] = index
         planned.append((index, item, decided))
     answers, enqueued = await _execute_or_replay(planned, request)
     for index, answer in answers.items():
@@ -128,7 +133,7 @@ async def apps_by_repository() -> dict[str, list[AppRoute]]:
     rows = await App.exclude(git_repository="").order_by("id").values_list(*ROUTE_FIELDS)
     for row in rows:
         app = AppRoute(*row)
-        key = normalise_repository(app.git_repository)
+        key = app_repository_key(app.git_repository)
         if key:
             found[key].append(app)
     return found
@@ -143,11 +148,6 @@ async def recorded_answers(delivery_ids: Iterable[str]) -> dict[str, Answer]:
         record.delivery_id: _stored_answer(record)
         for record in await WebhookDelivery.filter(delivery_id__in=wanted)
     }
-
-
-def _apps_of(keys: frozenset[str], by_repository: Mapping[str, list[AppRoute]]) -> list[AppRoute]:
-    apps = {app.id: app for key in keys for app in by_repository.get(key, [])}
-    return sorted(apps.values(), key=lambda app: app.id)
 
 
 def _stored_answer(record: WebhookDelivery) -> Answer:
@@ -179,9 +179,7 @@ async def _execute_or_replay(
                 enqueued |= made
             return answers, enqueued
         index, item, _ = planned[0]
-        replay = (await recorded_answers([item.delivery.delivery_id])).get(
-            item.delivery.delivery_id
-        )
+        replay = (await recorded_answers([item.record_key])).get(item.record_key)
         if replay is None:
             raise
         return {index: replay}, False
@@ -221,10 +219,10 @@ async def _execute(planned: list[Planned], request: RequestFn) -> tuple[dict[int
             if listed[index]:
                 answer = with_deployments(answer, listed[index])
             answers[index] = answer
-            if item.delivery.delivery_id:
+            if item.record_key:
                 records.append(
                     {
-                        "delivery_id": item.delivery.delivery_id,
+                        "delivery_id": item.record_key,
                         "event": item.delivery.event[:64],
                         "status_code": answer.status,
                         "response": json.dumps({"message": answer.message, "data": answer.data}),

@@ -1,6 +1,6 @@
 """Group commit for webhook deliveries.
 
-Requests hand their parsed delivery to the intake and wait for its answer. One owned task
+Requests hand their verified, parsed delivery to the intake and wait for its answer. One owned task
 takes everything that arrived while the previous batch was being written and handles it as one
 batch (webhooks/dispatch.py): one transaction and one commit for the lot. A lone delivery is
 written at once; under a burst the batch grows by itself, with no timer and no added delay.
@@ -26,8 +26,7 @@ Waiting = tuple[Received, "asyncio.Future[Answer]"]
 
 
 class DeliveryIntake:
-    def __init__(self, *, global_secret: str, request: RequestFn) -> None:
-        self._global_secret = global_secret
+    def __init__(self, *, request: RequestFn) -> None:
         self._request = request
         self._waiting: list[Waiting] = []
         self._arrived = asyncio.Event()
@@ -39,7 +38,7 @@ class DeliveryIntake:
         self._task = asyncio.create_task(self._run(), name="webhook-intake")
 
     async def submit(self, received: Received) -> Answer:
-        """The delivery's answer, once it is recorded; its error (401, 400...) is raised."""
+        """The delivery's answer, once it is recorded; its error (400...) is raised."""
         if self._closing or self._task is None:
             raise ServiceUnavailable(
                 "the server is shutting down; GitHub will show a failed delivery to redeliver"
@@ -84,9 +83,7 @@ class DeliveryIntake:
     async def _answer(self, batch: list[Waiting]) -> None:
         try:
             outcomes, _ = await handle_batch(
-                [received for received, _ in batch],
-                global_secret=self._global_secret,
-                request=self._request,
+                [received for received, _ in batch], request=self._request
             )
         except Exception as exc:  # the loop boundary: fail this batch, keep taking deliveries
             log.exception("webhook batch of %d deliveries failed", len(batch))

@@ -2,11 +2,13 @@
 
 A repository is known by many spellings (https, ssh, scp-like `git@host:owner/name`, git://,
 `owner/name`); `normalise_repository` maps each to one lowercase key so an app's URL and a
-payload's URLs compare equal when they name the same repository.
+payload's URLs compare equal when they name the same repository. A payload whose spellings name
+different repositories is refused.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -15,9 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from controller.errors import BadRequest
-from controller.source.identity import normalise_repository
-
-__all__ = ["normalise_repository"]  # its home is controller/source/identity.py
+from controller.source.identity import normalise_repository, split_repository
 
 ZERO_SHA = "0" * 40
 _SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -69,6 +69,8 @@ def decode(raw: bytes, content_type: str) -> dict[str, Any]:
         raise BadRequest("webhook body must be a JSON object")
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise BadRequest("webhook body is nested too deeply to be a GitHub payload") from None
     except ValueError as exc:
         raise BadRequest(f"webhook body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
@@ -76,14 +78,47 @@ def decode(raw: bytes, content_type: str) -> dict[str, Any]:
     return data
 
 
-def repository_keys(payload: Mapping[str, Any]) -> frozenset[str]:
-    """Every normalised spelling of the payload's repository (empty when there is none)."""
+@functools.lru_cache(maxsize=4096)
+def app_repository_key(url: str) -> str | None:
+    """normalise_repository of an app's own URL, remembered: those come from the database and
+    are few. Strings from requests are never cached (each delivery could add its own)."""
+    return normalise_repository(url)
+
+
+def repository_key(payload: Mapping[str, Any]) -> str | None:
+    """The normalised key of the one repository the payload names (None when it names none).
+
+    Every location it gives (clone_url, ssh_url, ...) must name the same repository, and when
+    they have a host, full_name must be that repository's `owner/name`: a delivery naming two
+    repositories is refused (BadRequest), so it never reaches the apps of a second one.
+    """
     repository = payload.get("repository")
     if not isinstance(repository, dict):
-        return frozenset()
-    spellings = [repository.get(key) for key in (*_URL_KEYS, "full_name")]
-    keys = {normalise_repository(value) for value in spellings if isinstance(value, str)}
-    return frozenset(key for key in keys if key)
+        return None
+    located: dict[str, tuple[str, str]] = {}
+    for key in _URL_KEYS:
+        value = repository.get(key)
+        split = split_repository(value) if isinstance(value, str) else None
+        if split is not None:
+            located[key] = split
+    full_name = repository.get("full_name")
+    name = split_repository(full_name) if isinstance(full_name, str) else None
+    if len(set(located.values())) > 1:
+        raise _disagree(located)
+    if not located:
+        return name[1] if name is not None else None
+    host, path = next(iter(located.values()))
+    if host and name is not None and name != ("", path):
+        raise _disagree({**located, "full_name": name})
+    return f"{host}/{path}" if host else path
+
+
+def _disagree(located: Mapping[str, tuple[str, str]]) -> BadRequest:
+    named = ", ".join(f"{key} {'/'.join(filter(None, split))}" for key, split in located.items())
+    return BadRequest(
+        f"the delivery names more than one repository ({named}); it is refused",
+        code="REPOSITORIES_DISAGREE",
+    )
 
 
 def repository_name(payload: Mapping[str, Any]) -> str:

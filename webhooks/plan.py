@@ -32,7 +32,6 @@ class AppRoute:
     git_repository: str
     git_branch: str
     auto_deploy: bool
-    webhook_secret: str
 
 
 ROUTE_FIELDS = tuple(field.name for field in fields(AppRoute))  # the App columns read
@@ -47,8 +46,15 @@ class Plan:
     commit: CommitRef | None = None
 
 
-def plan(event: str, payload: Mapping[str, Any], apps: list[AppRoute], delivery_id: str) -> Plan:
-    """Decide what the delivery does (pure: no database, no git)."""
+def plan(
+    event: str,
+    payload: Mapping[str, Any],
+    apps: list[AppRoute],
+    delivery_id: str,
+    app_name: str | None = None,
+) -> Plan:
+    """Decide what the delivery does (pure: no database, no git). `apps` are those of its
+    repository that it may deploy: all of them, or only `app_name` on that app's own URL."""
     base: dict[str, Any] = {"event": event, "delivery": delivery_id or None}
     if event == "ping":
         ping = parse_ping(payload)
@@ -64,11 +70,12 @@ def plan(event: str, payload: Mapping[str, Any], apps: list[AppRoute], delivery_
         return _ignored(base, f"{kind} {push.ref} is not deployed; only branches are")
     if push.is_deletion:
         return _ignored(base, f"branch '{branch}' was deleted; there is nothing to deploy")
+    nobody = "no app tracks" if app_name is None else f"app '{app_name}' does not track"
     if not apps:
-        return _ignored(base, f"no app tracks {repository}")
+        return _ignored(base, f"{nobody} {repository}")
     tracking = [app for app in apps if app.git_branch == branch]
     if not tracking:
-        return _ignored(base, f"no app tracks branch '{branch}' of {repository}")
+        return _ignored(base, f"{nobody} branch '{branch}' of {repository}")
     targets = tuple(app for app in tracking if app.auto_deploy)
     if not targets:
         names = ", ".join(app.name for app in tracking)

@@ -14,10 +14,11 @@ from api.documentation import errors, raw_body
 from api.envelope import ok_body
 from api.guard import public, requires
 from api.receiver import (
+    APP_RECEIVER_PREFIX,
     RECEIVER_ALIAS,
     RECEIVER_PATH,
     answer_delivery,
-    check_length,
+    app_receiver_path,
     record_delivery,
 )
 from api.routes.apps import find_app
@@ -33,24 +34,44 @@ blueprint = Blueprint("webhooks", __name__)
 @blueprint.post(RECEIVER_ALIAS)
 @public
 @raw_body
-@errors(400, 401, 413, 503)
+@errors(400, 401, 408, 413, 503)
 @document_request(dict[str, Any])
 @document_response(Envelope[Any], 200)
 @document_response(Envelope[Any], 202)
 async def github() -> tuple[Response, int]:
-    """GitHub webhook receiver (authenticated by X-Hub-Signature-256).
+    """GitHub webhook receiver for github.webhook_secret (X-Hub-Signature-256).
 
-    200 when it deployed or pinged, 202 with the reason it was ignored. A running server answers
-    these POSTs in api/receiver.py's mount, before Quart, with the same core; this view is the
-    route the URL map and the OpenAPI document list."""
+    Deploys every auto-deploy app of the one repository the delivery names: 200 when it
+    deployed or pinged, 202 with the reason it was ignored. An app's own secret is refused here
+    (401): it signs only on the app's own URL. A running server answers these POSTs in
+    api/receiver.py's mount, before Quart, with the same core; this view is the route the URL
+    map and the OpenAPI document list."""
+    return await _answer(None)
+
+
+@blueprint.post(APP_RECEIVER_PREFIX + "<app_name>")
+@public
+@raw_body
+@errors(400, 401, 408, 413, 503)
+@document_request(dict[str, Any])
+@document_response(Envelope[Any], 200)
+@document_response(Envelope[Any], 202)
+async def github_app(app_name: str) -> tuple[Response, int]:
+    """One app's GitHub webhook receiver, signed with that app's own secret.
+
+    Deploys that app only, when the delivery names its repository and branch; 202 with the
+    reason otherwise. Answered by api/receiver.py's mount on a running server, like the global
+    receiver."""
+    return await _answer(app_name)
+
+
+async def _answer(app_name: str | None) -> tuple[Response, int]:
     found = services()
     started = time.perf_counter()
-    max_bytes = found.settings.github.max_body_bytes
-    check_length(request.content_length, 0, max_bytes)  # refused before it is read
-    body = await request.get_data(cache=True, as_text=False, parse_form_data=False)
-    check_length(None, len(body), max_bytes)
     headers = {name.lower(): value for name, value in request.headers.items()}
-    status, envelope = await answer_delivery(found, headers, body)
+    status, envelope = await answer_delivery(
+        found, app_name, headers, request.body, request.content_length
+    )
     record_delivery(found, status, time.perf_counter() - started)
     return jsonify(envelope), status
 
@@ -61,7 +82,8 @@ async def github() -> tuple[Response, int]:
 @validate_request(AppRef)
 @validate_response(Envelope[WebhookSettings])
 async def app_webhook(data: AppRef) -> tuple[dict[str, Any], int]:
-    """The app's webhook secret and payload URL, as GitHub's "Add webhook" form asks for them."""
+    """The app's webhook secret and its own payload URL, as GitHub's "Add webhook" form asks
+    for them (the secret signs only on that URL)."""
     app = await find_app(data.app_id)
     if not app.webhook_secret:
         # Apps created before per-app secrets existed get theirs the first time it is asked for.
@@ -69,7 +91,7 @@ async def app_webhook(data: AppRef) -> tuple[dict[str, Any], int]:
         await app.save(update_fields=["webhook_secret"])
     settings = WebhookSettings(
         secret=app.webhook_secret,
-        payloadUrl=request.url_root.rstrip("/") + RECEIVER_PATH,
+        payloadUrl=request.url_root.rstrip("/") + app_receiver_path(app.name),
         contentType="application/json",
         events=["push"],
     )

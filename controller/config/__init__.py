@@ -21,6 +21,7 @@ from controller.config.sections import (
     GitSettings,
     HistorySettings,
     SecuritySettings,
+    RuntimeSettings,
     ServerSettings,
     StorageSettings,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "NotifySettings",
     "RuntimeSettings",
     "SecuritySettings",
+    "RuntimeSettings",
     "ServerSettings",
     "Settings",
     "StorageSettings",

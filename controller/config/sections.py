@@ -13,6 +13,7 @@ FILE_SUFFIX = "_file"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 MIB = 1024 * 1024
 MAX_PORT = 65_535
+MIN_PIDS = 16
 
 
 class Section(BaseModel):
@@ -54,6 +55,10 @@ class ServerSettings(Section):
     # DNS-rebinding page cannot reach the API under its own name).
     allowed_hosts: tuple[str, ...] = ()
     max_body_bytes: int = Field(default=MIB, ge=1024, le=1024 * MIB)
+    # An API request's body must arrive within this (408 after it).
+    read_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
+    # A WebSocket watcher must take each part of a log's backlog within this (else 1013).
+    websocket_send_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
     # "uvloop" (libuv's event loop, what Hypercorn's worker_class = "uvloop" uses) or the
     # standard library's "asyncio".
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
@@ -122,6 +127,10 @@ class GitSettings(Section):
 class GithubSettings(Section):
     webhook_secret: str = Field(default="", repr=False)
     max_body_bytes: int = Field(default=25 * MIB, ge=1024, le=1024 * MIB)
+    # GitHub gives up on a delivery after 10 s; a body still arriving then is refused (408).
+    read_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
+    # Webhook requests whose signature is not checked yet; more get 503 at once.
+    max_unverified_requests: int = Field(default=64, ge=1, le=100_000)
     # Reporting back (controller/notify/): GitHub's REST API, or GitHub Enterprise's
     # (https://HOST/api/v3); plain http only on loopback, where nothing but tests listen.
     api_url: str = "https://api.github.com"
@@ -143,6 +152,21 @@ class GithubSettings(Section):
         if not secure or not parts.hostname or parts.query or parts.username is not None:
             raise ValueError("must be https://HOST[/api/v3] (http only for a loopback host)")
         return url.rstrip("/")
+
+
+class RuntimeSettings(Section):
+    # Processes and threads one app container may hold; 0 leaves it unlimited.
+    pids_limit: int = Field(default=512, ge=0, le=4_194_304)
+    # Each app's containers on a Docker network of their own (false: Docker's default bridge).
+    network_per_app: bool = True
+
+    @field_validator("pids_limit")
+    @classmethod
+    def _room_to_start(cls, value: int) -> int:
+        # An init, the app and a shell already take a few; fewer than this only breaks apps.
+        if 0 < value < MIN_PIDS:
+            raise ValueError(f"must be 0 (unlimited) or at least {MIN_PIDS}")
+        return value
 
 
 class AuthSettings(Section):

@@ -29,6 +29,7 @@ from controller.config.sections import (
     GitSettings,
     HistorySettings,
     SecuritySettings,
+    RuntimeSettings,
     ServerSettings,
     StorageSettings,
 )
@@ -58,6 +59,7 @@ class Settings(BaseSettings):
     history: HistorySettings = HistorySettings()
     git: GitSettings = GitSettings()
     github: GithubSettings = GithubSettings()
+    runtime: RuntimeSettings = RuntimeSettings()
     auth: AuthSettings = AuthSettings()
     security: SecuritySettings = SecuritySettings()
     edge: EdgeSettings = EdgeSettings()

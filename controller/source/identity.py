@@ -4,7 +4,6 @@ payload's URLs and GitHub's API all name the same repository."""
 
 from __future__ import annotations
 
-import functools
 import re
 from urllib.parse import urlsplit
 
@@ -12,12 +11,22 @@ from urllib.parse import urlsplit
 _SCP_LIKE = re.compile(r"^(?:[^@/\s]+@)?(?P<host>[^:/\s]+):(?P<path>\S+)$")
 
 
-@functools.lru_cache(maxsize=1024)  # every delivery of a repository spells it the same ways
 def normalise_repository(url: str) -> str | None:
     """One key per repository: `host/owner/name` (no user, port, scheme or `.git`), lowercase.
 
     `owner/name` (GitHub's full_name) and local paths have no host and stay as a bare path.
+    Not cached: it also reads strings from requests (webhooks/payload.py caches apps' own).
     """
+    split = split_repository(url)
+    if split is None:
+        return None
+    host, path = split
+    return f"{host}/{path}" if host else path
+
+
+def split_repository(url: str) -> tuple[str, str] | None:
+    """(host, path) of a repository's URL, lowercase, the path without `.git` or end slashes;
+    GitHub's API form (`api.github.com/repos/o/n`, `host/api/v3/repos/o/n`) as the repository."""
     text = url.strip().lower()
     if not text:
         return None
@@ -30,9 +39,11 @@ def normalise_repository(url: str) -> str | None:
     else:
         path = text
     path = path.strip("/").removesuffix(".git").rstrip("/")
-    if not path:
-        return None
-    return f"{host}/{path}" if host else path
+    if host.startswith("api.") and path.startswith("repos/"):
+        host, path = host.removeprefix("api."), path.removeprefix("repos/")
+    elif host and path.startswith("api/v3/repos/"):
+        path = path.removeprefix("api/v3/repos/")
+    return (host, path) if path else None
 
 
 def github_repository(url: str, web_host: str) -> str | None:

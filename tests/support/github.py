@@ -8,8 +8,10 @@ from __future__ import annotations
 import copy
 import json
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from quart import Response
 from quart.testing import QuartClient
@@ -19,6 +21,16 @@ from webhooks.signature import sign
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "github"
 LOCATION_KEYS = ("clone_url", "ssh_url", "git_url", "html_url", "url", "svn_url")
 ZERO_SHA = "0" * 40
+GLOBAL_PATH = "/webhooks/github"
+
+
+@dataclass(frozen=True)
+class Hook:
+    """Where a delivery is posted and the secret that signs it: an app's own URL and secret,
+    or the global URL (signed with github.webhook_secret)."""
+
+    secret: str
+    path: str = GLOBAL_PATH
 
 
 def load(name: str) -> dict[str, Any]:
@@ -97,23 +109,30 @@ def signed(
 async def deliver(
     client: QuartClient,
     payload: dict[str, Any] | bytes,
-    secret: str,
+    hook: Hook | str,
     *,
     event: str = "push",
     delivery: str | None = None,
-    path: str = "/webhooks/github",
+    path: str | None = None,
 ) -> Response:
-    """POST one signed delivery to the receiver."""
-    body, headers = signed(payload, secret, event=event, delivery=delivery)
-    return await client.post(path, data=body, headers=headers)
+    """POST one signed delivery to the receiver: to the hook's URL (a bare string is a secret
+    for the global URL), or to `path`."""
+    hook = Hook(hook) if isinstance(hook, str) else hook
+    body, headers = signed(payload, hook.secret, event=event, delivery=delivery)
+    return await client.post(path or hook.path, data=body, headers=headers)
+
+
+async def hook_of(client: QuartClient, admin: dict[str, str], app_id: int) -> Hook:
+    """The app's own webhook (secret and payload URL), as an admin reads it through the API."""
+    response = await client.post("/api/apps/webhook", json={"appId": app_id}, headers=admin)
+    assert response.status_code == 200, await response.get_data(as_text=True)
+    data = (await response.get_json())["data"]
+    return Hook(str(data["secret"]), urlsplit(str(data["payloadUrl"])).path)
 
 
 async def secret_of(client: QuartClient, admin: dict[str, str], app_id: int) -> str:
     """The app's webhook secret, as an admin reads it through the API."""
-    response = await client.post("/api/apps/webhook", json={"appId": app_id}, headers=admin)
-    assert response.status_code == 200, await response.get_data(as_text=True)
-    secret: str = (await response.get_json())["data"]["secret"]
-    return secret
+    return (await hook_of(client, admin, app_id)).secret
 
 
 async def answer_of(response: Response, status: int) -> dict[str, Any]:
