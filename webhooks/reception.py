@@ -124,7 +124,7 @@ class Reception:
                     check_length(None, size, self._limits.max_body_bytes)
                     if signature is not None and body is not None:
                         signature.update(chunk)
-                        await body.append(chunk)
+                        body.append(chunk)
         except TimeoutError:
             raise RequestTimeout(
                 f"the webhook body did not arrive within github.read_timeout_seconds "
