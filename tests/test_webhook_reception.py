@@ -5,12 +5,11 @@ payloads, re-aimed and signed here)."""
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 
 import pytest
 from quart.testing import QuartClient
 
-from controller.config import ControllerSettings, Settings
+from controller.config import Settings
 from tests.support.api import create_web_app, unique_name
 from tests.support.github import answer_of, deliver, hook_of, push
 from tests.support.repos import GitRepo
@@ -22,7 +21,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return replace(settings, controller=ControllerSettings(workers=0))
+    controller = settings.controller.model_copy(update={"workers": 0})  # a config cannot say 0
+    return settings.model_copy(update={"controller": controller})
 
 
 async def test_large_bodies_are_parsed_in_a_thread_small_ones_inline(

@@ -10,7 +10,7 @@ from quart_schema import document_response, validate_request, validate_response
 from api.answers import history_rows, listing
 from api.documentation import content, errors
 from api.envelope import ok_body
-from api.guard import current_principal, requires
+from api.guard import check_role, current_principal, requires
 from api.routes.apps import ensure_app, find_app
 from api.schemas.base import Envelope
 from api.schemas.deployments import (
@@ -23,7 +23,7 @@ from api.schemas.deployments import (
 from api.services import controller
 from controller.deploy.queue import CommitRef
 from controller.deploy.requests import DeploymentRequest
-from controller.errors import NotFound
+from controller.errors import NotFound, ValidationFailed
 from controller.store.models import Deployment, Role, Trigger
 
 blueprint = Blueprint("deployments", __name__)
@@ -39,17 +39,25 @@ async def find_deployment(deployment_id: int) -> Deployment:
 
 @blueprint.post("/api/deployment/add")
 @requires(Role.DEPLOYER)
-@errors(404, 409)
+@errors(404, 409, 422)
 @validate_request(DeploymentAdd)
 @validate_response(DeploymentOut)
 async def add(data: DeploymentAdd) -> DeploymentOut:
-    """Queue a deployment of the branch head or of commitHash (the seed's bare object)."""
+    """Queue a deployment of the branch head or of commitHash (the seed's bare object).
+
+    commitHash must be on some branch of the repository (422 COMMIT_UNREACHABLE otherwise);
+    an admin may set allowUnreachable to deploy a commit no branch reaches."""
+    if data.allow_unreachable:
+        check_role(current_principal(), Role.ADMIN)
+        if data.commit_hash is None:
+            raise ValidationFailed("allowUnreachable needs a commitHash to deploy")
     app = await find_app(data.app_id)
     ref = CommitRef(data.commit_hash) if data.commit_hash is not None else None
     who = current_principal().user.username
-    (outcome,) = await controller().request_deployments(
-        [DeploymentRequest(app.id, Trigger.MANUAL, ref, requested_by=who)]
+    wanted = DeploymentRequest(
+        app.id, Trigger.MANUAL, ref, requested_by=who, allow_unreachable=data.allow_unreachable
     )
+    (outcome,) = await controller().request_deployments([wanted])
     return DeploymentOut.model_validate(await Deployment.get(id=outcome.id))
 
 

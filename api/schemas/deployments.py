@@ -49,7 +49,8 @@ class DeploymentOut(AnswerModel):
 
 
 class DeploymentAdd(RequestModel):
-    """Deploy the branch head, or the commit named."""
+    """Deploy the branch head, or the commit named (it must be on a branch of the repository,
+    unless an admin sets allowUnreachable)."""
 
     app_id: Id
     commit_hash: (
@@ -60,6 +61,11 @@ class DeploymentAdd(RequestModel):
         ]
         | None
     ) = None
+    allow_unreachable: bool = Field(
+        default=False,
+        description="admins only: deploy commitHash (a full sha) even when no branch reaches it, "
+        "e.g. a pull request's head",
+    )
 
 
 class DeploymentRef(RequestModel):

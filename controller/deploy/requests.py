@@ -29,7 +29,7 @@ from controller.deploy.queue import (
     superseded_reason,
 )
 from controller.deploy.rollback import rollback_plan
-from controller.errors import FogbankError, NotFound
+from controller.errors import FogbankError, NotFound, ValidationFailed
 from controller.notify.notices import Notices
 from controller.source.mirror import GitSync
 from controller.store.models import IN_FLIGHT, App, Deployment, Status, Trigger
@@ -43,13 +43,15 @@ AUTOMATIC = (Trigger.WEBHOOK, Trigger.POLL)
 @dataclass(frozen=True)
 class DeploymentRequest:
     """What a caller asks for. `commit` None (manual only) means the branch head, named now;
-    a rollback names the earlier deployment to return to in `rollback_to`."""
+    a rollback names the earlier deployment to return to in `rollback_to`. A manual commit must
+    be on some branch of the app's repository unless `allow_unreachable` (an admin's choice)."""
 
     app_id: int
     trigger: Trigger
     commit: CommitRef | None = None
     rollback_to: int | None = None
     requested_by: str = ""  # the user of a manual deploy or rollback
+    allow_unreachable: bool = False
 
 
 @dataclass(frozen=True)
@@ -216,11 +218,28 @@ class RequestDoor:
             return NewDeployment(app.id, CommitRef(sha), request.trigger)
         if commit is None or request.trigger is Trigger.MANUAL:
             named = commit.sha if commit is not None else None
+            off_branch = named is not None and request.allow_unreachable
+            if named is not None and not off_branch:
+                await self._check_on_a_branch(app, named)
             info = await self._git.resolve(
-                app.name, self._git.remote_of(app), app.git_branch, named
+                app.name,
+                self._git.remote_of(app),
+                app.git_branch,
+                named,
+                fetch_off_branch=off_branch,
             )
             commit = CommitRef(info.sha, info.message, info.author)
         return NewDeployment(app.id, commit, request.trigger)
+
+    async def _check_on_a_branch(self, app: App, sha: str) -> None:
+        """A named commit must be one the repository's branches reach: not a pull request's
+        head or any other object the remote would serve by its sha."""
+        if not await self._git.on_any_branch(app.name, self._git.remote_of(app), sha):
+            raise ValidationFailed(
+                f"commitHash {sha} is not on any branch of the app's repository (an admin may "
+                "deploy it anyway with allowUnreachable: true)",
+                code="COMMIT_UNREACHABLE",
+            )
 
     def _supersede_running(self, newest: Enqueued, item: NewDeployment) -> None:
         """Latest wins: a newer request cancels its app's build still in progress (before the
