@@ -14,7 +14,7 @@ from controller.deploy.queue import stop_pending
 from controller.errors import Conflict, FogbankError, ValidationFailed
 from controller.events.deployment_logs import DeploymentLogs
 from controller.runtime.engine import Engine
-from controller.runtime.naming import app_labels
+from controller.runtime.naming import app_labels, app_network
 from controller.source.access import generate_deploy_key, split_credentials
 from controller.source.mirror import GitSync
 from controller.store.models import IN_FLIGHT, App, AppType, Deployment, Domain
@@ -89,7 +89,8 @@ async def _check_public_port(port: int | None, app_id: int | None) -> None:
 
 
 async def delete_app(app: App, engine: Engine, git: GitSync, logs: DeploymentLogs) -> None:
-    """Stop and remove the app's containers and images, its mirror and logs, then its rows."""
+    """Stop and remove the app's containers, images and network, its mirror and logs, then its
+    rows."""
     if await Deployment.filter(app_id=app.id, status__in=IN_FLIGHT).exists():
         raise Conflict("a deployment of this app is in progress; wait for it or stop it first")
     await stop_pending(app.id, "app deleted")
@@ -100,6 +101,7 @@ async def delete_app(app: App, engine: Engine, git: GitSync, logs: DeploymentLog
             await engine.remove_image(image_id)
         except FogbankError as exc:
             log.warning("could not remove image %s: %s", image_id, exc.message)
+    await engine.remove_network(app_network(app.name))
     await git.remove(app.name)
     for deployment in await Deployment.filter(app_id=app.id).only("id"):
         logs.delete(deployment.id)

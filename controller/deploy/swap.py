@@ -111,7 +111,7 @@ class Swapper:
         self, app: App, envs: list[EnvVar], deployment: Deployment, tracker: Tracker
     ) -> ContainerState:
         """Run the new container and hold it at the health gate; remove it if it fails."""
-        container = await launch(self.engine, app, envs, deployment)
+        container = await launch(self.engine, app, envs, deployment, self.settings.runtime)
         tracker.log(f"Container {container.name} started on 127.0.0.1:{container.host_port}")
         await tracker.step(1, HEALTH_STEPS, "Waiting for the health check...")
         try:

@@ -7,8 +7,6 @@ as EngineError (or the caller's error for a stream) with the daemon's own one-li
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
 from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import Any, TypeVar
 
@@ -17,17 +15,16 @@ import docker.errors
 import requests
 
 from controller.errors import EngineError, FogbankError
+from controller.runtime import create, networks
 from controller.runtime import restart_policy as restart_policies
+from controller.runtime.create import ContainerSpec, create_and_start
 from controller.runtime.state import ContainerState, container_state
 from controller.runtime.streams import ResponseCapture, pump
 
 T = TypeVar("T")
 
 
-LOOPBACK = "127.0.0.1"
-# dockerd sets up the port mapping before start returns; the bound only covers a slow daemon.
-_PORT_WAIT_SECONDS = 5.0
-_PORT_POLL_SECONDS = 0.05
+LOOPBACK = create.LOOPBACK
 _REASON_MAX_CHARS = 300
 _REQUIRED: Any = object()  # marks "no value for NotFound" in Engine._call
 
@@ -99,45 +96,42 @@ class Engine:
         memory_bytes: int | None = None,
         nano_cpus: int | None = None,
         volumes: dict[str, str] | None = None,
+        network: str | None = None,
+        pids_limit: int | None = None,
     ) -> ContainerState:
-        """Create and start a container publishing `container_port` on 127.0.0.1:`host_port`."""
-        restart = _restart_policy(restart_policy)
-        # An empty host port asks Docker for an ephemeral one, read back from the started
-        # container; never bind beyond loopback.
-        ports: dict[str, Any] = {f"{container_port}/tcp": (LOOPBACK, host_port or "")}
-        binds = {volume: {"bind": path, "mode": "rw"} for volume, path in (volumes or {}).items()}
+        """Create and start a container publishing `container_port` on 127.0.0.1:`host_port`,
+        hardened as controller/runtime/create.py says."""
+        spec = ContainerSpec(
+            name=name,
+            image=image,
+            env=env,
+            labels=labels,
+            container_port=container_port,
+            host_port=host_port,
+            restart_policy=_restart_policy(restart_policy),
+            memory_bytes=memory_bytes,
+            nano_cpus=nano_cpus,
+            volumes=volumes,
+            network=network,
+            pids_limit=pids_limit,
+        )
+        return await self._call(
+            f"cannot start container {name}", lambda client: create_and_start(client, spec)
+        )
 
-        def create_and_start(client: docker.DockerClient) -> ContainerState:
-            container = client.containers.create(
-                image,
-                name=name,
-                environment=env,
-                labels=labels,
-                ports=ports,
-                restart_policy=restart,
-                mem_limit=memory_bytes,
-                nano_cpus=nano_cpus,
-                volumes=binds,
-                # A tiny init as PID 1 forwards SIGTERM and reaps zombies, so an app that never
-                # installed a signal handler still stops at once instead of after the grace.
-                init=True,
-                detach=True,
-            )
-            try:
-                container.start()
-            except BaseException:
-                with contextlib.suppress(docker.errors.APIError):
-                    container.remove(force=True)
-                raise
-            deadline = time.monotonic() + _PORT_WAIT_SECONDS
-            while True:
-                container.reload()
-                state = container_state(container.attrs, container_port)
-                if state.host_port or not state.running or time.monotonic() > deadline:
-                    return state
-                time.sleep(_PORT_POLL_SECONDS)
+    async def ensure_network(self, name: str, labels: dict[str, str]) -> None:
+        """The bridge network `name` exists (controller/runtime/networks.py)."""
+        await self._call(
+            f"cannot create network {name}", lambda client: networks.ensure(client, name, labels)
+        )
 
-        return await self._call(f"cannot start container {name}", create_and_start)
+    async def remove_network(self, name: str) -> None:
+        """Remove the network `name`; a missing one is already removed."""
+        await self._call(
+            f"cannot remove network {name}",
+            lambda client: networks.remove(client, name),
+            missing=None,
+        )
 
     async def inspect(self, container_id_or_name: str) -> ContainerState | None:
         """The container's state, or None when it does not exist."""

@@ -1,15 +1,24 @@
 """Starting an app's container the one way fogbank does: from the deployment's image, with its
-env vars, limits and labels, published on loopback, and held at the health gate until it
-answers. Used by the swap of a deployment and by drift repair alike."""
+env vars, limits and labels, hardened (controller/runtime/create.py), on the app's own network,
+published on loopback, and held at the health gate until it answers. Used by the swap of a
+deployment and by drift repair alike."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from controller.config import RuntimeSettings
 from controller.runtime.engine import Engine
 from controller.runtime.health import HealthCheckFailed, wait_healthy
-from controller.runtime.naming import container_name, data_volume, image_tag, labels
+from controller.runtime.naming import (
+    app_labels,
+    app_network,
+    container_name,
+    data_volume,
+    image_tag,
+    labels,
+)
 from controller.runtime.state import ContainerState
 from controller.store.models import App, AppType, Deployment, EnvVar
 
@@ -17,10 +26,17 @@ OnAttempt = Callable[[int, str], Awaitable[None]]
 
 
 async def launch(
-    engine: Engine, app: App, envs: list[EnvVar], deployment: Deployment
+    engine: Engine,
+    app: App,
+    envs: list[EnvVar],
+    deployment: Deployment,
+    runtime: RuntimeSettings,
 ) -> ContainerState:
     """Create and start the deployment's container and record where it listens. Web apps are
     published on an ephemeral loopback port behind the edge; others on their public port."""
+    network = app_network(app.name) if runtime.network_per_app else None
+    if network is not None:
+        await engine.ensure_network(network, app_labels(app.name))
     container = await engine.run(
         name=container_name(app, deployment),
         image=image_tag(app, deployment),
@@ -32,6 +48,8 @@ async def launch(
         memory_bytes=app.memory_limit_mb * 1024 * 1024 if app.memory_limit_mb else None,
         nano_cpus=int(app.cpu_limit * 1e9) if app.cpu_limit else None,
         volumes={data_volume(app): "/data"} if app.app_type is AppType.DATABASE else None,
+        network=network,
+        pids_limit=runtime.pids_limit or None,
     )
     deployment.container_id = container.id
     deployment.host_port = container.host_port
@@ -71,12 +89,13 @@ async def launch_healthy(
     app: App,
     envs: list[EnvVar],
     deployment: Deployment,
+    runtime: RuntimeSettings,
     *,
     interval_seconds: float,
     on_attempt: OnAttempt,
 ) -> ContainerState:
     """Launch, then hold at the health gate; a container that fails it is removed."""
-    container = await launch(engine, app, envs, deployment)
+    container = await launch(engine, app, envs, deployment, runtime)
     try:
         await wait_until_healthy(
             engine, app, container, interval_seconds=interval_seconds, on_attempt=on_attempt

@@ -43,3 +43,8 @@ def deployment_of(object_labels: dict[str, str]) -> int:
 
 def data_volume(app: App) -> str:
     return f"fogbank-{app.name}-data"
+
+
+def app_network(app_name: str) -> str:
+    """The app's own Docker network (labelled with app_labels)."""
+    return f"fogbank-net-{app_name}"

@@ -149,6 +149,7 @@ class DriftRepair:
             app,
             envs,
             active,
+            self.builder.settings.runtime,
             interval_seconds=self.health_interval_seconds,
             on_attempt=quiet,
         )

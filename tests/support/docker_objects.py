@@ -26,8 +26,8 @@ def _remove_container(container: Container) -> None:
 
 
 def remove_app_objects(client: docker.DockerClient, names: list[str]) -> None:
-    """Containers, images and data volumes of these fogbank apps (labels `fogbank.app=<name>`,
-    volumes named `fogbank-<name>-...`); what is already gone is skipped."""
+    """Containers, images, networks and data volumes of these fogbank apps (labels
+    `fogbank.app=<name>`, volumes named `fogbank-<name>-...`); what is already gone is skipped."""
     for name in names:
         label: dict[str, str | list[str] | bool] = {"label": f"fogbank.app={name}"}
         for container in client.containers.list(all=True, filters=label, ignore_removed=True):
@@ -38,6 +38,9 @@ def remove_app_objects(client: docker.DockerClient, names: list[str]) -> None:
         for volume in client.volumes.list(filters={"name": f"fogbank-{name}-"}):
             with contextlib.suppress(docker.errors.NotFound):
                 volume.remove(force=True)
+        for network in client.networks.list(filters=label):
+            with contextlib.suppress(docker.errors.NotFound):
+                network.remove()
 
 
 def remove_run_objects(run_id: str, *, unless_label: str = "") -> None:
