@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -280,9 +280,12 @@ class Controller:
         """Subscribe to a deployment's status/log/error events (a bounded queue)."""
         return self.bus.subscribe(deployment_id)
 
-    def log_lines(self, deployment_id: int, after: int = 0) -> list[tuple[int, str]]:
-        """Every (seq, line) of the deployment's log with seq > after."""
-        return self.logs.read(deployment_id, after)
+    def log_chunks(
+        self, deployment_id: int, after: int = 0
+    ) -> Generator[list[tuple[int, str]], None, None]:
+        """The (seq, line)s of the deployment's log with seq > after, a bounded chunk at a time
+        (close the iterator when done early)."""
+        return self.logs.chunks(deployment_id, after)
 
     def log_text(self, deployment_id: int) -> str:
         return self.logs.text(deployment_id)

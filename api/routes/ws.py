@@ -94,12 +94,10 @@ async def _stream(deployment: Deployment, query: LogStreamQuery, too_slow: async
         subscription.on_overflow = lambda: expire_now(too_slow)
         await deployment.refresh_from_db()
         await _send(Event("status", status_data(deployment, "")).frame())
-        backlog = [
-            Event("log", {"line": line, "seq": seq})
-            for seq, line in found.log_lines(deployment.id, query.after)
-        ]
-        await writer.send_events(backlog, batch=query.batch)
-        last_seq = backlog[-1].data["seq"] if backlog else query.after
+        last_seq = await _send_backlog(writer, deployment.id, query.after, query.batch)
+        if last_seq is None:
+            await _drop_too_slow()
+            return
         if deployment.status in TERMINAL:
             await _send_final(deployment)
             return
@@ -148,6 +146,27 @@ async def _next_events(queue: EventQueue) -> list[Event]:
         async with asyncio.timeout(RECHECK_SECONDS):
             await queue.wait()
     return queue.take_all()
+
+
+async def _send_backlog(
+    writer: FrameWriter, deployment_id: int, after: int, batch: bool
+) -> int | None:
+    """The log so far, read and sent a bounded chunk at a time, each within
+    server.websocket_send_timeout_seconds; the last seq sent, or None when the watcher did not
+    take a chunk in time (it resumes with ?after=)."""
+    found = controller()
+    send_timeout = found.settings.server.websocket_send_timeout_seconds
+    last_seq = after
+    with contextlib.closing(found.log_chunks(deployment_id, after)) as backlog:
+        for chunk in backlog:
+            events = [Event("log", {"line": line, "seq": seq}) for seq, line in chunk]
+            try:
+                async with asyncio.timeout(send_timeout):
+                    await writer.send_events(events, batch=batch)
+            except TimeoutError:
+                return None
+            last_seq = chunk[-1][0]
+    return last_seq
 
 
 def expire_now(timeout: asyncio.Timeout) -> None:

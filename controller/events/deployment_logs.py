@@ -6,13 +6,14 @@ subscribes first and then reads the file sees every line exactly once (deduplica
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 
 from controller.events.bus import Event, EventBus
 from controller.store.datadir import PRIVATE_DIR, open_private
 
 MASK = "********"
+CHUNK_BYTES = 64 * 1024  # of log text read (and sent to a watcher) at a time
 MIN_MASKED_LINE = 4
 
 
@@ -92,12 +93,32 @@ class DeploymentLogs:
 
     def read(self, deployment_id: int, after: int = 0) -> list[tuple[int, str]]:
         """Every (seq, line) written so far with seq > after."""
+        return [item for chunk in self.chunks(deployment_id, after) for item in chunk]
+
+    def chunks(
+        self, deployment_id: int, after: int = 0, max_bytes: int = CHUNK_BYTES
+    ) -> Generator[list[tuple[int, str]], None, None]:
+        """The same lines, about `max_bytes` of them at a time, read from the file as they are
+        asked for: a long log is never held whole. Close the iterator when done early."""
         try:
-            content = self.path(deployment_id).read_text(encoding="utf-8", errors="replace")
+            handle = self.path(deployment_id).open(encoding="utf-8", errors="replace", newline="\n")
         except FileNotFoundError:
-            return []
-        lines = content.split("\n")[:-1]
-        return [(seq, line) for seq, line in enumerate(lines, start=1) if seq > after]
+            return
+        with handle:
+            chunk: list[tuple[int, str]] = []
+            size = 0
+            for seq, line in enumerate(handle, start=1):
+                if not line.endswith("\n"):
+                    break  # the line being written now
+                if seq <= after:
+                    continue
+                chunk.append((seq, line[:-1]))
+                size += len(line)
+                if size >= max_bytes:
+                    yield chunk
+                    chunk, size = [], 0
+            if chunk:
+                yield chunk
 
     def text(self, deployment_id: int) -> str:
         try:
