@@ -14,6 +14,8 @@ Quart's 405, and they answer whenever the mount is not in front
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
@@ -107,8 +109,9 @@ class ReceiverMount:
             name.decode("latin-1").lower(): value.decode("latin-1")
             for name, value in scope["headers"]
         }
+        body = _Body(receive)
         try:
-            status, envelope = await self._answer(app_name, headers, receive)
+            status, envelope = await self._answer(app_name, headers, body)
         except ClientGone:
             return
         except Exception:  # the request boundary, as api/errors.py's handler for Quart routes
@@ -116,31 +119,39 @@ class ReceiverMount:
             status, envelope = 500, failure_body("internal server error", "INTERNAL_ERROR")
         text = self._app.json.dumps(envelope, separators=(",", ":")) + "\n"
         payload = text.encode("utf-8")
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode("ascii")),
-                ],
-                "trailers": False,
-            }
-        )
-        await send({"type": "http.response.body", "body": payload, "more_body": False})
+        # What is left of the body is taken (and dropped) while the answer goes out: the server
+        # finishes the exchange by queueing a disconnect behind the unread chunks (_Body).
+        drain = asyncio.create_task(body.drain(), name="fogbank-webhook-drain")
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(payload)).encode("ascii")),
+                    ],
+                    "trailers": False,
+                }
+            )
+            await send({"type": "http.response.body", "body": payload, "more_body": False})
+        finally:
+            drain.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await drain
         record_delivery(
             self._app.extensions.get(EXTENSION_KEY), status, time.perf_counter() - started
         )
 
     async def _answer(
-        self, app_name: str | None, headers: Mapping[str, str], receive: ASGIReceiveCallable
+        self, app_name: str | None, headers: Mapping[str, str], body: _Body
     ) -> tuple[int, dict[str, Any]]:
         found: Services | None = self._app.extensions.get(EXTENSION_KEY)
         if found is None:
             error = ServiceUnavailable("the server is starting up; try again in a moment")
             return error.status_code, failure_body(error.message, error.code)
         declared = _content_length(headers)
-        return await answer_delivery(found, app_name, headers, _chunks(receive), declared)
+        return await answer_delivery(found, app_name, headers, body.chunks(), declared)
 
 
 def _content_length(headers: Mapping[str, str]) -> int | None:
@@ -148,14 +159,30 @@ def _content_length(headers: Mapping[str, str]) -> int | None:
     return int(value) if value.isascii() and value.isdigit() else None
 
 
-async def _chunks(receive: ASGIReceiveCallable) -> AsyncIterator[bytes]:
-    """The body's chunks as the server hands them over (ClientGone if the sender hangs up)."""
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            raise ClientGone()  # http.disconnect
-        chunk = message.get("body", b"")
-        if chunk:
-            yield chunk
-        if not message.get("more_body", False):
-            return
+class _Body:
+    """The request body as the server hands it over. What the answer did not need is drained
+    while the answer is sent: Hypercorn queues every chunk for the app (a small queue, waited
+    on when full) and ends the exchange by queueing a disconnect behind them, so an unread
+    body would hold the connection, its buffers and the answer for good."""
+
+    def __init__(self, receive: ASGIReceiveCallable) -> None:
+        self._receive = receive
+        self._done = False
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body's chunks (ClientGone if the sender hangs up)."""
+        while not self._done:
+            message = await self._receive()
+            if message["type"] != "http.request":
+                self._done = True
+                raise ClientGone()  # http.disconnect
+            self._done = not message.get("more_body", False)
+            chunk = message.get("body", b"")
+            if chunk:
+                yield chunk
+
+    async def drain(self) -> None:
+        """Take, and drop, whatever of the body is still coming."""
+        while not self._done:
+            message = await self._receive()
+            self._done = message["type"] != "http.request" or not message.get("more_body", False)

@@ -33,6 +33,7 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bench import httpload
 from bench.common import cpu_seconds, percentile, prepare, remove_app_objects, workdir
@@ -120,7 +121,8 @@ def deliveries_for(targets: list[dict[str, Any]], count: int) -> list[tuple[str,
         payload = push(target["url"], "main", sha, f"push {index}", full_name=target["name"])
         delivery = str(uuid.uuid4())
         body, headers = signed(payload, target["secret"], delivery=delivery)
-        sent.append((delivery, httpload.post("/webhooks/github", body, list(headers.items()))))
+        # Each app's own URL: its secret signs nowhere else.
+        sent.append((delivery, httpload.post(target["path"], body, list(headers.items()))))
     return sent
 
 
@@ -260,7 +262,7 @@ def main() -> int:
                 secret = server.call("POST", "/api/apps/webhook", {"appId": app["id"]})["data"]
                 targets.append(
                     {"id": app["id"], "url": url, "name": f"bench/{repo}", "shas": shas,
-                     "secret": secret["secret"]}
+                     "secret": secret["secret"], "path": urlsplit(secret["payloadUrl"]).path}
                 )  # fmt: skip
             asyncio.run(
                 burst(

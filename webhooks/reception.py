@@ -4,16 +4,18 @@ The URL names whose secret signs it: `/webhooks/github` the global secret
 (`github.webhook_secret`), `/webhooks/github/<app>` that app's own secret and nothing else. So
 the secret is known before the body is read, and the HMAC is computed as the body arrives
 (within `github.max_body_bytes` and `github.read_timeout_seconds`), kept in memory only up to a
-small size (webhooks/body.py). At most `github.max_unverified_requests` requests are in that
-state at once; more are answered 503 at once. Only a body whose signature matched is parsed (in
-a thread when it is large, a few at a time), then handed to the intake, which records and
-enqueues it (webhooks/intake.py).
+small size (webhooks/body.py); large bodies are read two at a time, and one that cannot verify
+(no secret for its URL, no well-formed signature) is not read past a mebibyte. At most
+`github.max_unverified_requests` requests are in that state at once; more are answered 503 at
+once. Only a body whose signature matched is parsed (in a thread when it is large, a few at a
+time), then handed to the intake, which records and enqueues it (webhooks/intake.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterable, Mapping
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,11 @@ from webhooks.signature import Signature, well_formed
 # ones in a thread, MAX_LARGE_PARSES at a time, so parsing never stalls other requests.
 INLINE_PARSE_BYTES = 64 * 1024
 MAX_LARGE_PARSES = 2
+# Bodies past this are read MAX_LARGE_READS at a time (the others wait, within the read
+# timeout, unread): a flood of big ones then costs the event loop a few chunks per turn, not
+# one per request. One that cannot verify is not read past it at all.
+LARGE_BODY_BYTES = 1024 * 1024
+MAX_LARGE_READS = 2
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ class Reception:
         self._intake = intake
         self._unverified = 0
         self._parsing = asyncio.Semaphore(MAX_LARGE_PARSES)
+        self._large_reads = asyncio.Semaphore(MAX_LARGE_READS)
 
     @property
     def unverified(self) -> int:
@@ -92,9 +100,11 @@ class Reception:
         # Without a secret or a well-formed header nothing can verify: the body is read and
         # dropped (the sender gets a clean 401), never kept.
         signature = Signature(secret) if secret and well_formed(header) else None
+        if signature is None and (declared_length or 0) > LARGE_BODY_BYTES:
+            raise Unauthorized(_refusal(app_name))  # it cannot verify: not worth reading
         body = SpooledBody(limits.spool_dir) if signature is not None else None
         try:
-            await self._read(chunks, signature, body)
+            await self._read(chunks, signature, body, declared_length)
             if signature is None or body is None or not signature.matches(header):
                 raise Unauthorized(_refusal(app_name))
             raw = await body.read()
@@ -115,20 +125,33 @@ class Reception:
         chunks: AsyncIterable[bytes],
         signature: Signature | None,
         body: SpooledBody | None,
+        declared_length: int | None,
     ) -> None:
+        """Feed the body to the signature and the spool; one that cannot verify (no signature
+        or secret) is only drained, and no further than LARGE_BODY_BYTES."""
+        limits = self._limits
         size = 0
         try:
-            async with asyncio.timeout(self._limits.read_timeout_seconds):
+            async with asyncio.timeout(limits.read_timeout_seconds), AsyncExitStack() as slot:
+                large = (declared_length or 0) > LARGE_BODY_BYTES
+                if large:
+                    await slot.enter_async_context(self._large_reads)
                 async for chunk in chunks:
                     size += len(chunk)
-                    check_length(None, size, self._limits.max_body_bytes)
-                    if signature is not None and body is not None:
-                        signature.update(chunk)
-                        body.append(chunk)
+                    check_length(None, size, limits.max_body_bytes)
+                    if signature is None or body is None:
+                        if size > LARGE_BODY_BYTES:
+                            return  # refused all the same; no need to read the rest
+                        continue
+                    if not large and size > LARGE_BODY_BYTES:  # no (or a false) length
+                        large = True
+                        await slot.enter_async_context(self._large_reads)
+                    signature.update(chunk)
+                    body.append(chunk)
         except TimeoutError:
             raise RequestTimeout(
                 f"the webhook body did not arrive within github.read_timeout_seconds "
-                f"({self._limits.read_timeout_seconds:g} s)"
+                f"({limits.read_timeout_seconds:g} s)"
             ) from None
 
     async def _parse(self, delivery: Delivery, app_name: str | None) -> Received:

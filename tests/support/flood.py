@@ -9,6 +9,7 @@ the prober's own interpreter delays a probe: the latencies are the server's.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import subprocess
@@ -17,6 +18,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tests.support.memory import RssSampler, rss_mb
 
@@ -97,14 +99,22 @@ class FloodReport:
         return self.after_mb - self.baseline_mb
 
 
+REFUSED_UNREAD = 0  # the server answered and hung up before the whole body was sent
+
+
 def post(port: int, path: str, body: bytes, headers: dict[str, str]) -> int:
-    """One POST over a fresh connection; the answer's status."""
+    """One POST over a fresh connection; the answer's status, or REFUSED_UNREAD."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
         delivery = {"X-GitHub-Delivery": str(uuid.uuid4())}
-        connection.request("POST", path, body=body, headers=headers | delivery)
-        answer = connection.getresponse()
-        answer.read()
+        # A refusal may come before the whole body went out; its answer may still be there.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            connection.request("POST", path, body=body, headers=headers | delivery)
+        try:
+            answer = connection.getresponse()
+            answer.read()
+        except (http.client.HTTPException, ConnectionResetError):
+            return REFUSED_UNREAD
         return answer.status
     finally:
         connection.close()
@@ -136,6 +146,18 @@ def flood(
         sampler.stop.set()
         sampler.join()
     return FloodReport(statuses, baseline, max(sampler.peak, baseline), after, probe.latencies)
+
+
+def open_connections(port: int) -> int:
+    """Connections to 127.0.0.1:`port` the server side still holds (established, or closed by
+    the client but not by the server), from /proc/net/tcp."""
+    held = {"01", "08"}  # ESTABLISHED, CLOSE_WAIT
+    count = 0
+    for row in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = row.split()
+        local_port = int(fields[1].rsplit(":", 1)[1], 16)
+        count += local_port == port and fields[3] in held
+    return count
 
 
 def settled_rss(pid: int, baseline_mb: float) -> float:
