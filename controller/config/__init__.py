@@ -21,7 +21,6 @@ from controller.config.sections import (
     GitSettings,
     HistorySettings,
     SecuritySettings,
-    RuntimeSettings,
     ServerSettings,
     StorageSettings,
 )
@@ -43,7 +42,6 @@ __all__ = [
     "NotifySettings",
     "RuntimeSettings",
     "SecuritySettings",
-    "RuntimeSettings",
     "ServerSettings",
     "Settings",
     "StorageSettings",

@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 from controller.config.sections import Section
 
 HEALTH_PLACEHOLDERS = ("{port}", "{path}")
+MIN_PIDS = 16
 
 
 class RuntimeSettings(Section):
@@ -20,6 +21,18 @@ class RuntimeSettings(Section):
     replicas: int = Field(default=2, ge=1, le=100)
     # Run inside each task (exec form, no shell); {port} and {path} are the app's.
     health_command: str = "wget -q -O /dev/null http://127.0.0.1:{port}{path}"
+    # Processes and threads one app container may hold; 0 leaves it unlimited.
+    pids_limit: int = Field(default=512, ge=0, le=4_194_304)
+    # Each app's containers on a Docker network of their own (false: Docker's default bridge).
+    network_per_app: bool = True
+
+    @field_validator("pids_limit")
+    @classmethod
+    def _room_to_start(cls, value: int) -> int:
+        # An init, the app and a shell already take a few; fewer than this only breaks apps.
+        if 0 < value < MIN_PIDS:
+            raise ValueError(f"must be 0 (unlimited) or at least {MIN_PIDS}")
+        return value
 
     @field_validator("registry")
     @classmethod

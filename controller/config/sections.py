@@ -13,7 +13,6 @@ FILE_SUFFIX = "_file"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 MIB = 1024 * 1024
 MAX_PORT = 65_535
-MIN_PIDS = 16
 
 
 class Section(BaseModel):
@@ -152,21 +151,6 @@ class GithubSettings(Section):
         if not secure or not parts.hostname or parts.query or parts.username is not None:
             raise ValueError("must be https://HOST[/api/v3] (http only for a loopback host)")
         return url.rstrip("/")
-
-
-class RuntimeSettings(Section):
-    # Processes and threads one app container may hold; 0 leaves it unlimited.
-    pids_limit: int = Field(default=512, ge=0, le=4_194_304)
-    # Each app's containers on a Docker network of their own (false: Docker's default bridge).
-    network_per_app: bool = True
-
-    @field_validator("pids_limit")
-    @classmethod
-    def _room_to_start(cls, value: int) -> int:
-        # An init, the app and a shell already take a few; fewer than this only breaks apps.
-        if 0 < value < MIN_PIDS:
-            raise ValueError(f"must be 0 (unlimited) or at least {MIN_PIDS}")
-        return value
 
 
 class AuthSettings(Section):

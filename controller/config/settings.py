@@ -29,7 +29,6 @@ from controller.config.sections import (
     GitSettings,
     HistorySettings,
     SecuritySettings,
-    RuntimeSettings,
     ServerSettings,
     StorageSettings,
 )
@@ -59,7 +58,6 @@ class Settings(BaseSettings):
     history: HistorySettings = HistorySettings()
     git: GitSettings = GitSettings()
     github: GithubSettings = GithubSettings()
-    runtime: RuntimeSettings = RuntimeSettings()
     auth: AuthSettings = AuthSettings()
     security: SecuritySettings = SecuritySettings()
     edge: EdgeSettings = EdgeSettings()
