@@ -40,7 +40,7 @@ def settings(settings: Settings, global_secret: str) -> Settings:
 
 def test_githubs_published_test_vector() -> None:
     assert sign(VECTOR_SECRET, VECTOR_BODY) == VECTOR_SIGNATURE
-    assert verify(VECTOR_BODY, VECTOR_SIGNATURE, VECTOR_SECRET)
+    assert verify(VECTOR_BODY, VECTOR_SIGNATURE, [VECTOR_SECRET])
     # Fed chunk by chunk as the body arrives, the same.
     signature = Signature(VECTOR_SECRET)
     for chunk in (VECTOR_BODY[:5], b"", VECTOR_BODY[5:]):
@@ -49,15 +49,18 @@ def test_githubs_published_test_vector() -> None:
 
 
 def test_verify_fails_closed() -> None:
-    assert not verify(VECTOR_BODY, VECTOR_SIGNATURE, "another secret")
-    assert not verify(VECTOR_BODY + b" ", VECTOR_SIGNATURE, VECTOR_SECRET)
-    assert not verify(VECTOR_BODY, None, VECTOR_SECRET)
-    assert not verify(VECTOR_BODY, "", VECTOR_SECRET)
-    assert not verify(VECTOR_BODY, VECTOR_SIGNATURE.removeprefix("sha256="), VECTOR_SECRET)
-    assert not verify(VECTOR_BODY, VECTOR_SIGNATURE.upper(), VECTOR_SECRET)
-    assert not verify(VECTOR_BODY, "sha256=ünïcode", VECTOR_SECRET)
+    assert not verify(VECTOR_BODY, VECTOR_SIGNATURE, ["another secret"])
+    assert not verify(VECTOR_BODY + b" ", VECTOR_SIGNATURE, [VECTOR_SECRET])
+    assert not verify(VECTOR_BODY, None, [VECTOR_SECRET])
+    assert not verify(VECTOR_BODY, "", [VECTOR_SECRET])
+    assert not verify(VECTOR_BODY, VECTOR_SIGNATURE.removeprefix("sha256="), [VECTOR_SECRET])
+    assert not verify(VECTOR_BODY, VECTOR_SIGNATURE.upper(), [VECTOR_SECRET])
+    assert not verify(VECTOR_BODY, "sha256=ünïcode", [VECTOR_SECRET])
     # No secret configured: nothing verifies, not even a signature made with "".
-    assert not verify(VECTOR_BODY, sign("", VECTOR_BODY), "")
+    assert not verify(VECTOR_BODY, sign("", VECTOR_BODY), [])
+    assert not verify(VECTOR_BODY, sign("", VECTOR_BODY), ["", ""])
+    # Any one of several candidate secrets may have signed it.
+    assert verify(VECTOR_BODY, VECTOR_SIGNATURE, ["", "other", VECTOR_SECRET])
 
 
 async def _assert_nothing_written() -> None:

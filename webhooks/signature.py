@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Iterable
 
 PREFIX = "sha256="
 _WELL_FORMED = re.compile(r"^sha256=[0-9a-f]{64}$")
@@ -44,8 +45,14 @@ class Signature:
         return hmac.compare_digest(expected, header.encode("ascii"))
 
 
-def verify(body: bytes, header: str | None, secret: str) -> bool:
-    """True when `header` is the signature of `body` under the non-empty `secret`."""
-    signature = Signature(secret)
-    signature.update(body)
-    return signature.matches(header)
+def verify(body: bytes, header: str | None, secrets: Iterable[str]) -> bool:
+    """True when `header` is the signature of `body` under one of the non-empty `secrets`.
+
+    Every candidate is compared (no early return), so timing says nothing about which matched.
+    """
+    matched = False
+    for secret in secrets:
+        signature = Signature(secret)
+        signature.update(body)
+        matched |= signature.matches(header)
+    return matched
