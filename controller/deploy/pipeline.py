@@ -16,10 +16,11 @@ from controller.config import Settings
 from controller.deploy.inflight import RunControl
 from controller.deploy.progress import Tracker
 from controller.deploy.queue import requeue_if_newest
+from controller.deploy.reachability import check_pushed
 from controller.deploy.replacer import Replacer
-from controller.deploy.staleness import AUTOMATIC_TRIGGERS, stale_reason
+from controller.deploy.staleness import stale_reason
 from controller.deploy.swap import is_start_first
-from controller.errors import FogbankError, GitError
+from controller.errors import FogbankError
 from controller.events.bus import EventBus
 from controller.events.deployment_logs import DeploymentLogs
 from controller.notify.events import CRASH_PREFIX
@@ -145,7 +146,7 @@ class Pipeline:
         self, app: App, envs: list[EnvVar], deployment: Deployment, tracker: Tracker, tag: str
     ) -> None:
         await tracker.enter(Stage.CLONING_REPO, "Cloning repository...")
-        await self._check_on_branch(app, deployment)
+        await check_pushed(self.git, app, deployment)
         try:
             context = await self.builder.checkout(app, deployment)
             tracker.log(f"Checked out commit {deployment.commit_hash}")
@@ -162,18 +163,6 @@ class Pipeline:
             await tracker.finish_stage("Image built")
         finally:
             await self.builder.clean(deployment)
-
-    async def _check_on_branch(self, app: App, deployment: Deployment) -> None:
-        """A pushed or polled commit builds only when the tracked branch reaches it: a pull
-        request's head, or a commit force-pushed away since, does not."""
-        if deployment.triggered_by not in AUTOMATIC_TRIGGERS:
-            return  # manual commits were checked at the door; rollbacks go back on purpose
-        sha, branch = deployment.commit_hash, app.git_branch
-        if not await self.git.on_branch(app.name, self.git.remote_of(app), branch, sha):
-            raise GitError(
-                f"commit {sha[:12]} is not on branch '{branch}' of the repository; pushes and "
-                "polls deploy only commits the tracked branch reaches (not a pull request's head)"
-            )
 
     async def _activate(
         self, app: App, deployment: Deployment, previous: Deployment | None

@@ -19,6 +19,7 @@ from typing import Protocol
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from controller.deploy import reachability
 from controller.deploy.inflight import RunControl
 from controller.deploy.queue import (
     CommitRef,
@@ -29,7 +30,7 @@ from controller.deploy.queue import (
     superseded_reason,
 )
 from controller.deploy.rollback import rollback_plan
-from controller.errors import FogbankError, NotFound, ValidationFailed
+from controller.errors import FogbankError, NotFound
 from controller.notify.notices import Notices
 from controller.source.mirror import GitSync
 from controller.store.models import IN_FLIGHT, App, Deployment, Status, Trigger
@@ -220,7 +221,7 @@ class RequestDoor:
             named = commit.sha if commit is not None else None
             off_branch = named is not None and request.allow_unreachable
             if named is not None and not off_branch:
-                await self._check_on_a_branch(app, named)
+                await reachability.check_named(self._git, app, named)
             info = await self._git.resolve(
                 app.name,
                 self._git.remote_of(app),
@@ -230,16 +231,6 @@ class RequestDoor:
             )
             commit = CommitRef(info.sha, info.message, info.author)
         return NewDeployment(app.id, commit, request.trigger)
-
-    async def _check_on_a_branch(self, app: App, sha: str) -> None:
-        """A named commit must be one the repository's branches reach: not a pull request's
-        head or any other object the remote would serve by its sha."""
-        if not await self._git.on_any_branch(app.name, self._git.remote_of(app), sha):
-            raise ValidationFailed(
-                f"commitHash {sha} is not on any branch of the app's repository (an admin may "
-                "deploy it anyway with allowUnreachable: true)",
-                code="COMMIT_UNREACHABLE",
-            )
 
     def _supersede_running(self, newest: Enqueued, item: NewDeployment) -> None:
         """Latest wins: a newer request cancels its app's build still in progress (before the
