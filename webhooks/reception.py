@@ -97,11 +97,11 @@ class Reception:
         check_length(declared_length, 0, limits.max_body_bytes)  # refused before it is read
         header = headers.get("x-hub-signature-256")
         secret = limits.global_secret if app_name is None else await app_secret(app_name)
-        # Without a secret or a well-formed header nothing can verify: the body is read and
-        # dropped (the sender gets a clean 401), never kept.
+        # Without a secret or a well-formed header nothing can verify: the body is never kept,
+        # only read (up to LARGE_BODY_BYTES) so that a usual sender reads a clean 401.
         signature = Signature(secret) if secret and well_formed(header) else None
         if signature is None and (declared_length or 0) > LARGE_BODY_BYTES:
-            raise Unauthorized(_refusal(app_name))  # it cannot verify: not worth reading
+            raise Unauthorized(_refusal(app_name))  # not worth reading at all
         body = SpooledBody(limits.spool_dir) if signature is not None else None
         try:
             await self._read(chunks, signature, body, declared_length)
