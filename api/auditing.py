@@ -34,14 +34,13 @@ async def record_change(response: Response) -> Response:
         return response
     endpoint = request.endpoint or ""
     principal: Principal | None = g.get("principal")
+    if principal is None and endpoint not in SIGN_IN:
+        # Public routes that change nothing of fogbank's (the webhook's answer); their body
+        # is not read again (the webhook views stream theirs and keep none).
+        return response
     body = await request.get_json(silent=True) if request.is_json else None
     fields = body if isinstance(body, dict) else {}
-    if principal is not None:
-        actor = principal.user.username
-    elif endpoint in SIGN_IN:
-        actor = str(fields.get("username", ""))
-    else:
-        return response  # public routes that change nothing of fogbank's (the webhook's answer)
+    actor = principal.user.username if principal is not None else str(fields.get("username", ""))
     target = " ".join(
         f"{name}={fields[name]}"
         for name in NAMED_FIELDS

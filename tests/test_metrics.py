@@ -18,7 +18,7 @@ from controller.config import MetricsSettings, Settings
 from controller.store.models import IN_FLIGHT, Deployment, Status
 from tests.support.api import add_deployment, services_of, wait_terminal
 from tests.support.deployed import DeployedWebApp
-from tests.support.github import deliver, push, secret_of
+from tests.support.github import deliver, hook_of, push
 from tests.support.repos import HTTPD_DOCKERFILE
 
 pytestmark = pytest.mark.slow
@@ -92,11 +92,11 @@ async def test_metrics_after_a_deploy_a_failure_a_burst_and_a_repair(
     failed = await add_deployment(client, headers, deployed.app_id)
     assert (await wait_terminal(app, failed["id"])).status is Status.FAILED
     repo.commit("mend the build", {"Dockerfile": HTTPD_DOCKERFILE})
-    secret = await secret_of(client, headers, deployed.app_id)
+    hook = await hook_of(client, headers, deployed.app_id)  # the app's own URL and secret
     shas = [repo.commit(f"push {n}", {"www/index.html": f"push {n}\n"}) for n in range(BURST)]
     answers = await asyncio.gather(
         *(
-            deliver(client, push(repo.url, "main", sha, f"push {n}"), secret)
+            deliver(client, push(repo.url, "main", sha, f"push {n}"), hook)
             for n, sha in enumerate(shas)
         )
     )

@@ -24,7 +24,7 @@ from controller.config import (
 from controller.store.models import Deployment, Status
 from tests.support.api import add_deployment, create_web_app, wait_terminal
 from tests.support.fake_remote import Canned, FakeRemote, Recorded, start_fake_remote
-from tests.support.github import deliver, push, secret_of
+from tests.support.github import deliver, hook_of, push
 from tests.support.ports import free_port
 from tests.support.repos import GitRepo
 from webhooks.signature import verify
@@ -105,8 +105,8 @@ async def test_a_push_reports_pending_then_success_on_its_commit(
 ) -> None:
     app_id = await reporting_app(client, admin, app_name, web_repo)
     sha = web_repo.commit("second version", {"www/index.html": "two\n"})
-    secret = await secret_of(client, admin, app_id)
-    answer = await deliver(client, push(web_repo.url, "main", sha, "second version"), secret)
+    hook = await hook_of(client, admin, app_id)  # the app's own URL and secret
+    answer = await deliver(client, push(web_repo.url, "main", sha, "second version"), hook)
     assert answer.status_code == 200, await answer.get_data(as_text=True)
     (deployment,) = await Deployment.filter(app_id=app_id)
     done = await wait_terminal(app, deployment.id)
