@@ -169,9 +169,8 @@ def test_a_webhook_deployment_appears_within_a_second(
     repo = dashboard.repo("version one\n")
     app = dashboard.create_app(repo)
     dashboard.deploy(app["id"])
-    secret = dashboard.server.call("POST", "/api/apps/webhook", {"appId": app["id"]})["data"][
-        "secret"
-    ]
+    hook = dashboard.server.call("POST", "/api/apps/webhook", {"appId": app["id"]})["data"]
+    secret, payload_url = hook["secret"], hook["payloadUrl"]  # the app's own URL and secret
     page.goto(f"{dashboard.base}/apps/{app['id']}")
     page.evaluate("window.__notReloaded = true")
     page.wait_for_timeout(300)  # the page's sockets are open
@@ -179,7 +178,7 @@ def test_a_webhook_deployment_appears_within_a_second(
     body, headers = github.signed(github.push(repo.url, "main", sha, "pushed from outside"), secret)
 
     sent = time.monotonic()
-    answer = httpx.post(f"{dashboard.base}/webhooks/github", content=body, headers=headers)
+    answer = httpx.post(payload_url, content=body, headers=headers)
     assert answer.status_code == 200, answer.text
     made = answer.json()["data"]["deployments"][0]["deploymentId"]
     page.locator(f"tr[data-deployment-id='{made}']").wait_for(timeout=5_000)
