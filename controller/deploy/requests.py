@@ -44,15 +44,14 @@ AUTOMATIC = (Trigger.WEBHOOK, Trigger.POLL)
 @dataclass(frozen=True)
 class DeploymentRequest:
     """What a caller asks for. `commit` None (manual only) means the branch head, named now;
-    a rollback names the earlier deployment to return to in `rollback_to`. A manual commit must
-    be on some branch of the app's repository unless `allow_unreachable` (an admin's choice)."""
+    a rollback names the earlier deployment to return to in `rollback_to`."""
 
     app_id: int
     trigger: Trigger
     commit: CommitRef | None = None
     rollback_to: int | None = None
     requested_by: str = ""  # the user of a manual deploy or rollback
-    allow_unreachable: bool = False
+    allow_unreachable: bool = False  # a manual commit on no branch (an admin's choice)
 
 
 @dataclass(frozen=True)
@@ -222,12 +221,9 @@ class RequestDoor:
             off_branch = named is not None and request.allow_unreachable
             if named is not None and not off_branch:
                 await reachability.check_named(self._git, app, named)
+            remote = self._git.remote_of(app)
             info = await self._git.resolve(
-                app.name,
-                self._git.remote_of(app),
-                app.git_branch,
-                named,
-                fetch_off_branch=off_branch,
+                app.name, remote, app.git_branch, named, fetch_off_branch=off_branch
             )
             commit = CommitRef(info.sha, info.message, info.author)
         return NewDeployment(app.id, commit, request.trigger)
