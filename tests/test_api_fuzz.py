@@ -75,6 +75,7 @@ NO_SUCCESS_POSSIBLE = {
     ),
     ("POST", "/webhooks/github"): "a delivery must be signed with a secret the document lacks",
     ("POST", "/api/github/webhook"): "a delivery must be signed with a secret the document lacks",
+    ("POST", "/webhooks/github/{app_name}"): "signed with the app's secret, which it lacks",
 }
 
 # (method, path) -> Counter of the statuses the server answered.
