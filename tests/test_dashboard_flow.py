@@ -172,6 +172,7 @@ def test_a_webhook_deployment_appears_within_a_second(
     hook = dashboard.server.call("POST", "/api/apps/webhook", {"appId": app["id"]})["data"]
     secret, payload_url = hook["secret"], hook["payloadUrl"]  # the app's own URL and secret
     page.goto(f"{dashboard.base}/apps/{app['id']}")
+    assert f"payload URL <code>{payload_url}</code>" in page.content()  # its own, not the global
     page.evaluate("window.__notReloaded = true")
     page.wait_for_timeout(300)  # the page's sockets are open
     sha = repo.commit("pushed from outside", {"www/index.html": "version pushed\n"})
