@@ -61,6 +61,8 @@ async def run_in(container: Container, *command: str) -> tuple[int, str]:
 async def test_no_raw_sockets_no_privilege_gain_and_bounded_processes(
     deployed_web_app: DeployedWebApp, docker_client: docker.DockerClient
 ) -> None:
+    """Protection: cap_drop, security_opt and pids_limit in runtime/create.py (each one
+    removed fails its own assertion)."""
     container = container_of(docker_client, deployed_web_app)
 
     code, output = await run_in(container, "ping", "-c1", "-W1", "127.0.0.1")
@@ -94,6 +96,8 @@ async def test_each_app_has_a_network_of_its_own_removed_with_it(
     second_name: str,
     tmp_path: Any,
 ) -> None:
+    """Protection: network=spec.network in runtime/create.py (without it both apps share
+    Docker's default bridge)."""
     other = await deploy_web_app(app, client, admin, second_name, make_web_repo(tmp_path / "other"))
     attached: dict[str, set[str]] = {}
     for web in (deployed_web_app, other):

@@ -54,6 +54,8 @@ async def test_a_tree_past_the_cap_fails_at_cloning_repo_and_leaves_nothing(
     app_name: str,
     private_tmp: Path,
 ) -> None:
+    """Protection: the two byte counts of controller/source/archive.py, the archive stream's and
+    the extracted members' (either one alone still refuses; without both the tree deploys)."""
     created = await create_web_app(client, admin, app_name, web_repo)
     before = stored_bytes(web_repo.path / ".git")
     web_repo.write("big.bin", "\0" * (3 * MIB))

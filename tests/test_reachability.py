@@ -75,6 +75,7 @@ async def refused_at_cloning(app: Quart, deployment_id: int) -> Deployment:
 async def test_a_pushed_pull_request_head_is_refused_before_building(
     app: Quart, client: QuartClient, admin: dict[str, str], web_repo: GitRepo, app_name: str
 ) -> None:
+    """Protection: reachability.check_pushed at cloning_repo (without it the head builds)."""
     created = await create_web_app(client, admin, app_name, web_repo)
     pr = pull_request(web_repo)
     # An admin deployed the pull request's head on purpose once: it is in the app's mirror now.
@@ -105,6 +106,7 @@ async def test_a_pushed_pull_request_head_is_refused_before_building(
 async def test_a_polled_commit_force_pushed_away_is_refused_before_building(
     app: Quart, client: QuartClient, admin: dict[str, str], web_repo: GitRepo, app_name: str
 ) -> None:
+    """Protection: reachability.check_pushed at cloning_repo, for polls too."""
     created = await create_web_app(
         client, admin, app_name, web_repo, pollIntervalSeconds=3600, autoDeploy=True
     )
@@ -122,6 +124,7 @@ async def test_a_polled_commit_force_pushed_away_is_refused_before_building(
 async def test_a_deployers_commit_hash_must_be_on_a_branch(
     client: QuartClient, admin: dict[str, str], web_repo: GitRepo, app_name: str
 ) -> None:
+    """Protection: reachability.check_named at the door (without it the commit is queued)."""
     created = await create_web_app(client, admin, app_name, web_repo)
     web_repo.git("checkout", "-q", "-b", "side")
     side = web_repo.commit("side work", {"www/index.html": "side\n"})

@@ -59,6 +59,8 @@ def server(tmp_path: Path) -> Iterator[Server]:
 def test_twelve_junk_4mb_posts_cost_little_memory_and_give_it_back(
     server: Server, path: str, signature: str | None, refusals: set[int]
 ) -> None:
+    """Protection: the signature checked over the raw bytes before any parsing
+    (webhooks/reception.py; parsing first, the forged case fails)."""
     # Small posts first: the first burst of connections costs the server some memory once.
     flood(server.port, server.pid, body_bytes=256 * 1024, path=path, signature=signature)
     reports = [flood(server.port, server.pid, path=path, signature=signature) for _ in range(4)]
@@ -115,6 +117,8 @@ def _length(data: bytes) -> int:
 
 
 async def test_unverified_requests_are_capped_and_must_arrive_in_time(server: Server) -> None:
+    """Protection: Reception's count of unverified requests (503) and its read timeout (408);
+    without either this fails."""
     signed = {"Content-Type": "application/json", "X-Hub-Signature-256": "sha256=" + "0" * 64}
     started = time.monotonic()
     stalled = [open_partial(server, "/webhooks/github", signed, b"{") for _ in range(16)]

@@ -57,6 +57,8 @@ def push_to(repo: GitRepo, name: str) -> dict[str, Any]:
 async def test_an_apps_secret_naming_another_apps_repository_deploys_nothing_there(
     client: QuartClient, admin: dict[str, str], web_repo: GitRepo, other_repo: GitRepo
 ) -> None:
+    """Protection: the dispatch keeping, on an app's own URL, that app only (without it, A's
+    secret naming B's repository deploys B)."""
     a = await create_web_app(client, admin, unique_name(), web_repo)
     b = await create_web_app(client, admin, unique_name(), other_repo)
     a_hook = await hook_of(client, admin, a["id"])

@@ -120,6 +120,7 @@ def read_frames(connection: socket.socket) -> tuple[list[dict[str, Any]], int | 
 def test_a_watcher_that_stops_reading_the_backlog_is_dropped(
     server: Server, tmp_path: Path
 ) -> None:
+    """Protection: the send deadline around each backlog chunk (api/routes/ws.py)."""
     deployment_id = finished_deployment(server, tmp_path / "repo")
     connection = connect(server, deployment_id, tiny_buffer=True)
     try:
