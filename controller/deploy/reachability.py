@@ -6,6 +6,7 @@ branch reaches. Never a pull request's head or any other object a remote serves 
 
 from __future__ import annotations
 
+from controller.deploy.queue import CommitRef
 from controller.deploy.staleness import AUTOMATIC_TRIGGERS
 from controller.errors import GitError, ValidationFailed
 from controller.source.mirror import GitSync
@@ -21,6 +22,17 @@ async def check_named(git: GitSync, app: App, sha: str) -> None:
             "deploy it anyway with allowUnreachable: true)",
             code="COMMIT_UNREACHABLE",
         )
+
+
+async def named(
+    git: GitSync, app: App, commit: CommitRef | None, allow_unreachable: bool
+) -> tuple[str | None, bool]:
+    """The sha a deployer named (None: the branch head) and whether to fetch it off any branch
+    (an admin allowed it); check_named's refusal unless some branch reaches it."""
+    if commit is None or allow_unreachable:
+        return (commit.sha if commit else None), commit is not None
+    await check_named(git, app, commit.sha)
+    return commit.sha, False
 
 
 async def check_pushed(git: GitSync, app: App, deployment: Deployment) -> None:

@@ -217,14 +217,9 @@ class RequestDoor:
             sha = await self._git.remote_head(self._git.remote_of(app), app.git_branch)
             return NewDeployment(app.id, CommitRef(sha), request.trigger)
         if commit is None or request.trigger is Trigger.MANUAL:
-            named = commit.sha if commit is not None else None
-            off_branch = named is not None and request.allow_unreachable
-            if named is not None and not off_branch:
-                await reachability.check_named(self._git, app, named)
-            remote = self._git.remote_of(app)
-            info = await self._git.resolve(
-                app.name, remote, app.git_branch, named, fetch_off_branch=off_branch
-            )
+            named, off = await reachability.named(self._git, app, commit, request.allow_unreachable)
+            remote, branch = self._git.remote_of(app), app.git_branch
+            info = await self._git.resolve(app.name, remote, branch, named, fetch_off_branch=off)
             commit = CommitRef(info.sha, info.message, info.author)
         return NewDeployment(app.id, commit, request.trigger)
 
