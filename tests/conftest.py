@@ -18,7 +18,13 @@ from quart import Quart
 from quart.testing import QuartClient
 
 from api.app import create_app
-from controller.config import EdgeSettings, GitSettings, Settings, StorageSettings
+from controller.config import (
+    DatabaseSettings,
+    EdgeSettings,
+    GitSettings,
+    Settings,
+    StorageSettings,
+)
 from controller.errors import EngineError
 from controller.runtime.engine import Engine
 from tests.support.api import signup_admin, unique_name
@@ -30,6 +36,9 @@ from tests.support.engine import Scratch, build_httpd_image
 from tests.support.ports import free_port
 from tests.support.repos import BUSYBOX, GitRepo, make_web_repo
 from tests.support.server import prepare_server
+
+# The database backends (SQLite, and PostgreSQL for modules marked both_backends).
+pytest_plugins = ["tests.support.databases"]
 
 REQUIRE_DOCKER = os.environ.get("FOGBANK_TEST_REQUIRE_DOCKER") == "1"
 # A test that asks for one of these is slow (Docker, or Caddy: the app's lifespan starts one):
@@ -123,9 +132,12 @@ def web_repo(tmp_path: Path) -> GitRepo:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, db_backend: str, request: pytest.FixtureRequest) -> Settings:
+    """The test's settings; on PostgreSQL (both_backends) a fresh database of the cluster."""
+    url = request.getfixturevalue("database_url") if db_backend == "postgres" else ""
     return Settings(
         storage=StorageSettings(data_dir=tmp_path / "data"),
+        database=DatabaseSettings(url=url),
         git=GitSettings(allow_local=True, timeout_seconds=60),
         # Each test its own Caddy on free loopback ports.
         edge=EdgeSettings(admin_url=f"http://127.0.0.1:{free_port()}", http_port=free_port()),

@@ -15,7 +15,7 @@ from controller.errors import EngineError
 from controller.runtime import restart_policy
 from controller.runtime.engine import _restart_policy
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.both_backends]
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 SETTINGS: dict[str, Any] = {

@@ -11,7 +11,7 @@ from quart.testing.connections import WebsocketDisconnectError
 from controller.store.models import App, Deployment, EnvVar, User
 from tests.support.api import assert_error
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.both_backends]
 
 
 async def count_rows() -> tuple[int, int, int]:

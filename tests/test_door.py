@@ -1,4 +1,4 @@
-"""The request door on its own, against a real SQLite database: numbering, de-duplication of
+"""The request door on its own, against a real database (SQLite and PostgreSQL): numbering, de-duplication of
 pushes (across the database and inside one batch), supersede at enqueue, the caller's record in
 the same transaction, and the wake-up. The worker pool is a hand-written fake (nothing runs)."""
 
@@ -20,10 +20,12 @@ from tests.support.sealing import fresh_sealer
 
 A, B = "a" * 40, "b" * 40
 
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture
-async def door(tmp_path: Path) -> AsyncIterator[tuple[RequestDoor, IdleWorkers]]:
-    await open_database(f"sqlite://{tmp_path / 'door.db'}", fresh_sealer())
+async def door(tmp_path: Path, database_url: str) -> AsyncIterator[tuple[RequestDoor, IdleWorkers]]:
+    await open_database(database_url, fresh_sealer())
     workers = IdleWorkers()
     yield RequestDoor(GitSync(tmp_path / "git", allow_local=True), workers), workers
     await close_database()

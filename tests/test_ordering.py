@@ -1,6 +1,7 @@
 """Ordering: an older commit never replaces a newer one already deployed. Real git repositories
-and a real SQLite database; GitHub.com is the one thing faked (deliveries are built from its
-real payloads and handed to the dispatcher directly, as the reception does once verified)."""
+and a real database (SQLite and PostgreSQL); GitHub.com is the one thing faked (deliveries are
+built from its real payloads and handed to the dispatcher directly, as the reception does once
+verified)."""
 
 from __future__ import annotations
 
@@ -22,10 +23,12 @@ from tests.support.repos import GitRepo
 from tests.support.sealing import fresh_sealer
 from webhooks.dispatch import Delivery, handle, receive
 
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[None]:
-    await open_database(f"sqlite://{tmp_path / 'ordering.db'}", fresh_sealer())
+async def db(database_url: str) -> AsyncIterator[None]:
+    await open_database(database_url, fresh_sealer())
     yield
     await close_database()
 

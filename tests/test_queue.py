@@ -1,10 +1,10 @@
-"""The durable queue against a real SQLite database: numbering, claim, supersede, recovery."""
+"""The durable queue against a real database (SQLite and PostgreSQL): numbering, claim, supersede,
+recovery."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -20,11 +20,12 @@ from controller.store.models import App, Deployment, Status, Trigger
 from tests.support.sealing import fresh_sealer
 
 SHA = "a" * 40
+pytestmark = pytest.mark.both_backends
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[None]:
-    await open_database(f"sqlite://{tmp_path / 'q.db'}", fresh_sealer())
+async def db(database_url: str) -> AsyncIterator[None]:
+    await open_database(database_url, fresh_sealer())
     yield
     await close_database()
 

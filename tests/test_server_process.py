@@ -1,5 +1,5 @@
 """`fogbank serve` as a real process: zero-config start, CLI users and tokens, and recovery after
-`kill -9` in the middle of a build."""
+`kill -9` in the middle of a build (on SQLite and on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pytest
 
 from tests.support.ports import free_port
 from tests.support.repos import GitRepo
-from tests.support.server import Server, prepare_server, wait_until
+from tests.support.server import Server, TomlValue, prepare_server, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.both_backends]
 
 # The nonce file makes every run's RUN step new to Docker's layer cache.
 SLOW_DOCKERFILE = """FROM scratch
@@ -32,8 +32,11 @@ def content(port: int) -> str:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Server:
-    made = prepare_server(tmp_path, {"controller": {"workers": 1}})
+def server(tmp_path: Path, db_backend: str, request: pytest.FixtureRequest) -> Server:
+    sections: dict[str, dict[str, TomlValue]] = {"controller": {"workers": 1}}
+    if db_backend == "postgres":
+        sections["database"] = {"url": request.getfixturevalue("database_url")}
+    made = prepare_server(tmp_path, sections)
     assert made.token.startswith("fbk_")
     return made
 

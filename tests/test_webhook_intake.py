@@ -1,5 +1,5 @@
 """Deliveries that arrive together are written together (webhooks/intake.py), and each still
-gets exactly the answer it would get alone. Real app lifespan, real SQLite, real git
+gets exactly the answer it would get alone. Real app lifespan, real SQLite and PostgreSQL, real git
 repositories; GitHub.com is the one thing faked (its real payloads, re-aimed and signed here)."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tests.support.repos import GitRepo, make_web_repo
 from webhooks.dispatch import Delivery, Received, receive
 from webhooks.intake import DeliveryIntake
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.both_backends]
 
 GLOBAL_SECRET = "global-webhook-secret"
 

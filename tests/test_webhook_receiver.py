@@ -1,6 +1,6 @@
 """The receiver's fast path (api/receiver.py) answers GitHub's POSTs in front of Quart, and
-answers exactly as the Quart view does: same status, same bytes. Real app lifespan, real SQLite,
-a real git repository; GitHub.com is faked by its real payloads, signed here."""
+answers exactly as the Quart view does: same status, same bytes. Real app lifespan, real SQLite
+and PostgreSQL, a real git repository; GitHub.com is faked by its real payloads, signed here."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tests.support.github import hook_of, push, signed
 from tests.support.repos import GitRepo
 from webhooks.signature import sign
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.both_backends]
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""The GitHub receiver end to end: real app lifespan, real SQLite, real git repositories and, for
-the exact-commit deploy, a real Docker engine. GitHub.com itself is the one thing faked: its
+"""The GitHub receiver end to end: real app lifespan, real SQLite and PostgreSQL, real git
+repositories and, for the exact-commit deploy, a real Docker engine. GitHub.com itself is the one thing faked: its
 deliveries are its real payloads (tests/fixtures/github) re-aimed at local repositories and
 signed here."""
 
@@ -22,7 +22,7 @@ from tests.support.github import answer_of, deletion, deliver, hook_of, load, pu
 from tests.support.ports import free_port
 from tests.support.repos import GitRepo
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.both_backends]
 
 GLOBAL_SECRET = "global-webhook-secret"
 

@@ -82,13 +82,17 @@ class SealedTextField(fields.TextField):
         self.purpose = purpose
 
     def to_db_value(self, value: Any, instance: Any) -> Any:
-        if value is None or value == "":
+        if value is None:
             return value
+        if value == "":
+            # A row's value is bytes (PostgreSQL's BYTEA takes no str); a column's DEFAULT, which
+            # the migrations render from the model class, stays the SQL text ''.
+            return "" if isinstance(instance, type) else b""
         return current().seal(str(value), self.purpose)
 
     def to_python_value(self, value: Any) -> Any:
         if isinstance(value, bytes | memoryview):
-            return current().open(bytes(value), self.purpose)
+            return current().open(bytes(value), self.purpose) if value else ""
         return value  # text: a value given in Python (or the empty default), never sealed
 
     def describe(self, serializable: bool) -> dict[str, Any]:

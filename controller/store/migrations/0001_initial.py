@@ -59,7 +59,7 @@ class Migration(migrations.Migration):
                 ('finished_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
             ],
-            options={'table': 'deployment', 'app': 'models', 'unique_together': (('app', 'deployment_number'),), 'indexes': [Index(fields=['app', 'id'])], 'pk_attr': 'id'},
+            options={'table': 'deployment', 'app': 'models', 'unique_together': (('app', 'deployment_number'),), 'indexes': [Index(fields=['app_id', 'id'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(

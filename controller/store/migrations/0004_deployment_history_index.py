@@ -7,14 +7,7 @@ class Migration(migrations.Migration):
 
     initial = False
 
-    operations = [
-        ops.RemoveIndex(
-            model_name='Deployment',
-            name=None,
-            fields=['app', 'id'],
-        ),
-        ops.AddIndex(
-            model_name='Deployment',
-            index=Index(fields=['app_id', 'id']),
-        ),
-    ]
+    # 0001 once declared this index on the field name `app`, which SQLite took for a string
+    # constant and PostgreSQL refuses; 0001 now declares it on `app_id`, and this migration,
+    # which replaced that index on existing SQLite databases, has nothing left to do on new ones.
+    operations = []

@@ -35,11 +35,23 @@ def _split_credentials(url):
 class AlterFieldInPlace(ops.AlterField):
     """AlterField to a column of the same storage: nothing to do in SQLite, whose remade table
     would be dropped and, with foreign keys on, take every row that cascades from it (all of an
-    app's env vars and deployments). PostgreSQL alters the column type in place."""
+    app's env vars and deployments). PostgreSQL alters the text column to BYTEA in place; its
+    text is kept as UTF-8 bytes (no PostgreSQL database predates this migration: no driver was
+    installed before PostgreSQL support, so the table is empty there)."""
 
     async def database_forward(self, app_label, old_state, new_state, state_editor=None):
-        if state_editor is not None and state_editor.client.capabilities.dialect != "sqlite":
-            await super().database_forward(app_label, old_state, new_state, state_editor)
+        if state_editor is None or state_editor.client.capabilities.dialect == "sqlite":
+            return
+        model = new_state.apps.get_model(f"{app_label}.{self.model_name}")
+        table = model._meta.db_table
+        column = model._meta.fields_map[self.name].source_field or self.name
+        default = model._meta.fields_map[self.name].db_default
+        await state_editor.client.execute_script(
+            f'ALTER TABLE "{table}" ALTER COLUMN "{column}" DROP DEFAULT;'
+            f'ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE BYTEA'
+            f' USING convert_to("{column}", \'UTF8\');'
+            + (f'ALTER TABLE "{table}" ALTER COLUMN "{column}" SET DEFAULT \'\'::bytea;' if default == "" else "")
+        )
 
     async def database_backward(self, app_label, old_state, new_state, state_editor=None):
         if state_editor is not None and state_editor.client.capabilities.dialect != "sqlite":
