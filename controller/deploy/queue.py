@@ -14,6 +14,7 @@ from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from controller.deploy.inflight import SUPERSEDED_PREFIX
+from controller.deploy.locked_claim import claim_locked, shared_queue
 from controller.store.bulk import insert_rows
 from controller.store.models import IN_FLIGHT, App, Deployment, Stage, Status, Trigger
 from controller.store.timefmt import utcnow
@@ -159,7 +160,14 @@ async def claim_next(busy_app_ids: set[int]) -> Claim | None:
     """Claim the newest pending deployment of the app waiting longest, or None.
 
     Apps in `busy_app_ids` (running in this process) or with an in-flight row are skipped.
+    On PostgreSQL the claim locks the app's row, for instances sharing the queue.
     """
+    if shared_queue():
+        locked = await claim_locked(busy_app_ids)
+        if locked is None:
+            return None
+        superseded = await supersede_older(locked.app_id, locked.id, locked.deployment_number)
+        return Claim(locked, superseded)
     candidates = (
         await Deployment.filter(status=Status.PENDING)
         .exclude(app_id__in=busy_app_ids)
