@@ -15,12 +15,14 @@ from controller.store.timefmt import utcnow
 # claimer. The in-flight test is repeated under the lock: this statement's snapshot predates it.
 LOCK_NEXT_APP = """
 SELECT a.id FROM app a
+JOIN (
+  SELECT app_id, MIN(id) AS first_id FROM deployment WHERE status = 'pending' GROUP BY app_id
+) waiting ON waiting.app_id = a.id
 WHERE a.id <> ALL($1::int[])
-  AND EXISTS (SELECT 1 FROM deployment d WHERE d.app_id = a.id AND d.status = 'pending')
   AND NOT EXISTS (
     SELECT 1 FROM deployment d WHERE d.app_id = a.id AND d.status IN ('building', 'deploying')
   )
-ORDER BY (SELECT MIN(d.id) FROM deployment d WHERE d.app_id = a.id AND d.status = 'pending')
+ORDER BY waiting.first_id
 LIMIT 1
 FOR UPDATE OF a SKIP LOCKED
 """
