@@ -41,12 +41,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[PostgresCluster]:
     """One PostgreSQL cluster for the session, stopped and removed at its end."""
-    try:
-        cluster = start_cluster()
-    except PostgresMissing as exc:
-        if REQUIRE_POSTGRES:
-            pytest.fail(f"{exc} (FOGBANK_TEST_REQUIRE_POSTGRES=1)")
-        pytest.skip(str(exc))
+    cluster = cluster_or_stop(REQUIRE_POSTGRES)
     try:
         # Every migration runs once, here, into the database each test's copy starts from: a
         # copy takes a fraction of a second, running the migrations takes seconds.
@@ -57,6 +52,16 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+def cluster_or_stop(required: bool) -> PostgresCluster:
+    """A started cluster; without PostgreSQL installed, fail when `required`, else skip."""
+    try:
+        return start_cluster()
+    except PostgresMissing as exc:
+        if required:
+            pytest.fail(f"{exc} (FOGBANK_TEST_REQUIRE_POSTGRES=1)")
+        pytest.skip(str(exc))
 
 
 @pytest.fixture
