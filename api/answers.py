@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 
 from quart import Response, current_app
+from tortoise import connections
 
 from api.envelope import ok_body
 from api.rawrows import Columns, Row
@@ -38,12 +39,18 @@ def apps_sql() -> str:
 
 
 @cache
-def history_sql(older: bool) -> str:
-    """An app's deployments newest first, a page of them (older than an id if `older`)."""
-    condition = ' AND "id" < ?' if older else ""
+def history_sql(older: bool, numbered: bool) -> str:
+    """An app's deployments newest first, a page of them (older than an id if `older`); the
+    parameters as `$1, $2, ...` when `numbered` (PostgreSQL), else `?` (SQLite)."""
+    marks = [f"${n}" for n in (1, 2, 3)] if numbered else ["?"] * 3
+    if older:  # parameters: the app's id, the id to go below, the page size
+        app, before, limit = marks
+        condition = f' AND "id" < {before}'
+    else:
+        app, limit, condition = marks[0], marks[1], ""
     return (
         f'SELECT {DEPLOYMENTS.select} FROM "{DEPLOYMENTS.table}" '  # noqa: S608
-        f'WHERE "app_id" = ?{condition} ORDER BY "id" DESC LIMIT ?'
+        f'WHERE "app_id" = {app}{condition} ORDER BY "id" DESC LIMIT {limit}'
     )
 
 
@@ -56,7 +63,8 @@ def listing(items: Iterable[dict[str, Any]], message: str) -> Response:
 async def history_rows(app_id: int, limit: int, before: int | None = None) -> list[Row]:
     """The app's deployments as DeploymentOut's fields, newest first."""
     params = [app_id, limit] if before is None else [app_id, before, limit]
-    return await DEPLOYMENTS.read(history_sql(before is not None), params)
+    numbered = connections.get("default").capabilities.dialect == "postgres"
+    return await DEPLOYMENTS.read(history_sql(before is not None, numbered), params)
 
 
 async def app_rows(state: Callable[[int], DriftState]) -> list[Row]:

@@ -29,11 +29,12 @@ from tests.support.api import assert_error
 from tests.support.sealing import fresh_sealer
 
 MOMENT = datetime(2025, 1, 15, 10, 30, 15, 123456, tzinfo=UTC)
+pytestmark = pytest.mark.both_backends
 
 
 @pytest.fixture
-async def quart_app(tmp_path: Path) -> AsyncIterator[Quart]:
-    await open_database(f"sqlite://{tmp_path / 'answers.db'}", fresh_sealer())
+async def quart_app(tmp_path: Path, database_url: str) -> AsyncIterator[Quart]:
+    await open_database(database_url, fresh_sealer())
     app = create_app(Settings(storage=StorageSettings(data_dir=tmp_path / "data")))
     try:
         yield app
