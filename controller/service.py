@@ -13,10 +13,12 @@ from collections.abc import Generator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from controller.apps import containers, lifecycle
+from controller.apps import containers, database, lifecycle, registries
 from controller.apps.containers import Action
 from controller.apps.overview import Overview
+from controller.apps.templates import Catalogue, Template
 from controller.build.image import ImageBuilder
+from controller.build.pull import ImagePuller
 from controller.config import Settings
 from controller.deploy.announce import announce_requested
 from controller.deploy.pipeline import Pipeline
@@ -76,12 +78,24 @@ class Controller:
             max_context_bytes=settings.build.max_context_bytes,
             max_files=settings.build.max_files,
         )
+        self.templates = Catalogue.load(settings.templates.catalogue_file)
         self.edge = Edge(settings.edge, settings.storage.data_dir / "caddy")
         self.switchboard = Switchboard(self.edge, self.metrics)
         builder = ImageBuilder(settings, self.engine, self.git)
         self.replacer = make_replacer(settings, self.engine, self.switchboard)
-        parts = (self.git, self.logs, self.bus, self.replacer, builder, self.notices)
-        pipeline = Pipeline(settings, self.engine, *parts, self.metrics)
+        puller = ImagePuller(settings, self.engine)
+        pipeline = Pipeline(
+            settings,
+            self.engine,
+            self.git,
+            self.logs,
+            self.bus,
+            self.replacer,
+            builder,
+            self.notices,
+            self.metrics,
+            puller,
+        )
         self.workers = WorkerPool(
             pipeline,
             self.logs,
@@ -93,6 +107,7 @@ class Controller:
         self.drift = DriftRepair(
             self.engine,
             builder,
+            puller,
             self.switchboard,
             self.workers.runs,
             self.app_events,
@@ -100,7 +115,7 @@ class Controller:
             self.metrics,
             settings.deploy.health_interval_seconds,
         )
-        self._poller = Poller(self.git, self.request_deployments)
+        self._poller = Poller(self.git, self.request_deployments, self.engine)
         self.upkeep = Upkeep(
             drift=self._reconcile,
             drift_interval_seconds=settings.controller.reconcile_interval_seconds,
@@ -189,23 +204,45 @@ class Controller:
     # Apps --------------------------------------------------------------------------------
 
     async def create_app(self, fields: dict[str, Any]) -> App:
-        app = await lifecycle.create_app(fields)
+        app = await lifecycle.create_app(fields, self.templates)
         await self.notices.reload()  # its repository may be on GitHub
         return app
 
     async def update_app(self, app: App, fields: dict[str, Any]) -> App:
-        updated = await lifecycle.update_app(app, fields)
+        updated = await lifecycle.update_app(app, fields, self.templates)
         if "public_port" in fields:
             await self.switchboard.refresh()
         await self.notices.reload()
         return updated
 
-    async def delete_app(self, app: App) -> None:
-        await lifecycle.delete_app(app, self.engine, self.git, self.logs)
+    async def delete_app(self, app: App, *, delete_volumes: bool = False) -> list[str]:
+        """Delete the app and what it owns; the names of its volumes, kept unless
+        `delete_volumes` (then removed)."""
+        names = await lifecycle.delete_app(
+            app, self.engine, self.git, self.logs, delete_volumes=delete_volumes
+        )
         await self.replacer.forget(app)
         self.app_events.delete(app.name)
         await self.notices.reload()
         await self.switchboard.refresh()
+        return names
+
+    def template_list(self) -> list[Template]:
+        return self.templates.all()
+
+    async def connection_info(self, app: App) -> dict[str, Any]:
+        """How to reach a database app (password masked)."""
+        return await database.connection_info(app, self.templates)
+
+    async def add_registry(self, registry: str, username: str, password: str) -> dict[str, Any]:
+        """Global credentials for a registry host; the answer never holds the password."""
+        return registries.public(await registries.add(registry, username, password))
+
+    async def registry_list(self) -> list[dict[str, Any]]:
+        return await registries.listed()
+
+    async def remove_registry(self, credential_id: int) -> None:
+        await registries.remove(credential_id)
 
     async def rotate_deploy_key(self, app: App) -> App:
         return await lifecycle.rotate_deploy_key(app)

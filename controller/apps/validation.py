@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from controller.errors import ValidationFailed
 from controller.runtime import restart_policy as restart_policies
+from controller.runtime.reference import parse as parse_reference
 
 APP_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
@@ -18,6 +19,8 @@ BRANCH = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)(?!.*@\{)[A-Za-z0-9._/-]{1,255}(?<
 SCP_LIKE = re.compile(
     r"^(?P<user>[A-Za-z0-9_][A-Za-z0-9._-]*)@(?P<host>[A-Za-z0-9][A-Za-z0-9.-]*):(?P<path>[^\s]+)$"
 )
+VOLUME_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+MAX_VOLUMES = 16
 MAX_ENV_VALUE_CHARS = 32 * 1024
 COMMIT = re.compile(r"^[0-9a-fA-F]{7,40}$")
 # An absolute URL path: no whitespace, NUL or fragment.
@@ -136,6 +139,50 @@ def hostname(value: str) -> str:
     if name.replace(".", "").isdigit():
         raise ValidationFailed("hostname must be a host name, not an IP address")
     return name
+
+
+def image(value: str) -> str:
+    """An image reference Docker can pull (registry/repository:tag or @sha256:digest)."""
+    try:
+        parse_reference(value)
+    except ValueError as exc:
+        raise ValidationFailed(f"image: {exc}") from exc
+    return value
+
+
+def volumes(value: object) -> list[dict[str, str]]:
+    """`[{"name", "mountPath"}]` -> `[{"name", "mount_path"}]`: names and mount paths unique,
+    names as Docker volume names allow, mount paths absolute, normalised and not "/"."""
+    if not isinstance(value, list) or len(value) > MAX_VOLUMES:
+        raise ValidationFailed(f"volumes must be a list of at most {MAX_VOLUMES} volumes")
+    checked: list[dict[str, str]] = []
+    for index, item in enumerate(value):
+        where = f"volumes[{index}]"
+        if not isinstance(item, dict) or set(item) != {"name", "mountPath"}:
+            raise ValidationFailed(f'{where} must be {{"name": ..., "mountPath": ...}}')
+        name, path = item["name"], item["mountPath"]
+        if not isinstance(name, str) or not VOLUME_NAME.fullmatch(name):
+            raise ValidationFailed(
+                f"{where}.name must be 1-63 lowercase letters, digits, '_', '.' or '-'"
+            )
+        checked.append({"name": name, "mount_path": mount_path(f"{where}.mountPath", path)})
+    for key, label in (("name", "name"), ("mount_path", "mountPath")):
+        seen = [volume[key] for volume in checked]
+        if len(set(seen)) != len(seen):
+            raise ValidationFailed(f"volumes: each {label} may appear once")
+    return checked
+
+
+def mount_path(field: str, value: object) -> str:
+    if not isinstance(value, str) or not value.startswith("/") or len(value) > 1024:
+        raise ValidationFailed(f"{field} must be an absolute path in the container")
+    # ':' and ',' separate the parts of a Docker mount; '..' could leave the intended place.
+    if any(ch in value for ch in ":,\x00\n\r") or ".." in value.split("/"):
+        raise ValidationFailed(f"{field} must not contain ':', ',', '..' or control characters")
+    path = str(PurePosixPath(value))
+    if path == "/":
+        raise ValidationFailed(f"{field} must not be the container's root")
+    return path
 
 
 def redact_url(url: str) -> str:

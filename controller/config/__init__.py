@@ -23,6 +23,7 @@ from controller.config.sections import (
     SecuritySettings,
     ServerSettings,
     StorageSettings,
+    TemplateSettings,
 )
 from controller.config.settings import SQLITE_AUTOCHECKPOINT_PAGES, Settings
 
@@ -45,5 +46,6 @@ __all__ = [
     "ServerSettings",
     "Settings",
     "StorageSettings",
+    "TemplateSettings",
     "load_settings",
 ]

@@ -169,6 +169,11 @@ class SecuritySettings(Section):
     key_file: str = ""
 
 
+class TemplateSettings(Section):
+    # A TOML file whose entries add to or override the packaged service templates; "" for none.
+    catalogue_file: str = ""
+
+
 class EdgeSettings(Section):
     # Start and supervise our own Caddy; false: use the one answering at admin_url.
     manage: bool = True

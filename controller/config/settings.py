@@ -31,6 +31,7 @@ from controller.config.sections import (
     SecuritySettings,
     ServerSettings,
     StorageSettings,
+    TemplateSettings,
 )
 
 ENV_PREFIX = "FOGBANK_"
@@ -65,6 +66,7 @@ class Settings(BaseSettings):
     log: LogSettings = LogSettings()
     metrics: MetricsSettings = MetricsSettings()
     notify: NotifySettings = NotifySettings()
+    templates: TemplateSettings = TemplateSettings()
 
     @classmethod
     def settings_customise_sources(

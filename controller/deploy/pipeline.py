@@ -1,5 +1,6 @@
 """One deployment, stage by stage: cloning_repo -> building_image -> starting_new ->
 stopping_old -> completed (start-first), or with stopping_old before starting_new (stop-first).
+Image and template apps have no repository: no cloning_repo, the pull is building_image.
 Any failure or stop leaves the previously active version serving."""
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from tortoise.transactions import in_transaction
 
 from controller.build.image import ImageBuilder
+from controller.build.pull import ImagePuller
+from controller.build.registry import secrets_of
 from controller.config import Settings
 from controller.deploy.inflight import RunControl
 from controller.deploy.progress import Tracker
@@ -50,6 +53,7 @@ class Pipeline:
     builder: ImageBuilder
     notices: Notices
     metrics: Metrics
+    puller: ImagePuller
 
     def tracker(self, deployment: Deployment) -> Tracker:
         return Tracker(deployment, self.logs, self.bus, self.notices, self.metrics)
@@ -64,7 +68,8 @@ class Pipeline:
 
     async def _run_logged(self, app: App, deployment: Deployment, control: RunControl) -> None:
         envs = await EnvVar.filter(app_id=app.id)
-        self.logs.open(deployment.id, [e.value for e in envs if e.is_secret])
+        secrets = [e.value for e in envs if e.is_secret] + await secrets_of(app)
+        self.logs.open(deployment.id, secrets)
         tracker = self.tracker(deployment)
         try:
             await self._run(app, envs, deployment, tracker, control)
@@ -113,7 +118,10 @@ class Pipeline:
             await tracker.stop(stale)
             return
         tag = image_tag(app, deployment)
-        if not await self._reuse_image(app, deployment, tracker, tag):
+        reused = await self._reuse_image(app, deployment, tracker, tag)
+        if not reused and app.image:
+            await self._pull(app, deployment, tracker, tag)
+        elif not reused:
             await self._build(app, envs, deployment, tracker, tag)
         deployment.image_tag = tag
         await deployment.save(update_fields=["image_tag", "updated_at"])
@@ -136,7 +144,8 @@ class Pipeline:
             return False
         await tracker.enter(Stage.BUILDING_IMAGE, f"Reusing image {source} (no build needed)")
         if not await self.engine.image_exists(source):
-            tracker.log(f"Image {source} was pruned; rebuilding commit {deployment.commit_hash}")
+            again = "pulling" if app.image else "rebuilding commit"
+            tracker.log(f"Image {source} was pruned; {again} {deployment.commit_hash}")
             return False
         await self.engine.tag_image(source, tag)
         await tracker.finish_stage("Image ready")
@@ -164,6 +173,23 @@ class Pipeline:
         finally:
             await self.builder.clean(deployment)
 
+    async def _pull(self, app: App, deployment: Deployment, tracker: Tracker, tag: str) -> None:
+        """The image of an image or template app: pulled (progress in the log), its digest
+        recorded as the deployment's commit_hash."""
+        deployment.image_ref = deployment.image_ref or app.image
+        await tracker.enter(Stage.BUILDING_IMAGE, f"Pulling image {deployment.image_ref}...")
+
+        async def on_line(line: str) -> None:
+            tracker.log(line)
+
+        digest = await self.puller.fetch(app, deployment, tag, on_line, tracker.step)
+        deployment.commit_hash = digest
+        deployment.commit_message = deployment.commit_message or deployment.image_ref
+        await deployment.save(
+            update_fields=["commit_hash", "commit_message", "image_ref", "updated_at"]
+        )
+        await tracker.finish_stage("Image ready")
+
     async def _activate(
         self, app: App, deployment: Deployment, previous: Deployment | None
     ) -> None:
@@ -178,6 +204,10 @@ class Pipeline:
             if app.container_stopped:
                 app.container_stopped = False
                 await app.save(update_fields=["container_stopped", "updated_at"])
+            if app.image and deployment.image_ref and deployment.image_ref != app.image:
+                # The reference the app runs now is the one later deploys and polls follow.
+                app.image = deployment.image_ref
+                await app.save(update_fields=["image", "updated_at"])
         await self.swapper.activated(app.id)
         if previous is not None:
             try:

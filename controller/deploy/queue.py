@@ -53,6 +53,7 @@ async def enqueue(
     *,
     rolled_back_from: int | None = None,
     image_tag: str = "",
+    image_ref: str = "",
 ) -> Deployment:
     """Append a pending deployment; its deployment_number is the app's next one."""
     async with in_transaction():
@@ -69,6 +70,7 @@ async def enqueue(
             triggered_by=triggered_by,
             rolled_back_from=rolled_back_from,
             image_tag=image_tag,
+            image_ref=image_ref,
         )
 
 
@@ -82,6 +84,7 @@ class NewDeployment:
     rolled_back_from: int | None = None
     image_tag: str = ""
     requested_by: str = ""
+    image_ref: str = ""  # image apps: the reference to pull
 
 
 async def enqueue_many(wanted: Sequence[NewDeployment]) -> list[Enqueued]:
@@ -126,6 +129,8 @@ async def enqueue_many(wanted: Sequence[NewDeployment]) -> list[Enqueued]:
             row["image_tag"] = item.image_tag
         if item.requested_by:
             row["requested_by"] = item.requested_by
+        if item.image_ref:
+            row["image_ref"] = item.image_ref
         rows.append(row)
     await insert_rows(Deployment, rows)
     # A many-row insert does not read back primary keys; (app_id, deployment_number) is unique.
@@ -227,6 +232,7 @@ async def requeue_if_newest(deployment: Deployment) -> Deployment | None:
         deployment.triggered_by,
         rolled_back_from=deployment.rolled_back_from,
         image_tag=deployment.image_tag if deployment.triggered_by is Trigger.ROLLBACK else "",
+        image_ref=deployment.image_ref,
     )
 
 

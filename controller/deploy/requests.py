@@ -30,8 +30,9 @@ from controller.deploy.queue import (
     superseded_reason,
 )
 from controller.deploy.rollback import rollback_plan
-from controller.errors import FogbankError, NotFound
+from controller.errors import FogbankError, NotFound, ValidationFailed
 from controller.notify.notices import Notices
+from controller.runtime.reference import parse as parse_reference
 from controller.source.mirror import GitSync
 from controller.store.models import IN_FLIGHT, App, Deployment, Status, Trigger
 from controller.telemetry.metrics import Metrics
@@ -44,7 +45,9 @@ AUTOMATIC = (Trigger.WEBHOOK, Trigger.POLL)
 @dataclass(frozen=True)
 class DeploymentRequest:
     """What a caller asks for. `commit` None (manual only) means the branch head, named now;
-    a rollback names the earlier deployment to return to in `rollback_to`."""
+    a rollback names the earlier deployment to return to in `rollback_to`. For an image app,
+    `image` is the reference to deploy (default: the app's), and `commit` its digest when
+    known (a poll)."""
 
     app_id: int
     trigger: Trigger
@@ -52,6 +55,7 @@ class DeploymentRequest:
     rollback_to: int | None = None
     requested_by: str = ""  # the user of a manual deploy or rollback
     allow_unreachable: bool = False  # a manual commit on no branch (an admin's choice)
+    image: str | None = None
 
 
 @dataclass(frozen=True)
@@ -204,12 +208,25 @@ class RequestDoor:
         if not known:
             raise NotFound(f"app {request.app_id} does not exist", code="APP_NOT_FOUND")
         if request.trigger in AUTOMATIC and request.commit is not None:
-            return NewDeployment(request.app_id, request.commit, request.trigger)
+            image = request.image or ""
+            return NewDeployment(request.app_id, request.commit, request.trigger, image_ref=image)
         app = await App.get(id=request.app_id)
         if request.trigger is Trigger.ROLLBACK:
             if request.rollback_to is None:
                 raise ValueError("a rollback request names the deployment to return to")
             return await rollback_plan(app, request.rollback_to)
+        if app.image:
+            # The pull names the digest (and fails there, with the registry's reason).
+            ref = request.image or app.image
+            try:
+                parse_reference(ref)
+            except ValueError as exc:
+                raise ValidationFailed(f"image: {exc}") from exc
+            return NewDeployment(app.id, CommitRef("", ref), request.trigger, image_ref=ref)
+        if request.image is not None:
+            raise ValidationFailed(
+                f"image: app '{app.name}' builds from its repository; only image apps take one"
+            )
         commit = request.commit
         if commit is None and request.trigger is Trigger.MANUAL:
             # The branch head is named by asking the remote, not by fetching it: the add answers
@@ -231,7 +248,7 @@ class RequestDoor:
         if control is None or control.deployment_id >= newest.id or control.switched:
             return
         reason = superseded_reason(newest.deployment_number)
-        if item.triggered_by not in AUTOMATIC:
+        if item.triggered_by not in AUTOMATIC or item.image_ref:
             control.request_stop(reason)
             return
         if control.commit_hash == item.commit.sha:

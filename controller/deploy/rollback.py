@@ -1,5 +1,5 @@
 """Rollback: a new deployment that returns an app to an earlier successful one, reusing its
-retained image (rebuilt from the commit when the image was pruned)."""
+retained image (rebuilt from the commit, or pulled by its digest, when the image was pruned)."""
 
 from __future__ import annotations
 
@@ -36,4 +36,5 @@ async def rollback_plan(app: App, target_id: int) -> NewDeployment:
         Trigger.ROLLBACK,
         rolled_back_from=active.id if active else None,
         image_tag=target.image_tag,
+        image_ref=target.image_ref,  # with the target's digest as its commit: pulled exactly
     )

@@ -25,6 +25,8 @@ async def stale_reason(git: Ancestry, app: App, deployment: Deployment) -> str |
     """Why `deployment` must not run because a newer commit is already active, or None."""
     if deployment.triggered_by not in AUTOMATIC_TRIGGERS or not deployment.commit_hash:
         return None
+    if not app.git_repository:
+        return None  # an image's digests have no order; a poll deploys what the tag names now
     active = (
         await Deployment.filter(app_id=app.id, is_active=True).exclude(id=deployment.id).first()
     )

@@ -1,6 +1,6 @@
 """Creating and starting a container the one way fogbank runs apps: published on loopback only,
 unable to gain privileges or open raw sockets, with a bounded number of processes, and on the
-network it is given (the app's own, by default)."""
+network it is given (the app's own, by default) and the ones it joins (a database's)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,9 @@ class ContainerSpec:
     volumes: dict[str, str] | None = None  # volume name -> path in the container
     network: str | None = None  # None: Docker's default bridge
     pids_limit: int | None = None  # None: unlimited
+    joined: dict[str, list[str]] | None = None  # more networks: name -> aliases on it
+    healthcheck: dict[str, Any] | None = None  # Docker's form; None: the image's own
+    command: list[str] | None = None  # None: the image's own
 
 
 def create_and_start(client: docker.DockerClient, spec: ContainerSpec) -> ContainerState:
@@ -49,6 +52,7 @@ def create_and_start(client: docker.DockerClient, spec: ContainerSpec) -> Contai
     binds = {name: {"bind": path, "mode": "rw"} for name, path in (spec.volumes or {}).items()}
     container = client.containers.create(
         spec.image,
+        spec.command or None,
         name=spec.name,
         environment=spec.env,
         labels=spec.labels,
@@ -61,12 +65,15 @@ def create_and_start(client: docker.DockerClient, spec: ContainerSpec) -> Contai
         security_opt=[NO_NEW_PRIVILEGES],
         cap_drop=list(DROPPED_CAPABILITIES),
         pids_limit=spec.pids_limit,
+        healthcheck=spec.healthcheck,
         # A tiny init as PID 1 forwards SIGTERM and reaps zombies, so an app that never
         # installed a signal handler still stops at once instead of after the grace.
         init=True,
         detach=True,
     )
     try:
+        for network, aliases in (spec.joined or {}).items():
+            client.api.connect_container_to_network(str(container.id), network, aliases=aliases)
         container.start()
     except BaseException:
         with contextlib.suppress(docker.errors.APIError):

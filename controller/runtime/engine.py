@@ -26,7 +26,7 @@ T = TypeVar("T")
 
 LOOPBACK = create.LOOPBACK
 _REASON_MAX_CHARS = 300
-_REQUIRED: Any = object()  # marks "no value for NotFound" in Engine._call
+_REQUIRED: Any = object()  # marks "no value for NotFound" in Engine.call
 
 
 class Engine:
@@ -79,7 +79,7 @@ class Engine:
 
     async def image_id(self, ref: str) -> str:
         """The id of a local image."""
-        return await self._call(
+        return await self.call(
             f"cannot inspect image {ref}", lambda client: str(client.images.get(ref).id)
         )
 
@@ -98,9 +98,13 @@ class Engine:
         volumes: dict[str, str] | None = None,
         network: str | None = None,
         pids_limit: int | None = None,
+        joined: dict[str, list[str]] | None = None,
+        healthcheck: dict[str, Any] | None = None,
+        command: list[str] | None = None,
     ) -> ContainerState:
         """Create and start a container publishing `container_port` on 127.0.0.1:`host_port`,
-        hardened as controller/runtime/create.py says."""
+        hardened as controller/runtime/create.py says, on `network` and joined to `joined`
+        (network name -> aliases) too."""
         spec = ContainerSpec(
             name=name,
             image=image,
@@ -114,20 +118,23 @@ class Engine:
             volumes=volumes,
             network=network,
             pids_limit=pids_limit,
+            joined=joined,
+            healthcheck=healthcheck,
+            command=command,
         )
-        return await self._call(
+        return await self.call(
             f"cannot start container {name}", lambda client: create_and_start(client, spec)
         )
 
     async def ensure_network(self, name: str, labels: dict[str, str]) -> None:
         """The bridge network `name` exists (controller/runtime/networks.py)."""
-        await self._call(
+        await self.call(
             f"cannot create network {name}", lambda client: networks.ensure(client, name, labels)
         )
 
     async def remove_network(self, name: str) -> None:
         """Remove the network `name`; a missing one is already removed."""
-        await self._call(
+        await self.call(
             f"cannot remove network {name}",
             lambda client: networks.remove(client, name),
             missing=None,
@@ -135,7 +142,7 @@ class Engine:
 
     async def inspect(self, container_id_or_name: str) -> ContainerState | None:
         """The container's state, or None when it does not exist."""
-        return await self._call(
+        return await self.call(
             f"cannot inspect container {container_id_or_name}",
             lambda client: container_state(client.containers.get(container_id_or_name).attrs),
             missing=None,
@@ -143,7 +150,7 @@ class Engine:
 
     async def logs(self, container_id: str, tail: int = 100) -> list[str]:
         """The last `tail` lines of stdout and stderr."""
-        raw = await self._call(
+        raw = await self.call(
             f"cannot read the logs of {container_id}",
             lambda client: client.api.logs(container_id, stdout=True, stderr=True, tail=tail),
         )
@@ -151,13 +158,13 @@ class Engine:
 
     async def start(self, container_id: str) -> None:
         """Start a stopped container."""
-        await self._call(
+        await self.call(
             f"cannot start container {container_id}", lambda client: client.api.start(container_id)
         )
 
     async def stop(self, container_id: str, timeout_seconds: int = 10) -> None:
         """SIGTERM, then SIGKILL after the grace period; a missing container counts as stopped."""
-        await self._call(
+        await self.call(
             f"cannot stop container {container_id}",
             lambda client: client.api.stop(container_id, timeout=timeout_seconds),
             missing=None,
@@ -165,7 +172,7 @@ class Engine:
 
     async def remove_container(self, container_id: str) -> None:
         """Remove a container, running or not; a missing one is already removed."""
-        await self._call(
+        await self.call(
             f"cannot remove container {container_id}",
             lambda client: client.api.remove_container(container_id, force=True),
             missing=None,
@@ -180,11 +187,11 @@ class Engine:
             )
             return [container_state(container.attrs) for container in found]
 
-        return await self._call("cannot list containers", find)
+        return await self.call("cannot list containers", find)
 
     async def image_exists(self, tag: str) -> bool:
         """Whether an image with this tag or id is present locally."""
-        return await self._call(
+        return await self.call(
             f"cannot inspect image {tag}",
             lambda client: bool(client.images.get(tag)),
             missing=False,
@@ -197,12 +204,12 @@ class Engine:
             found = client.images.list(filters=_label_filter(labels))
             return [(str(image.id), list(image.tags), dict(image.labels or {})) for image in found]
 
-        return await self._call("cannot list images", find)
+        return await self.call("cannot list images", find)
 
     async def prune_dangling(self, labels: dict[str, str]) -> None:
         """Remove untagged leftovers carrying these labels (steps of a build cut short)."""
         label_filter = [f"{key}={value}" for key, value in labels.items()]
-        await self._call(
+        await self.call(
             "cannot prune dangling images",
             lambda client: client.images.prune(filters={"dangling": True, "label": label_filter}),
         )
@@ -210,14 +217,14 @@ class Engine:
     async def tag_image(self, source: str, target: str) -> None:
         """Give image `source` the extra tag `target` (repository:tag)."""
         repository, _, tag = target.rpartition(":")
-        await self._call(
+        await self.call(
             f"cannot tag image {source} as {target}",
             lambda client: client.images.get(source).tag(repository, tag),
         )
 
     async def remove_image(self, ref: str) -> None:
         """Remove an image by tag or id; a missing one is already removed."""
-        await self._call(
+        await self.call(
             f"cannot remove image {ref}",
             lambda client: client.images.remove(ref, force=True),
             missing=None,
@@ -241,10 +248,11 @@ class Engine:
                 self._client.api.hooks["response"].append(self._capture.hook)
             return self._client
 
-    async def _call(
+    async def call(
         self, action: str, work: Callable[[docker.DockerClient], T], missing: T = _REQUIRED
     ) -> T:
-        """Run `work` in a thread; NotFound gives `missing` when one is given."""
+        """Run `work(client)` in a thread, errors as EngineError ("<action>: <reason>"); NotFound
+        gives `missing` when one is given. The feature modules of runtime/ use it too."""
         client = await self._docker()
         try:
             return await asyncio.to_thread(work, client)

@@ -57,12 +57,13 @@ async def wait_healthy(
     *,
     host_port: int,
     http_path: str | None,
+    command: bool = False,
     deadline_seconds: float,
     interval_seconds: float,
     on_attempt: Callable[[int, str], Awaitable[None]],
 ) -> None:
-    """Return once the container answers; raise HealthCheckFailed at the deadline or when the
-    container stops running."""
+    """Return once the container answers (or, with `command`, once Docker reports its health
+    command passed); raise HealthCheckFailed at the deadline or when it stops running."""
     started = time.monotonic()
     attempt = 0
     while True:
@@ -72,7 +73,9 @@ async def wait_healthy(
             code = "unknown" if state is None else state.exit_code
             raise HealthCheckFailed(f"container exited before becoming healthy (exit code {code})")
         per_try = max(0.2, min(interval_seconds * 2, 5.0))
-        if http_path is not None:
+        if command:
+            reason = None if state.health == "healthy" else f"health command: {state.health}"
+        elif http_path is not None:
             reason = await probe_http(host_port, http_path, per_try)
         else:
             reason = await probe_tcp(host_port, per_try)
@@ -81,9 +84,13 @@ async def wait_healthy(
         elapsed = time.monotonic() - started
         await on_attempt(attempt, reason)
         if elapsed >= deadline_seconds:
-            target = f"GET {http_path}" if http_path is not None else "TCP connect"
+            if command:
+                target = "the health command"
+            else:
+                probe = f"GET {http_path}" if http_path is not None else "TCP connect"
+                target = f"{probe} on port {host_port}"
             raise HealthCheckFailed(
-                f"health check failed: {target} on port {host_port} did not succeed within "
+                f"health check failed: {target} did not succeed within "
                 f"{deadline_seconds:g} s (last: {reason})"
             )
         await asyncio.sleep(interval_seconds)

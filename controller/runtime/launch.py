@@ -7,22 +7,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from controller.config import RuntimeSettings
+from controller.runtime import networks, volumes
 from controller.runtime.engine import Engine
 from controller.runtime.health import HealthCheckFailed, wait_healthy
-from controller.runtime.naming import (
-    app_labels,
-    app_network,
-    container_name,
-    data_volume,
-    image_tag,
-    labels,
-)
+from controller.runtime.naming import app_labels, app_network, container_name, image_tag, labels
 from controller.runtime.state import ContainerState
 from controller.store.models import App, AppType, Deployment, EnvVar
 
 OnAttempt = Callable[[int, str], Awaitable[None]]
+SECOND_NS = 1_000_000_000
 
 
 async def launch(
@@ -33,7 +29,9 @@ async def launch(
     runtime: RuntimeSettings,
 ) -> ContainerState:
     """Create and start the deployment's container and record where it listens. Web apps are
-    published on an ephemeral loopback port behind the edge; others on their public port."""
+    published on an ephemeral loopback port behind the edge; others on their public port. The
+    app's volumes are mounted, and a database joins its own database network (a linked app
+    joins it too)."""
     network = app_network(app.name) if runtime.network_per_app else None
     if network is not None:
         await engine.ensure_network(network, app_labels(app.name))
@@ -47,14 +45,35 @@ async def launch(
         restart_policy=app.restart_policy,
         memory_bytes=app.memory_limit_mb * 1024 * 1024 if app.memory_limit_mb else None,
         nano_cpus=int(app.cpu_limit * 1e9) if app.cpu_limit else None,
-        volumes={data_volume(app): "/data"} if app.app_type is AppType.DATABASE else None,
+        volumes=await volumes.ensure(engine, app),
         network=network,
         pids_limit=runtime.pids_limit or None,
+        joined=await _networks(engine, app),
+        healthcheck=_healthcheck(app.health_command),
+        command=app.command,
     )
     deployment.container_id = container.id
     deployment.host_port = container.host_port
     await deployment.save(update_fields=["container_id", "host_port", "updated_at"])
     return container
+
+
+async def _networks(engine: Engine, app: App) -> dict[str, list[str]]:
+    joined: dict[str, list[str]] = {}
+    if app.app_type is AppType.DATABASE:
+        joined[await networks.ensure_database(engine, app.name)] = [app.name]
+    if app.linked_database_id is not None:
+        database = await App.get_or_none(id=app.linked_database_id)
+        if database is not None:
+            joined[await networks.ensure_database(engine, database.name)] = []
+    return joined
+
+
+def _healthcheck(command: list[str]) -> dict[str, Any] | None:
+    """Docker's form of the app's health command: run every second, 5 s each at most."""
+    if not command:
+        return None
+    return {"test": ["CMD", *command], "interval": SECOND_NS, "timeout": 5 * SECOND_NS}
 
 
 def health_path(app: App) -> str | None:
@@ -78,6 +97,7 @@ async def wait_until_healthy(
         container.id,
         host_port=container.host_port,
         http_path=health_path(app),
+        command=bool(app.health_command),
         deadline_seconds=float(app.health_timeout_seconds),
         interval_seconds=interval_seconds,
         on_attempt=on_attempt,

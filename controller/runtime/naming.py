@@ -41,10 +41,22 @@ def deployment_of(object_labels: dict[str, str]) -> int:
     return int(value) if value.isdigit() else 0
 
 
+def volume_name(app_name: str, volume: str) -> str:
+    """The Docker volume behind an app's volume `volume` (kept across deploys; a new app of the
+    same name finds it again)."""
+    return f"fogbank-{app_name}-{volume}"
+
+
 def data_volume(app: App) -> str:
-    return f"fogbank-{app.name}-data"
+    return volume_name(app.name, "data")
 
 
 def app_network(app_name: str) -> str:
     """The app's own Docker network (labelled with app_labels)."""
     return f"fogbank-net-{app_name}"
+
+
+def database_network(app_name: str) -> str:
+    """The network a database app's containers join (under the app's name) and its linked apps
+    reach it on (a prefix of its own: no app's own network can have its name)."""
+    return f"fogbank-db-{app_name}"

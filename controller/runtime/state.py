@@ -17,6 +17,9 @@ class ContainerState:
     host_port: int | None
     image: str  # the reference the container was created from (Config.Image)
     labels: dict[str, str]
+    # Docker's health status when the container has a health command ("starting", "healthy",
+    # "unhealthy"), else "".
+    health: str = ""
 
 
 def container_state(attrs: dict[str, Any], container_port: int | None = None) -> ContainerState:
@@ -33,6 +36,7 @@ def container_state(attrs: dict[str, Any], container_port: int | None = None) ->
         host_port=host_port_of(attrs, container_port),
         image=str(config.get("Image", "")),
         labels={str(k): str(v) for k, v in (config.get("Labels") or {}).items()},
+        health=str((state.get("Health") or {}).get("Status", "")),
     )
 
 

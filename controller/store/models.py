@@ -98,6 +98,19 @@ class App(models.Model):
     container_stopped = fields.BooleanField(default=False, db_default=False)
     # Last deployment_number handed out; bumped atomically by queue.enqueue.
     deployment_counter = fields.IntField(default=0)
+    # Image apps (and template apps): the reference deployed instead of a repository build.
+    image = fields.CharField(max_length=1024, default="", db_default="")
+    # Credentials for the image's registry; write-only (never answered), masked in logs.
+    registry_username = fields.CharField(max_length=255, default="", db_default="")
+    registry_password = fields.TextField(default="", db_default="")
+    # [{"name", "mount_path"}]: named Docker volumes owned by the app, kept across deploys.
+    volumes = fields.JSONField[list[dict[str, str]]](default=list, db_default="[]")
+    # A command run in the container as its health check (argv), instead of a TCP/HTTP probe.
+    health_command = fields.JSONField[list[str]](default=list, db_default="[]")
+    # The container's command (argv) instead of the image's; set by templates only.
+    command = fields.JSONField[list[str]](default=list, db_default="[]")
+    # The database app whose connection this app receives as env vars (linkDatabase).
+    linked_database_id = fields.IntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -139,7 +152,8 @@ class Deployment(models.Model):
         "models.App", related_name="deployments", on_delete=fields.CASCADE
     )
     deployment_number = fields.IntField()
-    commit_hash = fields.CharField(max_length=40, default="")
+    # A git commit (40 hex), or for image deployments the image digest ("sha256:" + 64 hex).
+    commit_hash = fields.CharField(max_length=80, default="")
     commit_message = fields.TextField(default="")
     commit_author = fields.CharField(max_length=512, default="")
     triggered_by = fields.CharEnumField(Trigger, max_length=16, default=Trigger.MANUAL)
@@ -148,6 +162,8 @@ class Deployment(models.Model):
     progress = fields.IntField(default=0)
     error_message = fields.TextField(default="")
     image_tag = fields.CharField(max_length=255, default="")
+    # Image deployments: the reference asked for (registry/repository:tag); "" for git builds.
+    image_ref = fields.CharField(max_length=1024, default="", db_default="")
     container_id = fields.CharField(max_length=128, default="")
     # The loopback port the container's app port is published on (the edge's upstream).
     host_port = fields.IntField(null=True)
@@ -206,6 +222,19 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         table = "webhook_delivery"
+
+
+class RegistryCredential(models.Model):
+    """Credentials for one registry host, for every app without its own (password write-only)."""
+
+    id = fields.IntField(primary_key=True)
+    registry = fields.CharField(max_length=255, unique=True)
+    username = fields.CharField(max_length=255)
+    password = fields.TextField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "registry_credential"
 
 
 class User(models.Model):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from controller.build.image import ImageBuilder
+from controller.build.pull import ImagePuller
 from controller.deploy.inflight import RunRegistry
 from controller.edge.switchboard import Switchboard
 from controller.errors import FogbankError
@@ -52,6 +53,7 @@ class AppState:
 class DriftRepair:
     engine: Engine
     builder: ImageBuilder
+    puller: ImagePuller
     switchboard: Switchboard
     runs: RunRegistry
     events: AppEvents
@@ -133,12 +135,16 @@ class DriftRepair:
     async def _recreate(self, app: App, active: Deployment) -> ContainerState:
         envs = await EnvVar.filter(app_id=app.id)
         if not await self.engine.image_exists(active.image_tag):
-            self.events.record(app.name, f"image {active.image_tag} is missing: rebuilding")
+            again = "pulling it again" if app.image else "rebuilding"
+            self.events.record(app.name, f"image {active.image_tag} is missing: {again}")
 
-            async def ignore(_: str) -> None:
+            async def ignore(*_: object) -> None:
                 return None
 
-            await self.builder.rebuild(app, envs, active, ignore)
+            if app.image:  # exactly the digest it ran
+                await self.puller.fetch(app, active, active.image_tag, ignore, ignore)
+            else:
+                await self.builder.rebuild(app, envs, active, ignore)
         await self.engine.remove_container(active.container_id)  # a dead leftover of the name
 
         async def quiet(_: int, __: str) -> None:

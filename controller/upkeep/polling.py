@@ -1,6 +1,7 @@
-"""Git polling, the fallback when webhooks are missed: one APScheduler job per app with
+"""Polling, the fallback when webhooks are missed: one APScheduler job per app with
 `poll_interval_seconds > 0` asks the remote for the branch head (`git ls-remote`, nothing
-fetched) and enqueues a `poll` deployment when that commit was never asked for.
+fetched), or the registry for the digest of an image app's tag (upkeep/image_poll.py), and
+enqueues a `poll` deployment when that commit or digest was never asked for.
 
 A sync job (at start, then every SYNC_SECONDS) keeps the per-app jobs in step with the apps
 table. Each poll is delayed by a random jitter so apps with one interval don't poll in lockstep.
@@ -18,8 +19,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 from controller.deploy.queue import CommitRef
 from controller.deploy.requests import DeploymentRequest, Outcome, RequestFn
 from controller.errors import FogbankError, ValidationFailed
+from controller.runtime.engine import Engine
 from controller.source.mirror import GitSync
 from controller.store.models import App, Deployment, Trigger
+from controller.upkeep.image_poll import poll_image
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,8 @@ def needs_deploy(remote_head: str, known: Collection[str]) -> bool:
 
 
 async def known_commits(app_id: int) -> set[str]:
-    """The commits a poll must not enqueue again: the active one and the newest requested.
+    """The commits (or digests) a poll must not enqueue again: the active one and the newest
+    requested.
 
     "Newest requested" is the newest deployment that is not a rollback, whatever its status:
     a failed or stopped head is not retried every interval, and a rollback is not undone by
@@ -67,15 +71,24 @@ async def known_commits(app_id: int) -> set[str]:
 
 
 def should_poll(app: App) -> bool:
-    """Polling is on for auto-deploy apps with a repository and an interval above 0."""
-    return app.poll_interval_seconds > 0 and app.auto_deploy and bool(app.git_repository)
+    """Polling is on for auto-deploy apps with a repository or an image and an interval
+    above 0."""
+    source = bool(app.git_repository) or bool(app.image)
+    return app.poll_interval_seconds > 0 and app.auto_deploy and source
 
 
-async def poll_app(git: GitSync, app_id: int, request: RequestFn) -> Outcome | None:
-    """Ask the remote for the app's branch head; request a poll deployment when it is new."""
+async def poll_app(
+    git: GitSync, app_id: int, request: RequestFn, *, engine: Engine | None = None
+) -> Outcome | None:
+    """Ask the remote for the app's branch head (the registry for its image's digest); request
+    a poll deployment when it is new."""
     app = await App.get_or_none(id=app_id)
     if app is None or not should_poll(app):
         return None
+    if app.image:
+        if engine is None:
+            return None
+        return await poll_image(engine, app, await known_commits(app.id), request)
     head = await git.remote_head(git.remote_of(app), app.git_branch)
     if not needs_deploy(head, await known_commits(app.id)):
         return None
@@ -89,8 +102,9 @@ async def poll_app(git: GitSync, app_id: int, request: RequestFn) -> Outcome | N
 class Poller:
     """Owns the per-app poll jobs of one scheduler."""
 
-    def __init__(self, git: GitSync, request: RequestFn) -> None:
+    def __init__(self, git: GitSync, request: RequestFn, engine: Engine | None = None) -> None:
         self._git = git
+        self._engine = engine
         self._request = request
         self._scheduler: AsyncIOScheduler | None = None
         self._intervals: dict[int, int] = {}  # app id -> interval its job runs at
@@ -136,7 +150,7 @@ class Poller:
     async def poll(self, app_id: int) -> Outcome | None:
         """One scheduled poll; a git failure is logged and retried at the next interval."""
         try:
-            return await poll_app(self._git, app_id, self._request)
+            return await poll_app(self._git, app_id, self._request, engine=self._engine)
         except FogbankError as exc:
             log.warning("polling app %s failed: %s", app_id, exc.message)
             return None
