@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -34,6 +35,7 @@ from tests.support.deployed import DeployedWebApp, deploy_web_app
 from tests.support.docker_objects import remove_app_objects, remove_run_objects, run_images
 from tests.support.engine import Scratch, build_httpd_image
 from tests.support.ports import free_port
+from tests.support.registry import Registry, start_registry
 from tests.support.repos import BUSYBOX, GitRepo, make_web_repo
 from tests.support.server import prepare_server
 
@@ -56,6 +58,8 @@ SLOW_FIXTURES = frozenset(
         "build_run_id",
         "dashboard",
         "browser",
+        "registry",
+        "auth_registry",
     }
 )
 
@@ -228,3 +232,21 @@ def browser() -> Iterator[Browser]:
             yield found
         finally:
             found.close()
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """A real registry (Debian's docker-registry) on a free loopback port, for the session."""
+    found = start_registry(tmp_path_factory.mktemp("registry"))
+    yield found
+    found.stop()
+
+
+@pytest.fixture(scope="session")
+def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """A second registry whose every request needs the user `ci` and its password."""
+    found = start_registry(
+        tmp_path_factory.mktemp("auth-registry"), users={"ci": secrets.token_urlsafe(16)}
+    )
+    yield found
+    found.stop()

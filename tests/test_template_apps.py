@@ -1,0 +1,166 @@
+"""Database apps from service templates on a real Docker engine and a real registry (Debian's
+docker-registry on loopback): created without a repository, deployed through the seed's
+`POST /api/deployment/add`, the pull in the log, stop-first, the data directory kept across
+redeploys and an upgrade, the generated password in no answer, frame or log."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+
+import docker
+import pytest
+from quart import Quart
+from quart.testing import QuartClient
+
+from controller.config import Settings, TemplateSettings
+from controller.store.models import Deployment, EnvVar, Status
+from tests.support.api import assert_error, wait_terminal
+from tests.support.engine import Scratch
+from tests.support.images import PG_DATA, Api, run_in, stages, watch, write_catalogue
+from tests.support.ports import free_port
+from tests.support.registry import Registry, push_standin_db
+
+pytestmark = pytest.mark.slow
+
+# The seed documents these keys of the object POST /api/deployment/add answers.
+SEED_ADD_KEYS = {"id", "app_id", "commit_hash", "commit_message", "status", "stage", "progress"}
+TEMPLATES = {"postgres", "mysql", "mariadb", "redis", "mongodb"}
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path, registry: Registry, scratch: Scratch) -> Settings:
+    """The suite's settings, with the postgres template pointed at this run's stand-in."""
+    path = write_catalogue(tmp_path / "catalogue.toml", registry, scratch.run_id)
+    return replace(settings, templates=TemplateSettings(catalogue_file=str(path)))
+
+
+async def deploy(api: Api, app: Quart, app_id: int, **extra: str) -> tuple[Deployment, list[str]]:
+    """Add a deployment, watch its socket to the end; the row and the stages it reported."""
+    added = await api.ok("POST", "/api/deployment/add", {"appId": app_id, **extra})
+    assert set(added) >= SEED_ADD_KEYS and added["status"] == "pending"
+    frames = await watch(api, added["id"])
+    return await wait_terminal(app, added["id"]), stages(frames)
+
+
+async def test_a_template_database_deploys_and_keeps_its_data(
+    app: Quart,
+    client: QuartClient,
+    admin: dict[str, str],
+    registry: Registry,
+    scratch: Scratch,
+    app_name: str,
+    docker_client: docker.DockerClient,
+) -> None:
+    api = Api(client, admin)
+    digests = {
+        tag: await asyncio.to_thread(
+            push_standin_db, docker_client, registry, scratch.root, scratch.run_id, tag, PG_DATA
+        )
+        for tag in ("1", "2")
+    }
+    listed = await api.data("GET", "/api/templates")
+    assert {t["name"] for t in listed} >= TEMPLATES
+    postgres = next(t for t in listed if t["name"] == "postgres")
+    assert postgres["image"] == f"{registry.host}/{scratch.run_id}/postgres:1"
+    assert postgres["data_dir"] == PG_DATA and postgres["health_check"] == "command"
+
+    public_port = free_port()
+    created = await api.data(
+        "POST",
+        "/api/apps/create",
+        {"name": app_name, "appType": "database", "templateName": "postgres",
+         "publicPort": public_port},
+    )  # fmt: skip
+    assert created["git_repository"] == "" and created["port"] == 5432
+    assert created["volumes"] == [
+        {"name": "data", "mount_path": PG_DATA, "docker_volume": f"fogbank-{app_name}-data"}
+    ]
+    password = (await EnvVar.get(app_id=created["id"], key="POSTGRES_PASSWORD")).value
+    assert len(password) >= 24
+
+    first, first_stages = await deploy(api, app, created["id"])
+    assert first.status is Status.SUCCESS, first.error_message
+    # No repository: no cloning_repo; the pull is building_image; databases stop first.
+    assert first_stages == ["building_image", "stopping_old", "starting_new", "completed"]
+    assert first.commit_hash == digests["1"]
+    assert first.image_ref == first.commit_message == f"{registry.host}/{scratch.run_id}/postgres:1"
+    log = await api.ok("GET", f"/api/deployment/logs/{first.id}")
+    assert f"Pulling image {first.image_ref}" in log and "Cloning" not in log
+    assert f"Pulled {first.image_ref} at {digests['1']}" in log
+    assert "Pull complete" in log and "Health check passed" in log
+
+    # The stand-in answers on the public port (it echoes), and gets its data directory.
+    reader, writer = await asyncio.open_connection("127.0.0.1", public_port)
+    writer.write(b"ping\n")
+    assert await asyncio.wait_for(reader.readline(), 5) == b"ping\n"
+    writer.close()
+    run_in(docker_client, first.container_id, f"echo row-1 >> {PG_DATA}/rows")
+
+    for _ in range(3):
+        again, again_stages = await deploy(api, app, created["id"])
+        assert again.status is Status.SUCCESS, again.error_message
+        assert again_stages == ["building_image", "stopping_old", "starting_new", "completed"]
+    upgrade_ref = f"{registry.host}/{scratch.run_id}/postgres:2"
+    upgraded, _ = await deploy(api, app, created["id"], image=upgrade_ref)
+    assert upgraded.status is Status.SUCCESS, upgraded.error_message
+    assert (upgraded.commit_hash, upgraded.image_ref) == (digests["2"], upgrade_ref)
+    assert (await api.data("POST", "/api/apps/getById", {"appId": created["id"]}))[
+        "image"
+    ] == upgrade_ref
+    assert run_in(docker_client, upgraded.container_id, f"cat {PG_DATA}/rows") == "row-1\n"
+    boots = run_in(docker_client, upgraded.container_id, f"cat {PG_DATA}/boots").split()
+    assert boots == ["1", "1", "1", "1", "2"]
+    volumes = docker_client.volumes.list(filters={"label": f"fogbank.app={app_name}"})
+    assert [v.name for v in volumes] == [f"fogbank-{app_name}-data"]
+
+    # A release that prints its password and dies: failed at starting_new, the password masked
+    # in the container output copied to the log, the previous release started again.
+    await asyncio.to_thread(
+        push_standin_db, docker_client, registry, scratch.root, scratch.run_id, "leaky", PG_DATA,
+        leaky=True,
+    )  # fmt: skip
+    leaky, _ = await deploy(
+        api, app, created["id"], image=f"{registry.host}/{scratch.run_id}/postgres:leaky"
+    )
+    assert (leaky.status, leaky.stage) == (Status.FAILED, "starting_new")
+    leaky_log = await api.ok("GET", f"/api/deployment/logs/{leaky.id}")
+    assert "[container] starting with password ********" in leaky_log
+    assert docker_client.containers.get(upgraded.container_id).status == "running"
+
+    info = await api.data("POST", "/api/apps/connection", {"appId": created["id"]})
+    assert info["password"] == "********"
+    assert info["url"] == f"postgresql://postgres:********@{app_name}:5432/app"
+    assert (info["host"], info["port"], info["user"], info["database"]) == (
+        app_name, 5432, "postgres", "app",
+    )  # fmt: skip
+    envs = await api.data("POST", "/api/apps/envs/get", {"appId": created["id"]})
+    assert {e["key"]: e["value"] for e in envs}["POSTGRES_PASSWORD"] == "********"
+    await api.ok("POST", "/api/deployment/getByAppId", {"appId": created["id"]})
+    await api.ok("GET", "/api/apps/getAll")
+    for deployment in await Deployment.filter(app_id=created["id"]):
+        await api.ok("GET", f"/api/deployment/logs/{deployment.id}")
+    logs_dir = app.extensions["fogbank"].settings.logs_dir
+    on_disk = [p.read_text() for p in logs_dir.rglob("*.log")]
+    assert on_disk and api.answers
+    assert not [text for text in api.answers + on_disk if password in text]
+
+
+async def test_unknown_template_is_refused_naming_the_field(
+    app: Quart, client: QuartClient, admin: dict[str, str]
+) -> None:
+    response = await client.post(
+        "/api/apps/create",
+        json={"name": "nodb", "appType": "database", "templateName": "oracle"},
+        headers=admin,
+    )
+    body = await assert_error(response, 422)
+    assert body["message"].startswith("templateName 'oracle' is not in the catalogue")
+    web = await client.post(
+        "/api/apps/create",
+        json={"name": "nodb", "appType": "web", "templateName": "postgres"},
+        headers=admin,
+    )
+    assert "templateName" in (await assert_error(web, 422))["message"]
+    assert (await client.get("/api/apps/getAll", headers=admin)).status_code == 200
