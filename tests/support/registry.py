@@ -138,12 +138,17 @@ def push(
 
 
 def push_web(
-    client: docker.DockerClient, registry: Registry, root: Path, run_id: str, tag: str
+    client: docker.DockerClient,
+    registry: Registry,
+    root: Path,
+    run_id: str,
+    tag: str,
+    body: str = "",
 ) -> str:
-    """A web release `tag` (busybox httpd on 3000 answering "release <tag>"); its digest."""
-    context = build_context(
-        root, run_id, f"COPY www /www\nCMD {HTTPD}", {"www/index.html": f"release {tag}\n"}
-    )
+    """A web release `tag` (busybox httpd on 3000 answering `body`, "release <tag>" by
+    default) as <run>/web:<tag>; its digest."""
+    page = body or f"release {tag}\n"
+    context = build_context(root, run_id, f"COPY www /www\nCMD {HTTPD}", {"www/index.html": page})
     return push(client, registry, context, f"{run_id}/web", tag)
 
 
