@@ -42,7 +42,7 @@ from controller.source.mirror import GitSync
 from controller.store import datadir
 from controller.store.checkpoint import sqlite_path
 from controller.store.db import close_database, open_database
-from controller.store.models import App, Deployment, Domain, Status
+from controller.store.models import App, Deployment, Domain, RegistryCredential, Status
 from controller.telemetry.metrics import Metrics
 from controller.upkeep.drift import AppState, DriftRepair
 from controller.upkeep.polling import Poller
@@ -234,11 +234,11 @@ class Controller:
         """How to reach a database app (password masked)."""
         return await database.connection_info(app, self.templates)
 
-    async def add_registry(self, registry: str, username: str, password: str) -> dict[str, Any]:
-        """Global credentials for a registry host; the answer never holds the password."""
-        return registries.public(await registries.add(registry, username, password))
+    async def add_registry(self, registry: str, username: str, password: str) -> RegistryCredential:
+        """Global credentials for a registry host (the password is write-only)."""
+        return await registries.add(registry, username, password)
 
-    async def registry_list(self) -> list[dict[str, Any]]:
+    async def registry_list(self) -> list[RegistryCredential]:
         return await registries.listed()
 
     async def remove_registry(self, credential_id: int) -> None:

@@ -6,7 +6,6 @@ redeploys and an upgrade, the generated password in no answer, frame or log."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from pathlib import Path
 
 import docker
@@ -33,7 +32,7 @@ TEMPLATES = {"postgres", "mysql", "mariadb", "redis", "mongodb"}
 def settings(settings: Settings, tmp_path: Path, registry: Registry, scratch: Scratch) -> Settings:
     """The suite's settings, with the postgres template pointed at this run's stand-in."""
     path = write_catalogue(tmp_path / "catalogue.toml", registry, scratch.run_id)
-    return replace(settings, templates=TemplateSettings(catalogue_file=str(path)))
+    return settings.model_copy(update={"templates": TemplateSettings(catalogue_file=str(path))})
 
 
 async def deploy(api: Api, app: Quart, app_id: int, **extra: str) -> tuple[Deployment, list[str]]:

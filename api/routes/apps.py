@@ -11,8 +11,18 @@ from api.answers import app_rows, listing
 from api.documentation import errors
 from api.envelope import ok_body
 from api.guard import requires
-from api.schemas.apps import AppCreate, AppEventsRequest, AppOut, AppRef, AppState, AppUpdate
-from api.schemas.base import Deleted, Envelope
+from api.schemas.apps import (
+    AppCreate,
+    AppDelete,
+    AppDeleted,
+    AppEventsRequest,
+    AppOut,
+    AppRef,
+    AppState,
+    AppUpdate,
+    Connection,
+)
+from api.schemas.base import Envelope
 from api.services import controller
 from controller.errors import NotFound
 from controller.store.models import App, Role
@@ -72,7 +82,7 @@ async def get_all() -> Response:
 def _with_state(app: App) -> AppState:
     """The app with what the reconciler last saw: sync and health, reported separately."""
     state = controller().app_state(app.id)
-    fields = {name: getattr(app, name) for name in AppOut.model_fields}
+    fields = AppOut.model_validate(app).model_dump()
     return AppState.model_validate(
         {
             **fields,
@@ -111,10 +121,27 @@ async def update(data: Any) -> Answer:
 @blueprint.delete("/api/apps/delete")
 @requires(Role.ADMIN)
 @errors(404, 409, 503)
-@validate_request(AppRef)
-@validate_response(Envelope[Deleted])
-async def delete(data: AppRef) -> Answer:
-    """Delete an app with its containers, images, mirror and logs."""
+@validate_request(AppDelete)
+@validate_response(Envelope[AppDeleted])
+async def delete(data: AppDelete) -> Answer:
+    """Delete an app with its containers, images, mirror and logs; its volumes only when asked."""
     app = await find_app(data.app_id)
-    await controller().delete_app(app)
-    return ok_body(Deleted(id=data.app_id), "App deleted with its containers and images"), 200
+    names = await controller().delete_app(app, delete_volumes=data.delete_volumes)
+    gone = AppDeleted(
+        id=data.app_id,
+        volumes_kept=[] if data.delete_volumes else names,
+        volumes_removed=names if data.delete_volumes else [],
+    )
+    return ok_body(gone, "App deleted with its containers and images"), 200
+
+
+@blueprint.post("/api/apps/connection")
+@requires(Role.VIEWER)
+@errors(404, 409)
+@validate_request(AppRef)
+@validate_response(Envelope[Connection])
+async def connection(data: AppRef) -> Answer:
+    """How to reach a database app: host, port, user, database; the password masked."""
+    app = await find_app(data.app_id)
+    info = Connection.model_validate(await controller().connection_info(app))
+    return ok_body(info, "Connection info"), 200

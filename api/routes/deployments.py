@@ -55,7 +55,12 @@ async def add(data: DeploymentAdd) -> DeploymentOut:
     ref = CommitRef(data.commit_hash) if data.commit_hash is not None else None
     who = current_principal().user.username
     wanted = DeploymentRequest(
-        app.id, Trigger.MANUAL, ref, requested_by=who, allow_unreachable=data.allow_unreachable
+        app.id,
+        Trigger.MANUAL,
+        ref,
+        requested_by=who,
+        allow_unreachable=data.allow_unreachable,
+        image=data.image,
     )
     (outcome,) = await controller().request_deployments([wanted])
     return DeploymentOut.model_validate(await Deployment.get(id=outcome.id))

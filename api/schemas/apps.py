@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, Strict, field_serializer
+from pydantic import Field, Strict, field_serializer, model_validator
 from quart import current_app, has_app_context
 
 from api.schemas.base import AnswerModel, Id, QueryId, QueryModel, RequestModel, Timestamp, rule
 from api.schemas.derive import with_answer_fields, with_spec_fields
 from controller.apps import validation
-from controller.runtime import restart_policy
+from controller.events.deployment_logs import MASK
+from controller.runtime import restart_policy, volumes
+from controller.runtime.naming import volume_name
 from controller.store.models import App, AppType, UpdateOrder
 from controller.upkeep import polling
 from controller.upkeep.drift import Health, Sync
@@ -27,6 +29,24 @@ def _repository(url: str) -> str:
 
 def _relative(field: str) -> Any:
     return rule(lambda value: validation.relative_path(field, value))
+
+
+class VolumeIn(RequestModel):
+    """A named Docker volume the app owns, mounted at mountPath; kept across deploys."""
+
+    name: Annotated[str, Field(pattern=validation.VOLUME_NAME.pattern, examples=["uploads"])]
+    mount_path: Annotated[str, Field(pattern="^/", max_length=1024, examples=["/data/uploads"])]
+
+
+class VolumeOut(AnswerModel):
+    name: str
+    mount_path: str
+    docker_volume: str
+
+
+def _volumes(items: list[VolumeIn]) -> list[VolumeIn]:
+    validation.volumes([item.model_dump() for item in items])
+    return items
 
 
 class AppSpec(RequestModel):
@@ -97,6 +117,27 @@ class AppSpec(RequestModel):
     ]
     update_order: Annotated[UpdateOrder, Strict(False)]
     stabilization_seconds: Annotated[int, Field(ge=0, le=600)]
+    image: Annotated[
+        str,
+        rule(validation.image),
+        Field(
+            description="deploy this image instead of building a repository",
+            examples=["registry.example.com/team/api:1.4"],
+        ),
+    ]
+    registry_username: Annotated[str, Field(description="for the image's registry")]
+    registry_password: Annotated[
+        str, Field(description="write-only: stored, answered as ******** when set")
+    ]
+    volumes: Annotated[
+        list[VolumeIn],
+        Field(max_length=validation.MAX_VOLUMES, description="kept across deploys"),
+        rule(_volumes),
+    ]
+    link_database: Annotated[
+        Id | None,
+        Field(description="a database app whose connection this app gets as DATABASE_* env vars"),
+    ]
 
 
 @with_spec_fields(AppSpec, App, required=("name",))
@@ -133,12 +174,34 @@ class AppOut(AnswerModel):
         description="credentials were given in gitRepository (never shown; send the URL with "
         "new ones to replace them)"
     )
+    volumes: list[VolumeOut]
+    registry_password: str
+    link_database: int | None
+    health_command: list[str]
     created_at: Timestamp
     updated_at: Timestamp
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_app(cls, value: Any) -> Any:
+        """An App row: its volumes with their Docker names, and its link."""
+        if not isinstance(value, App):
+            return value
+        found = {name: getattr(value, name) for name in cls.model_fields if hasattr(value, name)}
+        found["volumes"] = [
+            {**v, "docker_volume": volume_name(value.name, v["name"])}
+            for v in volumes.declared(value)
+        ]
+        found["link_database"] = value.linked_database_id
+        return found
 
     @field_serializer("git_repository", check_fields=False)
     def _redacted(self, url: str) -> str:
         return validation.redact_url(url)
+
+    @field_serializer("registry_password")
+    def _masked(self, password: str) -> str:
+        return MASK if password else ""
 
 
 class AppState(AppOut):
@@ -177,3 +240,33 @@ class AppFeedQuery(QueryModel):
     token: str | None = Field(
         default=None, description="an API token, for clients that cannot set headers"
     )
+
+
+class AppDelete(RequestModel):
+    app_id: Id
+    delete_volumes: Annotated[
+        bool, Field(description="also remove its volumes (kept by default)")
+    ] = False
+
+
+class AppDeleted(AnswerModel):
+    """The app's volumes: kept (a new app of the same name finds them), or removed."""
+
+    id: int
+    volumes_kept: list[str]
+    volumes_removed: list[str]
+
+
+class Connection(AnswerModel):
+    """How to reach a database app; the password is never shown."""
+
+    app_id: int
+    template: str
+    host: str
+    port: int
+    user: str
+    database: str
+    password: str
+    url: str
+    public_address: str | None
+    env_prefix: str

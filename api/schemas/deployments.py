@@ -38,6 +38,7 @@ class DeploymentOut(AnswerModel):
     progress: Annotated[int, Field(ge=0, le=100)]
     error_message: str | None
     image_tag: str | None
+    image_ref: str | None
     container_id: str | None
     is_active: bool
     rolled_back_from: int | None
@@ -50,7 +51,7 @@ class DeploymentOut(AnswerModel):
 
 class DeploymentAdd(RequestModel):
     """Deploy the branch head, or the commit named (it must be on a branch of the repository,
-    unless an admin sets allowUnreachable)."""
+    unless an admin sets allowUnreachable); an image app its image, or the one named."""
 
     app_id: Id
     commit_hash: (
@@ -66,6 +67,14 @@ class DeploymentAdd(RequestModel):
         description="admins only: deploy commitHash (a full sha) even when no branch reaches it, "
         "e.g. a pull request's head",
     )
+    image: (
+        Annotated[
+            str,
+            rule(validation.image),
+            Field(max_length=1024, examples=["registry.example.com/team/api:1.5"]),
+        ]
+        | None
+    ) = None
 
 
 class DeploymentRef(RequestModel):

@@ -49,10 +49,16 @@ def with_spec_fields(
 
 def with_answer_fields(spec: type[RequestModel]) -> Callable[[type[A]], type[A]]:
     """Class decorator: the answer model gets the spec's fields with their plain types (an answer
-    is not re-validated against the request rules) beside its own (id, timestamps...)."""
+    is not re-validated against the request rules) beside its own (id, timestamps...). A spec
+    field the answer declares itself keeps the answer's shape (a write-only or computed one)."""
 
     def derive(model: type[A]) -> type[A]:
-        fields = {name: (plain(info.annotation), ...) for name, info in spec.model_fields.items()}
+        own = set(model.__annotations__)
+        fields = {
+            name: (plain(info.annotation), ...)
+            for name, info in spec.model_fields.items()
+            if name not in own
+        }
         return _subclass(model, fields)
 
     return derive
@@ -61,16 +67,19 @@ def with_answer_fields(spec: type[RequestModel]) -> Callable[[type[A]], type[A]]
 def _request_field(
     name: str, info: FieldInfo, table: type[Model], required: bool, defaults: bool
 ) -> FieldInfo:
-    column = table._meta.fields_map[name]
+    # A field with no column of its own (an action, such as linking to another app) has no
+    # column limit and no documented default.
+    column = table._meta.fields_map.get(name)
     metadata = list(info.metadata)
     limit = getattr(column, "max_length", None)
     if info.annotation is str and limit and not any(isinstance(m, MaxLen) for m in metadata):
         metadata.insert(0, MaxLen(limit))  # the column's limit, before the field's rules
-    documented = defaults and not callable(column.default)
-    documented = documented and (column.default is not None or column.null)
     default: Any = PydanticUndefined if required else None
-    if documented and not required:
-        default = column.default
+    documented = False
+    if column is not None and defaults and not callable(column.default):
+        documented = column.default is not None or column.null
+        if documented and not required:
+            default = column.default
     field = FieldInfo.merge_field_infos(info, default=default)
     field.metadata = metadata
     if default is None and not documented:

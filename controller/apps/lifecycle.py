@@ -25,7 +25,7 @@ from controller.store.models import IN_FLIGHT, App, AppType, Deployment, Domain,
 
 log = logging.getLogger(__name__)
 # The field that links an app to a database app (its id, or None to unlink).
-LINK = "linked_database_id"
+LINK = "link_database"
 
 
 async def create_app(fields: dict[str, Any], catalogue: Catalogue) -> App:
@@ -42,6 +42,8 @@ async def create_app(fields: dict[str, Any], catalogue: Catalogue) -> App:
         if fields.get("git_repository"):
             raise ValidationFailed("templateName: a template app has no gitRepository")
         fields, envs = database.from_template(template, fields)
+    if "volumes" in fields:
+        fields["volumes"] = validation.volumes(fields["volumes"])
     if fields.get("git_repository") and fields.get("image"):
         raise ValidationFailed("gitRepository and image: an app has one or the other")
     if not fields.get("git_repository") and not fields.get("image"):
@@ -83,9 +85,11 @@ async def update_app(app: App, fields: dict[str, Any], catalogue: Catalogue) -> 
         raise ValidationFailed(f"image: app '{app.name}' builds from its repository")
     if "git_repository" in fields and app.image:
         raise ValidationFailed(f"gitRepository: app '{app.name}' deploys an image")
-    if "volumes" in fields and app.template_name:
+    if "volumes" in fields and app.template_name:  # a template's data volume stays
         data = [v for v in app.volumes if v["name"] == "data"]
         fields["volumes"] = data + [v for v in fields["volumes"] if v["name"] != "data"]
+    if "volumes" in fields:
+        fields["volumes"] = validation.volumes(fields["volumes"])
     if "public_port" in fields:
         await _check_public_port(fields["public_port"], app.id)
     fields = _credentials_apart(fields, app)

@@ -3,14 +3,11 @@ app without its own, listed without their password, never answered with it."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from tortoise.exceptions import IntegrityError
 
 from controller.errors import Conflict, NotFound, ValidationFailed
 from controller.runtime.reference import parse
 from controller.store.models import RegistryCredential
-from controller.store.timefmt import iso
 
 
 def registry_host(value: str) -> str:
@@ -45,15 +42,5 @@ async def remove(credential_id: int) -> None:
         )
 
 
-def public(credential: RegistryCredential) -> dict[str, Any]:
-    """What may be shown: never the password."""
-    return {
-        "id": credential.id,
-        "registry": credential.registry,
-        "username": credential.username,
-        "created_at": iso(credential.created_at),
-    }
-
-
-async def listed() -> list[dict[str, Any]]:
-    return [public(c) for c in await RegistryCredential.all().order_by("registry")]
+async def listed() -> list[RegistryCredential]:
+    return await RegistryCredential.all().order_by("registry")

@@ -150,22 +150,20 @@ def image(value: str) -> str:
     return value
 
 
-def volumes(value: object) -> list[dict[str, str]]:
-    """`[{"name", "mountPath"}]` -> `[{"name", "mount_path"}]`: names and mount paths unique,
-    names as Docker volume names allow, mount paths absolute, normalised and not "/"."""
-    if not isinstance(value, list) or len(value) > MAX_VOLUMES:
-        raise ValidationFailed(f"volumes must be a list of at most {MAX_VOLUMES} volumes")
+def volumes(value: list[dict[str, str]]) -> list[dict[str, str]]:
+    """An app's volumes, `[{"name", "mount_path"}]`: names as Docker volume names allow, mount
+    paths absolute and normalised (not "/"), each name and path once."""
+    if len(value) > MAX_VOLUMES:
+        raise ValidationFailed(f"volumes: at most {MAX_VOLUMES}")
     checked: list[dict[str, str]] = []
     for index, item in enumerate(value):
-        where = f"volumes[{index}]"
-        if not isinstance(item, dict) or set(item) != {"name", "mountPath"}:
-            raise ValidationFailed(f'{where} must be {{"name": ..., "mountPath": ...}}')
-        name, path = item["name"], item["mountPath"]
-        if not isinstance(name, str) or not VOLUME_NAME.fullmatch(name):
+        name = item.get("name", "")
+        if not VOLUME_NAME.fullmatch(name):
             raise ValidationFailed(
-                f"{where}.name must be 1-63 lowercase letters, digits, '_', '.' or '-'"
+                f"volumes[{index}].name must be 1-63 lowercase letters, digits, '_', '.' or '-'"
             )
-        checked.append({"name": name, "mount_path": mount_path(f"{where}.mountPath", path)})
+        path = mount_path(f"volumes[{index}].mountPath", item.get("mount_path", ""))
+        checked.append({"name": name, "mount_path": path})
     for key, label in (("name", "name"), ("mount_path", "mountPath")):
         seen = [volume[key] for volume in checked]
         if len(set(seen)) != len(seen):
@@ -173,8 +171,8 @@ def volumes(value: object) -> list[dict[str, str]]:
     return checked
 
 
-def mount_path(field: str, value: object) -> str:
-    if not isinstance(value, str) or not value.startswith("/") or len(value) > 1024:
+def mount_path(field: str, value: str) -> str:
+    if not value.startswith("/") or len(value) > 1024:
         raise ValidationFailed(f"{field} must be an absolute path in the container")
     # ':' and ',' separate the parts of a Docker mount; '..' could leave the intended place.
     if any(ch in value for ch in ":,\x00\n\r") or ".." in value.split("/"):

@@ -86,6 +86,7 @@ def run_in(client: docker.DockerClient, container_id: str, script: str) -> str:
     code, output = client.containers.get(container_id).exec_run(
         ["/bin/busybox", "sh", "-c", script]
     )
+    assert isinstance(output, bytes)
     text = output.decode(errors="replace")
     assert code == 0, text
     return text
