@@ -6,6 +6,7 @@ redeploys and an upgrade, the generated password in no answer, frame or log."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -15,11 +16,13 @@ from quart.testing import QuartClient
 
 from controller.config import Settings, TemplateSettings
 from controller.store.models import Deployment, EnvVar, Status
-from tests.support.api import assert_error, wait_terminal
+from tests.support.api import assert_error, create_web_app, wait_terminal
+from tests.support.docker_objects import remove_app_objects
 from tests.support.engine import Scratch
 from tests.support.images import PG_DATA, Api, run_in, stages, watch, write_catalogue
 from tests.support.ports import free_port
 from tests.support.registry import Registry, push_standin_db
+from tests.support.repos import GitRepo
 
 pytestmark = pytest.mark.slow
 
@@ -163,3 +166,67 @@ async def test_unknown_template_is_refused_naming_the_field(
     )
     assert "templateName" in (await assert_error(web, 422))["message"]
     assert (await client.get("/api/apps/getAll", headers=admin)).status_code == 200
+
+
+@pytest.fixture
+def linked_names(app_name: str, docker_client: docker.DockerClient) -> Iterator[tuple[str, str]]:
+    """Names of a database app and of the app linked to it; their Docker objects are removed
+    afterwards."""
+    names = (f"{app_name}-db", f"{app_name}-web")
+    yield names
+    remove_app_objects(docker_client, list(names))
+
+
+async def test_a_linked_app_reaches_the_database_by_name(
+    app: Quart,
+    client: QuartClient,
+    admin: dict[str, str],
+    registry: Registry,
+    scratch: Scratch,
+    linked_names: tuple[str, str],
+    web_repo: GitRepo,
+    docker_client: docker.DockerClient,
+) -> None:
+    api = Api(client, admin)
+    db_name, web_name = linked_names
+    await asyncio.to_thread(
+        push_standin_db, docker_client, registry, scratch.root, scratch.run_id, "1", PG_DATA
+    )
+    database = await api.data(
+        "POST",
+        "/api/apps/create",
+        {"name": db_name, "appType": "database", "templateName": "postgres"},
+    )
+    db_deployment, _ = await deploy(api, app, database["id"])
+    assert db_deployment.status is Status.SUCCESS, db_deployment.error_message
+    password = (await EnvVar.get(app_id=database["id"], key="POSTGRES_PASSWORD")).value
+
+    web = await create_web_app(client, admin, web_name, web_repo, linkDatabase=database["id"])
+    assert web["link_database"] == database["id"]
+    envs = {e["key"]: e for e in await api.data("POST", "/api/apps/envs/get", {"appId": web["id"]})}
+    assert envs["DATABASE_HOST"]["value"] == db_name
+    assert envs["DATABASE_PORT"]["value"] == "5432"
+    for secret in ("DATABASE_PASSWORD", "DATABASE_URL"):
+        assert (envs[secret]["value"], envs[secret]["is_secret"]) == ("********", True)
+    web_deployment, _ = await deploy(api, app, web["id"])
+    assert web_deployment.status is Status.SUCCESS, web_deployment.error_message
+    container = docker_client.containers.get(web_deployment.container_id)
+    env = dict(item.split("=", 1) for item in container.attrs["Config"]["Env"])
+    assert env["DATABASE_PASSWORD"] == password
+    assert env["DATABASE_URL"] == f"postgresql://postgres:{password}@{db_name}:5432/app"
+    # Through the database's own network, by its name (the stand-in echoes).
+    echoed = run_in(
+        docker_client, web_deployment.container_id, f"echo hello | nc -w 3 {db_name} 5432"
+    )
+    assert echoed == "hello\n"
+
+    refused = await client.delete("/api/apps/delete", json={"appId": database["id"]}, headers=admin)
+    assert web_name in (await assert_error(refused, 409, "DATABASE_IN_USE"))["message"]
+    await api.ok("PUT", "/api/apps/update", {"appId": web["id"], "linkDatabase": None})
+    keys = {e["key"] for e in await api.data("POST", "/api/apps/envs/get", {"appId": web["id"]})}
+    assert not {key for key in keys if key.startswith("DATABASE_")}
+    await api.ok("DELETE", "/api/apps/delete", {"appId": web["id"]})
+    await api.ok("DELETE", "/api/apps/delete", {"appId": database["id"], "deleteVolumes": True})
+    assert not docker_client.networks.list(names=[f"fogbank-{db_name}-net"])
+    assert not docker_client.volumes.list(filters={"label": f"fogbank.app={db_name}"})
+    assert not [text for text in api.answers if password in text]

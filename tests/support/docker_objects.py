@@ -26,8 +26,9 @@ def _remove_container(container: Container) -> None:
 
 
 def remove_app_objects(client: docker.DockerClient, names: list[str]) -> None:
-    """Containers, images, networks and data volumes of these fogbank apps (labels
-    `fogbank.app=<name>`, volumes named `fogbank-<name>-...`); what is already gone is skipped."""
+    """Containers, images, networks and volumes of these fogbank apps (labels
+    `fogbank.app=<name>`, volumes named `fogbank-<name>-...`); what is already gone is
+    skipped."""
     for name in names:
         label: dict[str, str | list[str] | bool] = {"label": f"fogbank.app={name}"}
         for container in client.containers.list(all=True, filters=label, ignore_removed=True):
