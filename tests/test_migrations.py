@@ -9,7 +9,7 @@ from tortoise import Tortoise
 from tortoise.migrations.api import migrate
 
 from controller.store.db import close_database, open_database, tortoise_config
-from controller.store.models import App, Domain, EnvVar
+from controller.store.models import App, Deployment, Domain, EnvVar
 from controller.store.sealing import SealError
 from tests.support.sealing import fresh_sealer
 
@@ -92,6 +92,49 @@ async def test_secrets_stored_in_plain_text_are_sealed_by_the_upgrade(tmp_path: 
 
     with pytest.raises(SealError, match=r"security\.key_file"):
         await open_database(url, fresh_sealer())
+
+
+async def test_images_and_volumes_keep_the_rows_before_them(tmp_path: Path) -> None:
+    """0007 widens deployment.commit_hash (a table rebuild in SQLite): rows survive it, and older
+    apps read as having no image, no volumes and no link."""
+    url = f"sqlite://{tmp_path / 'before-images.db'}"
+    await migrate(config=tortoise_config(url), target="models.0005_deployment_commit_index")
+    connection = Tortoise.get_connection("default")
+    await connection.execute_query(
+        "INSERT INTO app (name, app_type, git_repository, git_branch, root_directory, "
+        "dockerfile_path, port, health_check_path, health_timeout_seconds, auto_deploy, "
+        "template_name, restart_policy, deployment_counter, created_at, updated_at) "
+        "VALUES ('olddb', 'database', 'https://e.com/r.git', 'main', '.', 'Dockerfile', 5432, "
+        "'/', 30, 1, '', 'unless-stopped', 1, '2025-01-01 00:00:00', '2025-01-01 00:00:00')"
+    )
+    await connection.execute_query(
+        "INSERT INTO deployment (app_id, deployment_number, commit_hash, commit_message, "
+        "commit_author, triggered_by, status, stage, progress, error_message, image_tag, "
+        "container_id, is_active, created_at, updated_at) VALUES (1, 1, ?, 'm', 'a', 'manual', "
+        "'success', 'completed', 100, '', 'fogbank/olddb:1', 'c1', 1, '2025-01-01 00:00:00', "
+        "'2025-01-01 00:00:00')",
+        ["a" * 40],
+    )
+    await Tortoise.close_connections()
+
+    await open_database(url, fresh_sealer())
+    try:
+        app = await App.get(name="olddb")
+        assert (app.image, app.volumes, app.health_command, app.linked_database_id) == (
+            "",
+            [],
+            [],
+            None,
+        )
+        old = await Deployment.get(app_id=app.id)
+        assert (old.commit_hash, old.image_ref, old.is_active) == ("a" * 40, "", True)
+        digest = "sha256:" + "b" * 64
+        await Deployment.create(
+            app_id=app.id, deployment_number=2, commit_hash=digest, image_ref="pg:16"
+        )
+        assert await Deployment.filter(commit_hash=digest).count() == 1
+    finally:
+        await close_database()
 
 
 async def connection_checkpoint() -> None:
