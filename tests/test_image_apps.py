@@ -63,7 +63,8 @@ async def test_tag_changes_under_load_and_rollback(
     assert created["git_repository"] == "" and created["image"] == f"{repository}:1"
     first = await deploy(api, app, created["id"])
     assert first.status is Status.SUCCESS, first.error_message
-    assert first.commit_hash == digests["1"]
+    assert first.image_digest == digests["1"]
+    assert first.commit_hash == digests["1"].removeprefix("sha256:")[:40]
     assert await fetch(port) == "release 1\n"
 
     async with SteadyLoad(f"http://127.0.0.1:{port}/", clients=10) as load:
@@ -77,7 +78,7 @@ async def test_tag_changes_under_load_and_rollback(
             frames = await watch(api, added["id"])
             done = await wait_terminal(app, added["id"])
             assert done.status is Status.SUCCESS, done.error_message
-            assert done.commit_hash == digests[tag]
+            assert done.image_digest == digests[tag]
             # start-first: the new container passed its health gate before the old one stopped
             assert stages(frames) == ["building_image", "starting_new", "stopping_old", "completed"]
         await asyncio.sleep(0.5)
@@ -87,14 +88,14 @@ async def test_tag_changes_under_load_and_rollback(
     assert await fetch(port) == "release 4\n"
 
     # Rollback to the deployment of tag 3: its digest, its retained image, no pull.
-    target = await Deployment.get(app_id=created["id"], commit_hash=digests["3"])
+    target = await Deployment.get(app_id=created["id"], image_digest=digests["3"])
     started = time.monotonic()
     rollback = await api.data("POST", "/api/deployment/rollback", {"deploymentId": target.id})
     back = await wait_terminal(app, rollback["id"])
     elapsed = time.monotonic() - started
     print(f"rollback to the previous digest: {elapsed:.1f} s (stabilizationSeconds 1)")
     assert back.status is Status.SUCCESS, back.error_message
-    assert (back.triggered_by, back.commit_hash) == (Trigger.ROLLBACK, digests["3"])
+    assert (back.triggered_by, back.image_digest) == (Trigger.ROLLBACK, digests["3"])
     assert back.image_ref == f"{repository}:3"
     assert await fetch(port) == "release 3\n"
     app_row = await api.data("POST", "/api/apps/getById", {"appId": created["id"]})
@@ -106,12 +107,12 @@ async def test_tag_changes_under_load_and_rollback(
     await asyncio.to_thread(
         push_web, docker_client, registry, scratch.root, scratch.run_id, "2"
     )  # tag 2 now names another image
-    older = await Deployment.get(app_id=created["id"], commit_hash=digests["2"])
+    older = await Deployment.get(app_id=created["id"], image_digest=digests["2"])
     docker_client.images.remove(older.image_tag, force=True)
     again = await api.data("POST", "/api/deployment/rollback", {"deploymentId": older.id})
     pulled = await wait_terminal(app, again["id"])
     assert pulled.status is Status.SUCCESS, pulled.error_message
-    assert pulled.commit_hash == digests["2"]
+    assert pulled.image_digest == digests["2"]
     assert f"{repository}@{digests['2']}" in await api.ok(
         "GET", f"/api/deployment/logs/{pulled.id}"
     )
@@ -221,6 +222,6 @@ async def test_poll_follows_the_tag_digest(
     assert await controller.poll(int(str(created["id"]))) is None  # already pending
     polled = await wait_terminal(app, outcome.id)
     assert polled.status is Status.SUCCESS, polled.error_message
-    assert (polled.triggered_by, polled.commit_hash) == (Trigger.POLL, second_digest)
+    assert (polled.triggered_by, polled.image_digest) == (Trigger.POLL, second_digest)
     assert await fetch(port) == "release 2b\n"
     assert await controller.poll(int(str(created["id"]))) is None

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from tortoise import Tortoise
+from tortoise.exceptions import IntegrityError
 from tortoise.migrations.api import migrate
 
 from controller.store.db import close_database, open_database, tortoise_config
@@ -95,8 +96,9 @@ async def test_secrets_stored_in_plain_text_are_sealed_by_the_upgrade(tmp_path: 
 
 
 async def test_images_and_volumes_keep_the_rows_before_them(tmp_path: Path) -> None:
-    """0007 widens deployment.commit_hash (a table rebuild in SQLite): rows survive it, and older
-    apps read as having no image, no volumes and no link."""
+    """0007 adds image and volume columns: earlier rows keep their values and every index of the
+    deployment table (SQLite would lose them if a column were altered, which rebuilds the
+    table), and older apps read as having no image, no volumes and no link."""
     url = f"sqlite://{tmp_path / 'before-images.db'}"
     await migrate(config=tortoise_config(url), target="models.0005_deployment_commit_index")
     connection = Tortoise.get_connection("default")
@@ -127,12 +129,23 @@ async def test_images_and_volumes_keep_the_rows_before_them(tmp_path: Path) -> N
             None,
         )
         old = await Deployment.get(app_id=app.id)
-        assert (old.commit_hash, old.image_ref, old.is_active) == ("a" * 40, "", True)
+        assert (old.commit_hash, old.image_ref, old.image_digest) == ("a" * 40, "", "")
         digest = "sha256:" + "b" * 64
         await Deployment.create(
-            app_id=app.id, deployment_number=2, commit_hash=digest, image_ref="pg:16"
+            app_id=app.id, deployment_number=2, commit_hash="b" * 40, image_digest=digest
         )
-        assert await Deployment.filter(commit_hash=digest).count() == 1
+        assert await Deployment.filter(image_digest=digest).count() == 1
+        with pytest.raises(IntegrityError):  # unique (app, deployment_number) still holds
+            await Deployment.create(app_id=app.id, deployment_number=2, commit_hash="c" * 40)
+        indexes = await Tortoise.get_connection("default").execute_query_dict(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = 'deployment' AND type = 'index'"
+        )
+        columns = {str(row["sql"]).split("ON")[1].strip() for row in indexes if row["sql"]}
+        assert columns >= {
+            '"deployment" ("status")',
+            '"deployment" ("app_id", "id")',
+            '"deployment" ("app_id", "commit_hash")',
+        }
     finally:
         await close_database()
 

@@ -86,7 +86,8 @@ async def test_a_template_database_deploys_and_keeps_its_data(
     assert first.status is Status.SUCCESS, first.error_message
     # No repository: no cloning_repo; the pull is building_image; databases stop first.
     assert first_stages == ["building_image", "stopping_old", "starting_new", "completed"]
-    assert first.commit_hash == digests["1"]
+    assert first.image_digest == digests["1"]
+    assert first.commit_hash == digests["1"].removeprefix("sha256:")[:40]
     assert first.image_ref == first.commit_message == f"{registry.host}/{scratch.run_id}/postgres:1"
     log = await api.ok("GET", f"/api/deployment/logs/{first.id}")
     assert f"Pulling image {first.image_ref}" in log and "Cloning" not in log
@@ -107,7 +108,7 @@ async def test_a_template_database_deploys_and_keeps_its_data(
     upgrade_ref = f"{registry.host}/{scratch.run_id}/postgres:2"
     upgraded, _ = await deploy(api, app, created["id"], image=upgrade_ref)
     assert upgraded.status is Status.SUCCESS, upgraded.error_message
-    assert (upgraded.commit_hash, upgraded.image_ref) == (digests["2"], upgrade_ref)
+    assert (upgraded.image_digest, upgraded.image_ref) == (digests["2"], upgrade_ref)
     assert (await api.data("POST", "/api/apps/getById", {"appId": created["id"]}))[
         "image"
     ] == upgrade_ref

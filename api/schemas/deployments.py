@@ -39,6 +39,7 @@ class DeploymentOut(AnswerModel):
     error_message: str | None
     image_tag: str | None
     image_ref: str | None
+    image_digest: str | None
     container_id: str | None
     is_active: bool
     rolled_back_from: int | None

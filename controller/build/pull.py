@@ -17,7 +17,7 @@ from controller.config import Settings
 from controller.errors import BuildError, FogbankError
 from controller.runtime.engine import Engine
 from controller.runtime.naming import labels
-from controller.runtime.reference import ImageRef, is_digest, parse
+from controller.runtime.reference import ImageRef, commit_of, is_digest, parse
 from controller.store.models import App, Deployment
 
 ProgressSink = Callable[[int, int], Awaitable[None]]
@@ -136,16 +136,16 @@ class ImagePuller:
         """Pull the deployment's image (exactly its digest when it names one: a rollback, a
         poll, drift repair) and make it `tag`; records and returns the digest."""
         ref = parse(deployment.image_ref or app.image)
-        wanted = (
-            parse(ref.pinned(deployment.commit_hash)) if is_digest(deployment.commit_hash) else ref
-        )
+        pinned = is_digest(deployment.image_digest)
+        wanted = parse(ref.pinned(deployment.image_digest)) if pinned else ref
         auth = await credentials_for(app, ref)
         limit = self.settings.build.timeout_seconds
         try:
             async with asyncio.timeout(limit):
                 digest = await pull(self.engine, wanted, auth, on_line, on_progress)
                 await on_line(f"Pulled {ref} at {digest}")
-                deployment.commit_hash = digest
+                deployment.image_digest = digest
+                deployment.commit_hash = commit_of(digest)
                 await derive(self.engine, ref.pinned(digest), tag, labels(app, deployment), on_line)
         except TimeoutError as exc:
             raise PullFailed(

@@ -145,7 +145,8 @@ class Pipeline:
         await tracker.enter(Stage.BUILDING_IMAGE, f"Reusing image {source} (no build needed)")
         if not await self.engine.image_exists(source):
             again = "pulling" if app.image else "rebuilding commit"
-            tracker.log(f"Image {source} was pruned; {again} {deployment.commit_hash}")
+            what = deployment.image_digest or deployment.commit_hash
+            tracker.log(f"Image {source} was pruned; {again} {what}")
             return False
         await self.engine.tag_image(source, tag)
         await tracker.finish_stage("Image ready")
@@ -175,18 +176,23 @@ class Pipeline:
 
     async def _pull(self, app: App, deployment: Deployment, tracker: Tracker, tag: str) -> None:
         """The image of an image or template app: pulled (progress in the log), its digest
-        recorded as the deployment's commit_hash."""
+        recorded (image_digest, and its first 40 hex digits as commit_hash)."""
         deployment.image_ref = deployment.image_ref or app.image
         await tracker.enter(Stage.BUILDING_IMAGE, f"Pulling image {deployment.image_ref}...")
 
         async def on_line(line: str) -> None:
             tracker.log(line)
 
-        digest = await self.puller.fetch(app, deployment, tag, on_line, tracker.step)
-        deployment.commit_hash = digest
+        await self.puller.fetch(app, deployment, tag, on_line, tracker.step)
         deployment.commit_message = deployment.commit_message or deployment.image_ref
         await deployment.save(
-            update_fields=["commit_hash", "commit_message", "image_ref", "updated_at"]
+            update_fields=[
+                "commit_hash",
+                "image_digest",
+                "commit_message",
+                "image_ref",
+                "updated_at",
+            ]
         )
         await tracker.finish_stage("Image ready")
 

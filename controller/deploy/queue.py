@@ -54,6 +54,7 @@ async def enqueue(
     rolled_back_from: int | None = None,
     image_tag: str = "",
     image_ref: str = "",
+    image_digest: str = "",
 ) -> Deployment:
     """Append a pending deployment; its deployment_number is the app's next one."""
     async with in_transaction():
@@ -71,6 +72,7 @@ async def enqueue(
             rolled_back_from=rolled_back_from,
             image_tag=image_tag,
             image_ref=image_ref,
+            image_digest=image_digest,
         )
 
 
@@ -85,6 +87,7 @@ class NewDeployment:
     image_tag: str = ""
     requested_by: str = ""
     image_ref: str = ""  # image apps: the reference to pull
+    image_digest: str = ""  # ... and exactly which image, when known (poll, rollback)
 
 
 async def enqueue_many(wanted: Sequence[NewDeployment]) -> list[Enqueued]:
@@ -131,6 +134,8 @@ async def enqueue_many(wanted: Sequence[NewDeployment]) -> list[Enqueued]:
             row["requested_by"] = item.requested_by
         if item.image_ref:
             row["image_ref"] = item.image_ref
+        if item.image_digest:
+            row["image_digest"] = item.image_digest
         rows.append(row)
     await insert_rows(Deployment, rows)
     # A many-row insert does not read back primary keys; (app_id, deployment_number) is unique.
@@ -233,6 +238,7 @@ async def requeue_if_newest(deployment: Deployment) -> Deployment | None:
         rolled_back_from=deployment.rolled_back_from,
         image_tag=deployment.image_tag if deployment.triggered_by is Trigger.ROLLBACK else "",
         image_ref=deployment.image_ref,
+        image_digest=deployment.image_digest,
     )
 
 

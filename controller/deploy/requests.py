@@ -46,8 +46,8 @@ AUTOMATIC = (Trigger.WEBHOOK, Trigger.POLL)
 class DeploymentRequest:
     """What a caller asks for. `commit` None (manual only) means the branch head, named now;
     a rollback names the earlier deployment to return to in `rollback_to`. For an image app,
-    `image` is the reference to deploy (default: the app's), and `commit` its digest when
-    known (a poll)."""
+    `image` is the reference to deploy (default: the app's), and `image_digest` exactly which
+    image when known (a poll; `commit` is then that digest's commit_hash)."""
 
     app_id: int
     trigger: Trigger
@@ -56,6 +56,7 @@ class DeploymentRequest:
     requested_by: str = ""  # the user of a manual deploy or rollback
     allow_unreachable: bool = False  # a manual commit on no branch (an admin's choice)
     image: str | None = None
+    image_digest: str = ""
 
 
 @dataclass(frozen=True)
@@ -208,8 +209,13 @@ class RequestDoor:
         if not known:
             raise NotFound(f"app {request.app_id} does not exist", code="APP_NOT_FOUND")
         if request.trigger in AUTOMATIC and request.commit is not None:
-            image = request.image or ""
-            return NewDeployment(request.app_id, request.commit, request.trigger, image_ref=image)
+            return NewDeployment(
+                request.app_id,
+                request.commit,
+                request.trigger,
+                image_ref=request.image or "",
+                image_digest=request.image_digest,
+            )
         app = await App.get(id=request.app_id)
         if request.trigger is Trigger.ROLLBACK:
             if request.rollback_to is None:

@@ -36,5 +36,6 @@ async def rollback_plan(app: App, target_id: int) -> NewDeployment:
         Trigger.ROLLBACK,
         rolled_back_from=active.id if active else None,
         image_tag=target.image_tag,
-        image_ref=target.image_ref,  # with the target's digest as its commit: pulled exactly
+        image_ref=target.image_ref,
+        image_digest=target.image_digest,  # pulled exactly, should its image be gone
     )

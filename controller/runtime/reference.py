@@ -69,3 +69,9 @@ def parse(text: str) -> ImageRef:
 
 def is_digest(value: str) -> bool:
     return DIGEST.fullmatch(value) is not None
+
+
+def commit_of(digest: str) -> str:
+    """What an image deployment records as its commit_hash: the digest's first 40 hex digits
+    (the seed's column is a git sha's width; the whole digest is kept beside it)."""
+    return digest.removeprefix("sha256:")[:40]

@@ -152,8 +152,8 @@ class Deployment(models.Model):
         "models.App", related_name="deployments", on_delete=fields.CASCADE
     )
     deployment_number = fields.IntField()
-    # A git commit (40 hex), or for image deployments the image digest ("sha256:" + 64 hex).
-    commit_hash = fields.CharField(max_length=80, default="")
+    # A git commit; for an image deployment the first 40 hex digits of its digest.
+    commit_hash = fields.CharField(max_length=40, default="")
     commit_message = fields.TextField(default="")
     commit_author = fields.CharField(max_length=512, default="")
     triggered_by = fields.CharEnumField(Trigger, max_length=16, default=Trigger.MANUAL)
@@ -164,6 +164,8 @@ class Deployment(models.Model):
     image_tag = fields.CharField(max_length=255, default="")
     # Image deployments: the reference asked for (registry/repository:tag); "" for git builds.
     image_ref = fields.CharField(max_length=1024, default="", db_default="")
+    # Image deployments: the digest pulled ("sha256:" + 64 hex); a rollback pulls exactly it.
+    image_digest = fields.CharField(max_length=80, default="", db_default="")
     container_id = fields.CharField(max_length=128, default="")
     # The loopback port the container's app port is published on (the edge's upstream).
     host_port = fields.IntField(null=True)

@@ -43,10 +43,10 @@ class Migration(migrations.Migration):
             name='linked_database_id',
             field=fields.IntField(null=True),
         ),
-        ops.AlterField(
+        ops.AddField(
             model_name='Deployment',
-            name='commit_hash',
-            field=fields.CharField(max_length=80, default=''),
+            name='image_digest',
+            field=fields.CharField(max_length=80, default='', db_default=''),
         ),
         ops.AddField(
             model_name='Deployment',
