@@ -23,6 +23,7 @@ from hypercorn.config import Config
 from api import runtime
 from api.commands import users as user_bodies
 from controller.accounts import auth
+from controller.apps.templates import Catalogue
 from controller.config import Settings, load_settings
 from controller.errors import FogbankError
 from controller.store import datadir
@@ -99,6 +100,8 @@ def _version() -> str:
 async def _serve(settings: Settings, _: argparse.Namespace) -> int:
     from api.app import create_app, drain  # noqa: PLC0415 - GitPython: see the module docstring
 
+    # A bad template catalogue is a settings error: refused here, by name, before serving.
+    Catalogue.load(settings.templates.catalogue_file)
     # The data directory's modes and the key, checked before serving: a refusal is one line
     # and exit status 2, like a bad setting (start-up checks them again).
     await asyncio.to_thread(datadir.prepare, settings)

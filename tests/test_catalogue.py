@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from api.cli import main
 from controller.apps import database
 from controller.apps.templates import Catalogue
 from controller.errors import ConfigError, ValidationFailed
@@ -93,3 +94,17 @@ def test_each_app_gets_its_own_password_as_a_secret() -> None:
     assert fields["health_command"] == ["pg_isready", "-q", "-U", "postgres", "-d", "app"]
     with pytest.raises(ValidationFailed, match=r"^templateName 'oracle' is not in the catalogue"):
         database.template_of(catalogue, "oracle")
+
+
+def test_serve_refuses_a_bad_catalogue_before_it_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    extra = tmp_path / "catalogue.toml"
+    extra.write_text('[postgres]\nport = "x"\n')
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[templates]\ncatalogue_file = "{extra}"\n[storage]\ndata_dir = "{tmp_path / "data"}"\n'
+    )
+    assert main(["serve", "--config", str(config)]) == 2
+    assert f"template catalogue {extra}: template 'postgres': 'port'" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()  # nothing was started
