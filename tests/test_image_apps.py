@@ -1,6 +1,6 @@
 """Apps deployed from prebuilt images in a real loopback registry: start-first tag changes under
-load, rollback to the previous digest, registry credentials (per app, global, wrong), and the
-poll that follows a tag's digest."""
+load, rollback to the previous digest, registry credentials (per app, global, wrong), the poll
+that follows a tag's digest, and drift repair that pulls the digest again."""
 
 from __future__ import annotations
 
@@ -225,3 +225,15 @@ async def test_poll_follows_the_tag_digest(
     assert (polled.triggered_by, polled.image_digest) == (Trigger.POLL, second_digest)
     assert await fetch(port) == "release 2b\n"
     assert await controller.poll(int(str(created["id"]))) is None
+
+    # Drift: the container and its image gone, repair pulls exactly the digest it ran (not the
+    # image the tag names meanwhile).
+    await asyncio.to_thread(
+        push_web, docker_client, registry, scratch.root, scratch.run_id, "stable", "release 3c\n"
+    )
+    docker_client.containers.get(polled.container_id).remove(force=True)
+    docker_client.images.remove(polled.image_tag, force=True)
+    await controller.drift.reconcile_all()
+    assert await fetch(port) == "release 2b\n"
+    events = controller.app_event_log(app_name, 10)
+    assert any(f"image {polled.image_tag} is missing: pulling it again" in e for e in events)
