@@ -35,7 +35,8 @@ class Band:
 
 # The seed's guide: pending 0, cloning 10-25, building 25-70, starting_new 75-85 (the health
 # gate included), stopping_old 90, completed 100. Stop-first stops the old container between the
-# build and the start, so its stopping_old band sits there (STOP_FIRST_STOPPING_OLD).
+# build and the start, so its stopping_old band sits there (STOP_FIRST_STOPPING_OLD). Image and
+# template apps never enter cloning_repo: their pull is building_image (25-70, by bytes).
 STAGE_BANDS: dict[Stage, Band] = {
     Stage.CLONING_REPO: Band(10, 25),
     Stage.BUILDING_IMAGE: Band(25, 70),
