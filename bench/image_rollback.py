@@ -75,6 +75,7 @@ def main(trials: int, stabilization: int) -> int:
         name = f"bench-rollback-{run_id[:6]}"
         try:
             digests = {tag: push_web(client, registry, root, run_id, tag) for tag in ("1", "2")}
+            (root / "fogbank").mkdir()
             server = prepare(root / "fogbank").server
             server.start()
             port = free_port()
