@@ -18,7 +18,6 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import docker
 import httpx
@@ -106,7 +105,9 @@ def main(trials: int, stabilization: int) -> int:
                 )["data"]
                 back = serves(port, "release 1\n", started)
                 done = finished(server, app["id"], rollback["id"], started)
-                rows.append((back, done, change_back, floor(f"{repository}@{digests['1']}", run_id)))
+                rows.append(
+                    (back, done, change_back, floor(f"{repository}@{digests['1']}", run_id))
+                )
         finally:
             if server is not None:
                 server.stop()
