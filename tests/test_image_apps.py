@@ -147,6 +147,10 @@ async def test_registry_credentials(
     right = await deploy(api, app, created["id"])
     assert right.status is Status.SUCCESS, right.error_message
     assert await fetch(port) == "release 1\n"
+    # Sealed at rest: the database file and its write-ahead log hold no plain password.
+    data_dir = services_of(app).settings.storage.data_dir
+    raw = b"".join(path.read_bytes() for path in data_dir.glob("fogbank.db*"))
+    assert raw and password.encode() not in raw and b"not-the-password" not in raw
 
     # Global credentials serve an app without its own; their password is never answered.
     await api.ok(
@@ -178,6 +182,8 @@ async def test_registry_credentials(
         ),
         422,
     )
+    raw = b"".join(path.read_bytes() for path in data_dir.glob("fogbank.db*"))
+    assert password.encode() not in raw
     global_ok = await deploy(api, app, created["id"])
     assert global_ok.status is Status.SUCCESS, global_ok.error_message
     await api.ok("GET", "/api/registries/getAll")

@@ -25,8 +25,8 @@ async def credentials_for(app: App, ref: ImageRef) -> Auth | None:
 async def secrets_of(app: App) -> list[str]:
     """Registry passwords a deployment log of `app` must mask."""
     values = [app.registry_password] if app.registry_password else []
-    stored = await RegistryCredential.all().values_list("password", flat=True)
-    return [str(value) for value in [*values, *stored] if value]
+    stored = [credential.password for credential in await RegistryCredential.all()]  # opened
+    return [value for value in [*values, *stored] if value]
 
 
 async def remote_digest(engine: Engine, ref: ImageRef, auth: Auth | None) -> str:

@@ -100,9 +100,10 @@ class App(models.Model):
     deployment_counter = fields.IntField(default=0)
     # Image apps (and template apps): the reference deployed instead of a repository build.
     image = fields.CharField(max_length=1024, default="", db_default="")
-    # Credentials for the image's registry; write-only (never answered), masked in logs.
+    # Credentials for the image's registry; the password write-only (never answered), masked
+    # in logs, sealed at rest.
     registry_username = fields.CharField(max_length=255, default="", db_default="")
-    registry_password = fields.TextField(default="", db_default="")
+    registry_password = SealedTextField("app.registry_password", default="", db_default="")
     # [{"name", "mount_path"}]: named Docker volumes owned by the app, kept across deploys.
     volumes = fields.JSONField[list[dict[str, str]]](default=list, db_default="[]")
     # A command run in the container as its health check (argv), instead of a TCP/HTTP probe.
@@ -232,7 +233,7 @@ class RegistryCredential(models.Model):
     id = fields.IntField(primary_key=True)
     registry = fields.CharField(max_length=255, unique=True)
     username = fields.CharField(max_length=255)
-    password = fields.TextField()
+    password = SealedTextField("registry_credential.password")
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -1,6 +1,7 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 from tortoise import fields
+from controller.store.sealing import SealedTextField
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0007_reporting')]
@@ -21,7 +22,7 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='App',
             name='registry_password',
-            field=fields.TextField(default='', db_default=''),
+            field=SealedTextField('app.registry_password', default='', db_default=''),
         ),
         ops.AddField(
             model_name='App',
@@ -59,7 +60,7 @@ class Migration(migrations.Migration):
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('registry', fields.CharField(max_length=255, unique=True)),
                 ('username', fields.CharField(max_length=255)),
-                ('password', fields.TextField()),
+                ('password', SealedTextField('registry_credential.password')),
                 ('created_at', fields.DatetimeField(auto_now_add=True)),
             ],
             options={'table': 'registry_credential', 'app': 'models', 'pk_attr': 'id', 'table_description': 'Credentials for one registry host, for every app without its own (password write-only).'},
