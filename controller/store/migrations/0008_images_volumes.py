@@ -1,7 +1,54 @@
-from tortoise import migrations
+"""Image and template apps, volumes, database links, registry credentials.
+
+Columns are only added (an altered column would make SQLite remake the table, dropping its
+indexes and, with foreign keys on, every row that cascades from it). The columns of one table
+are added by one operation: each operation copies the whole migration state, which is most of
+the time a fresh database takes to migrate.
+"""
+
+from copy import deepcopy
+
+from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
-from tortoise import fields
+from tortoise.migrations.exceptions import IncompatibleStateError
+
 from controller.store.sealing import SealedTextField
+
+
+class AddFields(ops.TortoiseOperation):
+    """Several AddField operations on one model, with one state reload."""
+
+    def __init__(self, model_name, fields):
+        self.model_name = model_name
+        self.fields = fields
+
+    def describe(self):
+        return f"Add fields {', '.join(name for name, _ in self.fields)} to {self.model_name}"
+
+    def state_forward(self, app_label, state):
+        model_state = self.get_model_state(state, app_label, self.model_name)
+        for name, field in self.fields:
+            if name in model_state.fields:
+                raise IncompatibleStateError(
+                    f"Field {name} already present on model {app_label}.{self.model_name}"
+                )
+            model_state.fields[name] = deepcopy(field)
+        state.reload_models({(app_label, self.model_name)})
+
+    async def database_forward(self, app_label, old_state, new_state, state_editor=None):
+        if not state_editor:
+            return
+        model = new_state.apps.get_model(f"{app_label}.{self.model_name}")
+        for name, _ in self.fields:
+            await state_editor.add_field(model, name)
+
+    async def database_backward(self, app_label, old_state, new_state, state_editor=None):
+        if not state_editor:
+            return
+        model = old_state.apps.get_model(f"{app_label}.{self.model_name}")
+        for name, _ in reversed(self.fields):
+            await state_editor.remove_field(model, model._meta.fields_map[name])
+
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0007_reporting')]
@@ -9,50 +56,27 @@ class Migration(migrations.Migration):
     initial = False
 
     operations = [
-        ops.AddField(
+        AddFields(
             model_name='App',
-            name='image',
-            field=fields.CharField(max_length=1024, default='', db_default=''),
+            fields=[
+                ('image', fields.CharField(max_length=1024, default='', db_default='')),
+                ('registry_username', fields.CharField(max_length=255, default='', db_default='')),
+                (
+                    'registry_password',
+                    SealedTextField('app.registry_password', default='', db_default=''),
+                ),
+                ('volumes', fields.JSONField(default=list, db_default='[]')),
+                ('health_command', fields.JSONField(default=list, db_default='[]')),
+                ('command', fields.JSONField(default=list, db_default='[]')),
+                ('linked_database_id', fields.IntField(null=True)),
+            ],
         ),
-        ops.AddField(
-            model_name='App',
-            name='registry_username',
-            field=fields.CharField(max_length=255, default='', db_default=''),
-        ),
-        ops.AddField(
-            model_name='App',
-            name='registry_password',
-            field=SealedTextField('app.registry_password', default='', db_default=''),
-        ),
-        ops.AddField(
-            model_name='App',
-            name='volumes',
-            field=fields.JSONField(default=list, db_default='[]'),
-        ),
-        ops.AddField(
-            model_name='App',
-            name='health_command',
-            field=fields.JSONField(default=list, db_default='[]'),
-        ),
-        ops.AddField(
-            model_name='App',
-            name='command',
-            field=fields.JSONField(default=list, db_default='[]'),
-        ),
-        ops.AddField(
-            model_name='App',
-            name='linked_database_id',
-            field=fields.IntField(null=True),
-        ),
-        ops.AddField(
+        AddFields(
             model_name='Deployment',
-            name='image_digest',
-            field=fields.CharField(max_length=80, default='', db_default=''),
-        ),
-        ops.AddField(
-            model_name='Deployment',
-            name='image_ref',
-            field=fields.CharField(max_length=1024, default='', db_default=''),
+            fields=[
+                ('image_ref', fields.CharField(max_length=1024, default='', db_default='')),
+                ('image_digest', fields.CharField(max_length=80, default='', db_default='')),
+            ],
         ),
         ops.CreateModel(
             name='RegistryCredential',
