@@ -61,6 +61,10 @@ async def test_tag_changes_under_load_and_rollback(
     port = free_port()
     created = await create_image_app(api, app_name, f"{repository}:1", publicPort=port)
     assert created["git_repository"] == "" and created["image"] == f"{repository}:1"
+    refused = await client.post(
+        "/api/deployment/add", json={"appId": created["id"], "commitHash": "abcdef1"}, headers=admin
+    )
+    assert (await assert_error(refused, 422))["message"].startswith("commitHash: ")
     first = await deploy(api, app, created["id"])
     assert first.status is Status.SUCCESS, first.error_message
     assert first.image_digest == digests["1"]
@@ -86,6 +90,8 @@ async def test_tag_changes_under_load_and_rollback(
     assert load.samples and load.failures == []
     assert {"release 1\n", "release 2\n", "release 3\n", "release 4\n"} <= load.bodies()
     assert await fetch(port) == "release 4\n"
+    # What fogbank pulled is held by its own labelled images only (retention frees it).
+    assert docker_client.images.list(name=repository) == []
 
     # Rollback to the deployment of tag 3: its digest, its retained image, no pull.
     target = await Deployment.get(app_id=created["id"], image_digest=digests["3"])

@@ -52,6 +52,12 @@ async def test_a_volume_survives_deploys_rollback_and_app_deletion(
         {"name": "uploads", "mount_path": "/www/uploads", "docker_volume": docker_name}
     ]
     assert volumes_of(docker_client, web.name) == [docker_name]
+    refused = await client.post(
+        "/api/deployment/add",
+        json={"appId": web.app_id, "image": "registry.example.com/a:1"},
+        headers=web.headers,
+    )
+    assert (await assert_error(refused, 422))["message"].startswith("image: ")
     first = await active(web.app_id)
     run_in(docker_client, first.container_id, "echo kept > /www/uploads/note.txt")
     assert await get(web.port, "/uploads/note.txt") == (200, "kept\n")

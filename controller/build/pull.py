@@ -5,21 +5,27 @@ retention, rollback and cleanup treat it like a built one)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+import logging
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
+import docker
+import docker.errors
+
 from controller.build.registry import Auth, credentials_for
 from controller.build.stream import LineSink, handle_build_item
 from controller.config import Settings
-from controller.errors import BuildError, FogbankError
+from controller.errors import BuildError, EngineError, FogbankError
 from controller.runtime.engine import Engine
 from controller.runtime.naming import labels
 from controller.runtime.reference import ImageRef, commit_of, is_digest, parse
 from controller.store.models import App, Deployment
 
+log = logging.getLogger(__name__)
 ProgressSink = Callable[[int, int], Awaitable[None]]
 # A layer's download or extraction is logged at these percentages, not at every chunk.
 LOGGED_STEPS = (25, 50, 75)
@@ -99,8 +105,9 @@ async def pull(
 async def derive(
     engine: Engine, source: str, tag: str, image_labels: dict[str, str], on_line: LineSink
 ) -> None:
-    """`tag`: the pulled `source` with fogbank's labels (a new image id sharing its layers)."""
-    dockerfile = f"FROM {source}\n".encode()  # `source` is a parsed reference: one safe line
+    """`tag`: the pulled image `source` (its id) with fogbank's labels (a new image id sharing
+    its layers)."""
+    dockerfile = f"FROM {source}\n".encode()  # `source` is an image id (checked): one safe line
     stream = engine.stream(
         lambda client: client.api.build(
             fileobj=io.BytesIO(dockerfile),
@@ -134,21 +141,44 @@ class ImagePuller:
         on_progress: ProgressSink,
     ) -> str:
         """Pull the deployment's image (exactly its digest when it names one: a rollback, a
-        poll, drift repair) and make it `tag`; records and returns the digest."""
+        poll, drift repair) and make it `tag`; records and returns the digest. The pulled
+        reference is untagged again unless it was there before: the image's layers then belong
+        to fogbank's labelled image alone, and go when retention prunes it."""
         ref = parse(deployment.image_ref or app.image)
         pinned = is_digest(deployment.image_digest)
         wanted = parse(ref.pinned(deployment.image_digest)) if pinned else ref
         auth = await credentials_for(app, ref)
         limit = self.settings.build.timeout_seconds
+        there_before = await self.engine.image_exists(str(wanted))
         try:
             async with asyncio.timeout(limit):
                 digest = await pull(self.engine, wanted, auth, on_line, on_progress)
                 await on_line(f"Pulled {ref} at {digest}")
                 deployment.image_digest = digest
                 deployment.commit_hash = commit_of(digest)
-                await derive(self.engine, ref.pinned(digest), tag, labels(app, deployment), on_line)
+                # By id: another deployment untagging the same pull cannot take it away.
+                image_id = await self.engine.image_id(ref.pinned(digest))
+                if not is_digest(image_id):
+                    raise PullFailed(f"pulling {ref} gave no image id")
+                await derive(self.engine, image_id, tag, labels(app, deployment), on_line)
         except TimeoutError as exc:
             raise PullFailed(
                 f"pulling {ref} took longer than build.timeout_seconds ({limit:g} s)"
             ) from exc
+        if not there_before:
+            await self._untag(str(wanted), ref.pinned(digest))
         return digest
+
+    async def _untag(self, *references: str) -> None:
+        """Drop the references a pull added (never by force: an image something else uses, or
+        that has fogbank's image on top of it, keeps its layers)."""
+
+        def untag(client: docker.DockerClient) -> None:
+            for reference in references:
+                with contextlib.suppress(docker.errors.APIError):
+                    client.images.remove(reference)
+
+        try:
+            await self.engine.call("cannot untag the pulled image", untag)
+        except EngineError as exc:
+            log.warning("%s", exc.message)

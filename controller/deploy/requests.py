@@ -222,6 +222,10 @@ class RequestDoor:
                 raise ValueError("a rollback request names the deployment to return to")
             return await rollback_plan(app, request.rollback_to)
         if app.image:
+            if request.commit is not None:
+                raise ValidationFailed(
+                    f"commitHash: app '{app.name}' deploys an image; name a tag with image"
+                )
             # The pull names the digest (and fails there, with the registry's reason).
             ref = request.image or app.image
             try:
