@@ -13,10 +13,10 @@ from collections.abc import Generator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from controller.apps import containers, database, lifecycle, registries
+from controller.apps import containers, lifecycle
 from controller.apps.containers import Action
 from controller.apps.overview import Overview
-from controller.apps.templates import Catalogue, Template
+from controller.apps.sources import Sources
 from controller.build.image import ImageBuilder
 from controller.build.pull import ImagePuller
 from controller.config import Settings
@@ -42,7 +42,7 @@ from controller.source.mirror import GitSync
 from controller.store import datadir
 from controller.store.checkpoint import sqlite_path
 from controller.store.db import close_database, open_database
-from controller.store.models import App, Deployment, Domain, RegistryCredential, Status
+from controller.store.models import App, Deployment, Domain, Status
 from controller.telemetry.metrics import Metrics
 from controller.upkeep.drift import AppState, DriftRepair
 from controller.upkeep.polling import Poller
@@ -78,7 +78,7 @@ class Controller:
             max_context_bytes=settings.build.max_context_bytes,
             max_files=settings.build.max_files,
         )
-        self.templates = Catalogue.load(settings.templates.catalogue_file)
+        self.sources = Sources.load(settings.templates.catalogue_file)
         self.edge = Edge(settings.edge, settings.storage.data_dir / "caddy")
         self.switchboard = Switchboard(self.edge, self.metrics)
         builder = ImageBuilder(settings, self.engine, self.git)
@@ -204,20 +204,19 @@ class Controller:
     # Apps --------------------------------------------------------------------------------
 
     async def create_app(self, fields: dict[str, Any]) -> App:
-        app = await lifecycle.create_app(fields, self.templates)
+        app = await lifecycle.create_app(fields, self.sources.catalogue)
         await self.notices.reload()  # its repository may be on GitHub
         return app
 
     async def update_app(self, app: App, fields: dict[str, Any]) -> App:
-        updated = await lifecycle.update_app(app, fields, self.templates)
+        updated = await lifecycle.update_app(app, fields, self.sources.catalogue)
         if "public_port" in fields:
             await self.switchboard.refresh()
         await self.notices.reload()
         return updated
 
     async def delete_app(self, app: App, *, delete_volumes: bool = False) -> list[str]:
-        """Delete the app and what it owns; the names of its volumes, kept unless
-        `delete_volumes` (then removed)."""
+        """Delete the app and what it owns; the names of its volumes (kept, or removed)."""
         names = await lifecycle.delete_app(
             app, self.engine, self.git, self.logs, delete_volumes=delete_volumes
         )
@@ -226,23 +225,6 @@ class Controller:
         await self.notices.reload()
         await self.switchboard.refresh()
         return names
-
-    def template_list(self) -> list[Template]:
-        return self.templates.all()
-
-    async def connection_info(self, app: App) -> dict[str, Any]:
-        """How to reach a database app (password masked)."""
-        return await database.connection_info(app, self.templates)
-
-    async def add_registry(self, registry: str, username: str, password: str) -> RegistryCredential:
-        """Global credentials for a registry host (the password is write-only)."""
-        return await registries.add(registry, username, password)
-
-    async def registry_list(self) -> list[RegistryCredential]:
-        return await registries.listed()
-
-    async def remove_registry(self, credential_id: int) -> None:
-        await registries.remove(credential_id)
 
     async def rotate_deploy_key(self, app: App) -> App:
         return await lifecycle.rotate_deploy_key(app)

@@ -143,5 +143,5 @@ async def delete(data: AppDelete) -> Answer:
 async def connection(data: AppRef) -> Answer:
     """How to reach a database app: host, port, user, database; the password masked."""
     app = await find_app(data.app_id)
-    info = Connection.model_validate(await controller().connection_info(app))
+    info = Connection.model_validate(await controller().sources.connection_info(app))
     return ok_body(info, "Connection info"), 200

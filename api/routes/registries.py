@@ -36,7 +36,7 @@ async def templates() -> Answer:
             env=sorted(t.env),
             health_check="command" if t.health_command else "tcp",
         )
-        for t in controller().template_list()
+        for t in controller().sources.templates()
     ]
     return ok_body(found, "Templates"), 200
 
@@ -48,7 +48,7 @@ async def templates() -> Answer:
 @validate_response(Envelope[RegistryOut], 201)
 async def create(data: RegistryCreate) -> Answer:
     """Store credentials for a registry host (the password is write-only)."""
-    made = await controller().add_registry(data.registry, data.username, data.password)
+    made = await controller().sources.add_registry(data.registry, data.username, data.password)
     return ok_body(RegistryOut.model_validate(made), "Registry credentials stored"), 201
 
 
@@ -57,7 +57,7 @@ async def create(data: RegistryCreate) -> Answer:
 @validate_response(Envelope[list[RegistryOut]])
 async def get_all() -> Answer:
     """Every registry with stored credentials, without the passwords."""
-    found = [RegistryOut.model_validate(r) for r in await controller().registry_list()]
+    found = [RegistryOut.model_validate(r) for r in await controller().sources.registries()]
     return ok_body(found, "Registry credentials (passwords never shown)"), 200
 
 
@@ -68,5 +68,5 @@ async def get_all() -> Answer:
 @validate_response(Envelope[Deleted])
 async def delete(data: RegistryRef) -> Answer:
     """Forget a registry's credentials."""
-    await controller().remove_registry(data.registry_id)
+    await controller().sources.remove_registry(data.registry_id)
     return ok_body(Deleted(id=data.registry_id), "Registry credentials deleted"), 200

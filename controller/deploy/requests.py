@@ -20,6 +20,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from controller.deploy import reachability
+from controller.deploy.image_plan import image_plan
 from controller.deploy.inflight import RunControl
 from controller.deploy.queue import (
     CommitRef,
@@ -30,9 +31,8 @@ from controller.deploy.queue import (
     superseded_reason,
 )
 from controller.deploy.rollback import rollback_plan
-from controller.errors import FogbankError, NotFound, ValidationFailed
+from controller.errors import FogbankError, NotFound
 from controller.notify.notices import Notices
-from controller.runtime.reference import parse as parse_reference
 from controller.source.mirror import GitSync
 from controller.store.models import IN_FLIGHT, App, Deployment, Status, Trigger
 from controller.telemetry.metrics import Metrics
@@ -209,34 +209,18 @@ class RequestDoor:
         if not known:
             raise NotFound(f"app {request.app_id} does not exist", code="APP_NOT_FOUND")
         if request.trigger in AUTOMATIC and request.commit is not None:
+            ref, digest = request.image or "", request.image_digest
             return NewDeployment(
-                request.app_id,
-                request.commit,
-                request.trigger,
-                image_ref=request.image or "",
-                image_digest=request.image_digest,
+                request.app_id, request.commit, request.trigger, image_ref=ref, image_digest=digest
             )
         app = await App.get(id=request.app_id)
         if request.trigger is Trigger.ROLLBACK:
             if request.rollback_to is None:
                 raise ValueError("a rollback request names the deployment to return to")
             return await rollback_plan(app, request.rollback_to)
-        if app.image:
-            if request.commit is not None:
-                raise ValidationFailed(
-                    f"commitHash: app '{app.name}' deploys an image; name a tag with image"
-                )
-            # The pull names the digest (and fails there, with the registry's reason).
-            ref = request.image or app.image
-            try:
-                parse_reference(ref)
-            except ValueError as exc:
-                raise ValidationFailed(f"image: {exc}") from exc
-            return NewDeployment(app.id, CommitRef("", ref), request.trigger, image_ref=ref)
-        if request.image is not None:
-            raise ValidationFailed(
-                f"image: app '{app.name}' builds from its repository; only image apps take one"
-            )
+        planned = image_plan(app, request.trigger, request.image, request.commit)
+        if planned is not None:
+            return planned
         commit = request.commit
         if commit is None and request.trigger is Trigger.MANUAL:
             # The branch head is named by asking the remote, not by fetching it: the add answers
