@@ -39,6 +39,10 @@ def seeded_server(root: Path, docker_client: docker.DockerClient) -> Iterator[Se
     """A real server with seeded rows; git limited to file:// so nothing leaves loopback."""
     git_config = root / "gitconfig"
     git_config.write_text("[protocol]\n\tallow = never\n")
+    # The seeded database app's image is on a loopback port nothing listens on: a pull fails
+    # at once, and nothing leaves the machine.
+    catalogue = root / "catalogue.toml"
+    catalogue.write_text('[postgres]\nimage = "127.0.0.1:1/fuzz/postgres"\n')
     config = write_config(
         root,
         {
@@ -52,6 +56,7 @@ def seeded_server(root: Path, docker_client: docker.DockerClient) -> Iterator[Se
                 "login_failures_overall_per_minute": 1_000_000,
             },
             "metrics": {"allow_from": "127.0.0.1"},
+            "templates": {"catalogue_file": str(catalogue)},
         },
     )
     cli(
@@ -80,7 +85,7 @@ def seeded_server(root: Path, docker_client: docker.DockerClient) -> Iterator[Se
         assert server.terminate() == 0
     finally:
         server.stop_quietly()
-        remove_app_objects(docker_client, [name])
+        remove_app_objects(docker_client, [name, f"{name}-db"])
 
 
 def seed(server: Server, root: Path, name: str) -> None:
@@ -115,6 +120,10 @@ def seed(server: Server, root: Path, name: str) -> None:
             f"deployment #{number} to succeed (log: {server.log_path})",
         )
     repo.commit("fails at its first step", {"Dockerfile": FAILING_DOCKERFILE})
+    # A database app from a template, whose connection info can be asked for: id 2, which
+    # schemathesis' coverage phase always sends (the minimum id, plus one).
+    database = {"name": f"{name}-db", "appType": "database", "templateName": "postgres"}
+    assert server.call("POST", "/api/apps/create", database)["data"]["id"] == 2
 
 
 def settled(server: Server, number: int) -> bool | None:
