@@ -1,9 +1,9 @@
 """The controller's one face. Built once per process, it wires every part, owns the start and
 stop order (database, edge, Docker, recovery, workers, the outbox's courier, scheduled upkeep),
 and is the only way in for the API, the webhook intake and polling. `request_deployments` is the
-one function that requests a deployment, whatever the trigger; `reporting` manages where
-results are reported (GitHub, notification targets); `metrics` is what /metrics shows;
-`overview` is what the dashboard's pages read."""
+one function that requests a deployment, whatever the trigger; `reporting` manages where results
+are reported (GitHub, notifications); `metrics` is what /metrics shows; `overview` what the
+dashboard's pages read; `sources` the templates, database connections and registry logins."""
 
 from __future__ import annotations
 
@@ -275,14 +275,8 @@ class Controller:
         return await self._poller.poll(app_id)
 
     async def prune(self) -> None:
-        """Retention: images, history and webhook deliveries beyond what settings keep."""
-        await prune_all(
-            self.engine,
-            self.logs,
-            keep_images=self.settings.controller.keep_images,
-            history=self.settings.history,
-        )
-        await outbox.prune(self.settings.notify.keep_days)
+        """Retention: images, history, webhook deliveries and notices beyond what settings keep."""
+        await prune_all(self.engine, self.logs, self.settings)
 
     async def metrics_text(self) -> bytes:
         """Every series in Prometheus' text format, the gauges read now (queue, outbox,

@@ -96,7 +96,7 @@ async def test_secrets_stored_in_plain_text_are_sealed_by_the_upgrade(tmp_path: 
 
 
 async def test_images_and_volumes_keep_the_rows_before_them(tmp_path: Path) -> None:
-    """0008 adds image and volume columns: earlier rows keep their values and every index of the
+    """0009 adds image and volume columns: earlier rows keep their values and every index of the
     deployment table (SQLite would lose them if a column were altered, which rebuilds the
     table), and older apps read as having no image, no volumes and no link."""
     url = f"sqlite://{tmp_path / 'before-images.db'}"
@@ -145,6 +145,7 @@ async def test_images_and_volumes_keep_the_rows_before_them(tmp_path: Path) -> N
             '"deployment" ("status")',
             '"deployment" ("app_id", "id")',
             '"deployment" ("app_id", "commit_hash")',
+            '"deployment" ("is_active", "app_id")',
         }
     finally:
         await close_database()

@@ -45,9 +45,7 @@ AUTOMATIC = (Trigger.WEBHOOK, Trigger.POLL)
 @dataclass(frozen=True)
 class DeploymentRequest:
     """What a caller asks for. `commit` None (manual only) means the branch head, named now;
-    a rollback names the earlier deployment to return to in `rollback_to`. For an image app,
-    `image` is the reference to deploy (default: the app's), and `image_digest` exactly which
-    image when known (a poll; `commit` is then that digest's commit_hash)."""
+    a rollback names the earlier deployment to return to in `rollback_to`."""
 
     app_id: int
     trigger: Trigger
@@ -55,8 +53,8 @@ class DeploymentRequest:
     rollback_to: int | None = None
     requested_by: str = ""  # the user of a manual deploy or rollback
     allow_unreachable: bool = False  # a manual commit on no branch (an admin's choice)
-    image: str | None = None
-    image_digest: str = ""
+    image: str | None = None  # an image app's reference to deploy (default: the app's)
+    image_digest: str = ""  # the digest a poll found (`commit` then holds its commit_hash)
 
 
 @dataclass(frozen=True)
@@ -209,17 +207,14 @@ class RequestDoor:
         if not known:
             raise NotFound(f"app {request.app_id} does not exist", code="APP_NOT_FOUND")
         if request.trigger in AUTOMATIC and request.commit is not None:
-            ref, digest = request.image or "", request.image_digest
-            return NewDeployment(
-                request.app_id, request.commit, request.trigger, image_ref=ref, image_digest=digest
-            )
+            found = NewDeployment(request.app_id, request.commit, request.trigger)
+            return replace(found, image_ref=request.image or "", image_digest=request.image_digest)
         app = await App.get(id=request.app_id)
         if request.trigger is Trigger.ROLLBACK:
             if request.rollback_to is None:
                 raise ValueError("a rollback request names the deployment to return to")
             return await rollback_plan(app, request.rollback_to)
-        planned = image_plan(app, request.trigger, request.image, request.commit)
-        if planned is not None:
+        if (planned := image_plan(app, request.trigger, request.image, request.commit)) is not None:
             return planned
         commit = request.commit
         if commit is None and request.trigger is Trigger.MANUAL:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 
-from controller.config import HistorySettings
+from controller.config import Settings
 from controller.errors import FogbankError
 from controller.events.deployment_logs import DeploymentLogs
+from controller.notify import outbox
 from controller.runtime.engine import Engine
 from controller.runtime.images import prune_images
 from controller.store.models import TERMINAL, App, Deployment, WebhookDelivery
@@ -40,15 +41,16 @@ async def prune_deliveries(keep: int) -> int:
     return await WebhookDelivery.filter(id__lte=cutoff.id).delete()
 
 
-async def prune_all(
-    engine: Engine, logs: DeploymentLogs, *, keep_images: int, history: HistorySettings
-) -> None:
-    """Images, deployment history (with its logs) and webhook deliveries beyond retention."""
+async def prune_all(engine: Engine, logs: DeploymentLogs, settings: Settings) -> None:
+    """Images, deployment history (with its logs), webhook deliveries and sent notices beyond
+    what settings keep."""
+    history = settings.history
     for app in await App.all():
         try:
-            await prune_images(engine, app, keep_images)
+            await prune_images(engine, app, settings.controller.keep_images)
         except FogbankError as exc:
             log.error("retention for %s failed: %s", app.name, exc.message)
         for deployment_id in await prune_history(app, history.keep_deployments):
             logs.delete(deployment_id)
     await prune_deliveries(history.keep_webhook_deliveries)
+    await outbox.prune(settings.notify.keep_days)

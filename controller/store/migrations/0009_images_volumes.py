@@ -51,7 +51,7 @@ class AddFields(ops.TortoiseOperation):
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0007_reporting')]
+    dependencies = [('models', '0008_dashboard')]
 
     initial = False
 
