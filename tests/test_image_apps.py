@@ -13,6 +13,7 @@ import pytest
 from quart import Quart
 from quart.testing import QuartClient
 
+from controller.config import Settings
 from controller.store.models import Deployment, Status, Trigger
 from tests.support.api import assert_error, services_of, wait_terminal
 from tests.support.engine import Scratch
@@ -22,6 +23,15 @@ from tests.support.ports import free_port
 from tests.support.registry import Registry, push_web
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """No scheduled drift pass: the poll test runs one itself, and a scheduled pass beside it
+    (the scheduler runs its own one at a time, not a test's) could recreate the container the
+    test's pass just started, leaving the edge on a port that closed until the next pass."""
+    controller = settings.controller.model_copy(update={"reconcile_interval_seconds": 86_400})
+    return settings.model_copy(update={"controller": controller})
 
 
 async def fetch(port: int) -> str:
