@@ -84,18 +84,8 @@ class Controller:
         builder = ImageBuilder(settings, self.engine, self.git)
         self.replacer = make_replacer(settings, self.engine, self.switchboard)
         puller = ImagePuller(settings, self.engine)
-        pipeline = Pipeline(
-            settings,
-            self.engine,
-            self.git,
-            self.logs,
-            self.bus,
-            self.replacer,
-            builder,
-            self.notices,
-            self.metrics,
-            puller,
-        )
+        parts = (self.git, self.logs, self.bus, self.replacer, builder, self.notices)
+        pipeline = Pipeline(settings, self.engine, *parts, self.metrics, puller)
         self.workers = WorkerPool(
             pipeline,
             self.logs,

@@ -16,10 +16,10 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from controller.deploy import reachability
+from controller.deploy.duplicates import AUTOMATIC, Existing, already_there, dedup_key
 from controller.deploy.image_plan import image_plan
 from controller.deploy.inflight import RunControl
 from controller.deploy.queue import (
@@ -34,12 +34,10 @@ from controller.deploy.rollback import rollback_plan
 from controller.errors import FogbankError, NotFound
 from controller.notify.notices import Notices
 from controller.source.mirror import GitSync
-from controller.store.models import IN_FLIGHT, App, Deployment, Status, Trigger
+from controller.store.models import App, Status, Trigger
 from controller.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
-
-AUTOMATIC = (Trigger.WEBHOOK, Trigger.POLL)
 
 
 @dataclass(frozen=True)
@@ -55,17 +53,6 @@ class DeploymentRequest:
     allow_unreachable: bool = False  # a manual commit on no branch (an admin's choice)
     image: str | None = None  # an image app's reference to deploy (default: the app's)
     image_digest: str = ""  # the digest a poll found (`commit` then holds its commit_hash)
-
-
-@dataclass(frozen=True)
-class Existing:
-    """A push or poll of a commit the app already has pending, running or active."""
-
-    id: int
-    deployment_number: int
-    app_id: int
-    status: Status
-    is_active: bool
 
 
 Outcome = Enqueued | Existing
@@ -118,12 +105,12 @@ class RequestDoor:
         known = {int(str(app_id)) for app_id in ids}
         planned = [await self._plan(request, request.app_id in known) for request in wanted]
         async with in_transaction():
-            existing = await _already_there(planned)
+            existing = await already_there(planned)
             fresh: list[NewDeployment] = []
             slots: list[Existing | int] = []  # per request: what exists, or its row in fresh
             first_of: dict[tuple[int, str], int] = {}
             for item in planned:
-                key = _key(item)
+                key = dedup_key(item)
                 if key is not None and key in existing:
                     slots.append(existing[key])
                 elif key is not None and key in first_of:
@@ -276,31 +263,3 @@ class RequestDoor:
                 exc.message,
             )
             return False
-
-
-def _key(item: NewDeployment) -> tuple[int, str] | None:
-    """Automatic requests are de-duplicated by (app, commit); others never (None)."""
-    return (item.app_id, item.commit.sha) if item.triggered_by in AUTOMATIC else None
-
-
-async def _already_there(planned: Sequence[NewDeployment]) -> dict[tuple[int, str], Existing]:
-    """The deployments of automatic requests' commits that are pending, running or active."""
-    keys = {key for item in planned if (key := _key(item)) is not None}
-    if not keys:
-        return {}
-    apps = {app_id for app_id, _ in keys}
-    commits = {sha for _, sha in keys}
-    rows = (
-        await Deployment.filter(app_id__in=apps, commit_hash__in=commits)
-        .filter(Q(status__in=(Status.PENDING, *IN_FLIGHT)) | Q(is_active=True))
-        .order_by("id")
-        .values_list("app_id", "commit_hash", "id", "deployment_number", "status", "is_active")
-    )
-    found: dict[tuple[int, str], Existing] = {}
-    for app_id, sha, deployment_id, number, status, active in rows:
-        key = (int(str(app_id)), str(sha))
-        if key in keys:
-            found[key] = Existing(
-                int(str(deployment_id)), int(str(number)), key[0], Status(status), bool(active)
-            )
-    return found
