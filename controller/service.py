@@ -78,7 +78,7 @@ class Controller:
             max_context_bytes=settings.build.max_context_bytes,
             max_files=settings.build.max_files,
         )
-        self.sources = Sources.load(settings.templates.catalogue_file)
+        self.sources = Sources.load(settings.templates.catalogue_file, settings.runtime.backend)
         self.edge = Edge(settings.edge, settings.storage.data_dir / "caddy")
         self.switchboard = Switchboard(self.edge, self.metrics)
         builder = ImageBuilder(settings, self.engine, self.git)
@@ -194,11 +194,13 @@ class Controller:
     # Apps --------------------------------------------------------------------------------
 
     async def create_app(self, fields: dict[str, Any]) -> App:
+        self.sources.check_backend(fields)
         app = await lifecycle.create_app(fields, self.sources.catalogue)
         await self.notices.reload()  # its repository may be on GitHub
         return app
 
     async def update_app(self, app: App, fields: dict[str, Any]) -> App:
+        self.sources.check_backend(fields)
         updated = await lifecycle.update_app(app, fields, self.sources.catalogue)
         if "public_port" in fields:
             await self.switchboard.refresh()

@@ -111,6 +111,12 @@ class SwarmSwapper:
                 f"{app.app_type.value} apps do not run on Swarm yet (runtime.backend = swarm "
                 "serves web apps only)"
             )
+        if app.image or app.volumes or app.linked_database_id is not None:
+            # Created before the backend was Swarm: it has no image pulls, volumes or networks.
+            raise DeployFailed(
+                "image apps, volumes and database links do not run on Swarm yet "
+                "(runtime.backend = swarm runs the images fogbank builds, without volumes)"
+            )
         local = image_tag(app, deployment)
         target = registry_ref(self.settings.runtime.registry, local)
         pinned = await self.swarm.push(local, target)
