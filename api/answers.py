@@ -20,21 +20,26 @@ from api.rawrows import Columns, Row
 from api.schemas.apps import AppOut
 from api.schemas.deployments import DeploymentOut
 from controller.apps.validation import redact_url
-from controller.store.models import App, Deployment
+from controller.events.deployment_logs import MASK
+from controller.runtime.naming import volume_name
+from controller.runtime.volumes import declared_of
+from controller.store.models import App, AppType, Deployment
 from controller.upkeep.drift import AppState as DriftState
 
 DEPLOYMENTS = Columns(Deployment, tuple(DeploymentOut.model_fields))
-# git_has_credentials is whether the sealed column holds anything: asked of the database, so
-# no credential is unsealed to answer it.
-APPS = Columns(App, tuple(name for name in AppOut.model_fields if name != "git_has_credentials"))
+# git_has_credentials and registry_password (answered masked) are whether the sealed column
+# holds anything: asked of the database, so no secret is unsealed to answer them.
+ASKED = {"git_has_credentials", "registry_password", "link_database"}
+APPS = Columns(App, tuple(name for name in AppOut.model_fields if name not in ASKED))
 
 
 # Every name below comes from the models; the request's values are bound parameters.
 @cache
 def apps_sql() -> str:
     return (
-        f'SELECT {APPS.select}, length("git_credential") > 0 AS "git_has_credentials" '  # noqa: S608
-        f'FROM "{APPS.table}" ORDER BY "id"'
+        f'SELECT {APPS.select}, length("git_credential") > 0 AS "git_has_credentials", '  # noqa: S608
+        'length("registry_password") > 0 AS "registry_password", '
+        f'"linked_database_id" AS "link_database" FROM "{APPS.table}" ORDER BY "id"'
     )
 
 
@@ -73,6 +78,11 @@ async def app_rows(state: Callable[[int], DriftState]) -> list[Row]:
     for answer in await APPS.read(apps_sql(), []):
         answer["git_repository"] = redact_url(answer["git_repository"])
         answer["git_has_credentials"] = bool(answer["git_has_credentials"])
+        answer["registry_password"] = MASK if answer["registry_password"] else ""
+        answer["volumes"] = [
+            {**v, "docker_volume": volume_name(answer["name"], v["name"])}
+            for v in declared_of(AppType(answer["app_type"]), answer["volumes"])
+        ]
         seen = state(answer["id"])
         answer.update(
             sync=seen.sync, health=seen.health, sync_detail=seen.detail, checked_at=seen.checked_at

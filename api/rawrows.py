@@ -1,10 +1,11 @@
 """Rows of a model read as SQLite hands them over, typed as the ORM's `.values()` would give them
-to the answer models: booleans from 0/1 and times as the seed writes them; every other column
-kind (text, integers, floats, text enums) is the same value already. The ORM's own path builds
+to the answer models: booleans from 0/1, times as the seed writes them, JSON columns decoded;
+every other column kind (text, integers, floats, text enums) is the same value already. The ORM's own path builds
 the query and parses every value each time; these lists are read once per request."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tortoise import connections
@@ -15,6 +16,7 @@ from tortoise.fields import (
     Field,
     FloatField,
     IntField,
+    JSONField,
     TextField,
 )
 from tortoise.models import Model
@@ -48,6 +50,7 @@ class Columns:
         self._select = ""
         self.bools: list[str] = []
         self.times: list[tuple[str, Field[Any]]] = []
+        self.jsons: list[str] = []
 
     @property
     def select(self) -> str:
@@ -64,6 +67,8 @@ class Columns:
                 self.bools.append(name)
             elif isinstance(field, DatetimeField):
                 self.times.append((name, field))
+            elif isinstance(field, JSONField):
+                self.jsons.append(name)
             elif not isinstance(field, AS_STORED):
                 raise TypeError(f"{self.model.__name__}.{name}: no plain reading for {field!r}")
             columns.append(f'"{meta.fields_db_projection[name]}" AS "{name}"')
@@ -75,6 +80,9 @@ class Columns:
                 row[name] = bool(row[name])
         for name, field in self.times:
             row[name] = time_text(row[name], field)
+        for name in self.jsons:
+            if isinstance(row[name], str):  # Tortoise writes JSON text
+                row[name] = json.loads(row[name])
         return row
 
     async def read(self, sql: str, params: list[Any]) -> list[Row]:

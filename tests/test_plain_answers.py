@@ -102,11 +102,32 @@ async def seed() -> list[App]:
             started_at=MOMENT + timedelta(seconds=number) if number != 3 else None,
             finished_at=MOMENT + timedelta(minutes=number) if number <= 2 else None,
         )
-    return [plain, rich]
+    database = await App.create(
+        name="db", app_type=AppType.DATABASE, image="127.0.0.1:5000/pg:16", template_name="postgres"
+    )
+    image = await App.create(
+        name="pulled",
+        image="registry.example.com/team/api:1.4",
+        registry_username="robot",
+        registry_password="hunter2-registry",
+        volumes=[{"name": "uploads", "mount_path": "/data/uploads"}],
+        health_command=["/bin/busybox", "wget", "-q", "http://127.0.0.1:3000/"],
+        linked_database_id=database.id,
+    )
+    await Deployment.create(
+        app=image,
+        deployment_number=1,
+        commit_hash="d" * 40,
+        image_ref="registry.example.com/team/api:1.4",
+        image_digest="sha256:" + "d" * 64,
+        status=Status.SUCCESS,
+        is_active=True,
+    )
+    return [plain, rich, database, image]
 
 
 async def test_history_pages_are_byte_for_byte_the_models_answer(quart_app: Quart) -> None:
-    _, rich = await seed()
+    _, rich, _, image = await seed()
     query = Deployment.filter(app_id=rich.id).order_by("-id")
     async with quart_app.app_context():
         fast = listing(await history_rows(rich.id, 50), "Deployments retrieved successfully")
@@ -124,6 +145,13 @@ async def test_history_pages_are_byte_for_byte_the_models_answer(quart_app: Quar
         assert await body(older) == await modelled(
             quart_app, Envelope[list[DeploymentOut]], instances[2:], "older"
         )
+        pulled = await Deployment.filter(app_id=image.id)
+        assert await body(listing(await history_rows(image.id, 50), "image")) == await modelled(
+            quart_app,
+            Envelope[list[DeploymentOut]],
+            [DeploymentOut.model_validate(pulled[0])],
+            "image",
+        )
         empty = listing(await history_rows(rich.id, 50, before=1), "none")
         assert await body(empty) == await modelled(
             quart_app, Envelope[list[DeploymentOut]], [], "none"
@@ -131,9 +159,11 @@ async def test_history_pages_are_byte_for_byte_the_models_answer(quart_app: Quar
 
 
 async def test_every_app_is_byte_for_byte_the_models_answer(quart_app: Quart) -> None:
-    plain, rich = await seed()
+    plain, rich, database, image = await seed()
     seen = {
         plain.id: DriftState(),
+        database.id: DriftState(),
+        image.id: DriftState(),
         rich.id: DriftState(
             Sync.DRIFTED, Health.UNHEALTHY, "container gone", "2025-01-15T10:30:15Z"
         ),
@@ -143,7 +173,7 @@ async def test_every_app_is_byte_for_byte_the_models_answer(quart_app: Quart) ->
         states = []
         for app in await App.all().order_by("id"):
             state = seen[app.id]
-            fields = {name: getattr(app, name) for name in AppOut.model_fields}
+            fields = AppOut.model_validate(app).model_dump()  # as getById builds it
             extra = {
                 "sync": state.sync,
                 "health": state.health,
@@ -157,6 +187,10 @@ async def test_every_app_is_byte_for_byte_the_models_answer(quart_app: Quart) ->
     assert await body(fast) == slow
     assert b"s3cret" not in slow and b'"git_has_credentials":true' in slow
     assert b'"git_has_credentials":false' in slow
+    assert b"hunter2" not in slow and b'"registry_password":"********"' in slow
+    assert b'"docker_volume":"fogbank-pulled-uploads"' in slow  # the image app's volume
+    assert b'"docker_volume":"fogbank-db-data"' in slow  # a database app's legacy data volume
+    assert f'"link_database":{database.id}'.encode() in slow
 
 
 @pytest.mark.slow

@@ -18,9 +18,14 @@ LEGACY_DATA_MOUNT = "/data"
 def declared(app: App) -> list[dict[str, str]]:
     """The app's volumes as {"name", "mount_path"}: what it declared, or a database app's
     legacy data volume at /data."""
-    if app.volumes:
-        return [dict(volume) for volume in app.volumes]
-    if app.app_type is AppType.DATABASE:
+    return declared_of(app.app_type, app.volumes)
+
+
+def declared_of(app_type: AppType, volumes: list[dict[str, str]]) -> list[dict[str, str]]:
+    """`declared` from an app's type and stored volumes (plain row values)."""
+    if volumes:
+        return [dict(volume) for volume in volumes]
+    if app_type is AppType.DATABASE:
         return [{"name": "data", "mount_path": LEGACY_DATA_MOUNT}]
     return []
 
