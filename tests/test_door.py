@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from controller.deploy.duplicates import Existing
 from controller.deploy.queue import CommitRef, Enqueued
-from controller.deploy.requests import DeploymentRequest, Existing, Outcome, RequestDoor
+from controller.deploy.requests import DeploymentRequest, Outcome, RequestDoor
 from controller.errors import NotFound
 from controller.source.mirror import GitSync
 from controller.store.db import close_database, open_database
