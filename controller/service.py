@@ -94,17 +94,9 @@ class Controller:
             shutdown_timeout_seconds=settings.controller.shutdown_timeout_seconds,
         )
         self._door = RequestDoor(self.git, self.workers, self.notices, self.metrics)
-        self.drift = DriftRepair(
-            self.engine,
-            builder,
-            puller,
-            self.switchboard,
-            self.workers.runs,
-            self.app_events,
-            self.notices,
-            self.metrics,
-            settings.deploy.health_interval_seconds,
-        )
+        seen_by = (self.switchboard, self.workers.runs, self.app_events, self.notices, self.metrics)
+        interval = settings.deploy.health_interval_seconds
+        self.drift = DriftRepair(self.engine, builder, puller, *seen_by, interval)
         self._poller = Poller(self.git, self.request_deployments, self.engine)
         self.upkeep = Upkeep(
             drift=self._reconcile,
