@@ -15,6 +15,7 @@ from quart import Quart
 from quart.testing import QuartClient
 
 from controller.config import Settings, TemplateSettings
+from controller.runtime.naming import database_network
 from controller.store.models import Deployment, EnvVar, Status
 from tests.support.api import assert_error, create_web_app, wait_terminal
 from tests.support.docker_objects import remove_app_objects
@@ -220,6 +221,7 @@ async def test_a_linked_app_reaches_the_database_by_name(
         docker_client, web_deployment.container_id, f"echo hello | nc -w 3 {db_name} 5432"
     )
     assert echoed == "hello\n"
+    assert database_network(db_name) in container.attrs["NetworkSettings"]["Networks"]
 
     refused = await client.delete("/api/apps/delete", json={"appId": database["id"]}, headers=admin)
     assert web_name in (await assert_error(refused, 409, "DATABASE_IN_USE"))["message"]
@@ -228,6 +230,6 @@ async def test_a_linked_app_reaches_the_database_by_name(
     assert not {key for key in keys if key.startswith("DATABASE_")}
     await api.ok("DELETE", "/api/apps/delete", {"appId": web["id"]})
     await api.ok("DELETE", "/api/apps/delete", {"appId": database["id"], "deleteVolumes": True})
-    assert not docker_client.networks.list(names=[f"fogbank-{db_name}-net"])
+    assert not docker_client.networks.list(names=[database_network(db_name)])
     assert not docker_client.volumes.list(filters={"label": f"fogbank.app={db_name}"})
     assert not [text for text in api.answers if password in text]
