@@ -1,5 +1,6 @@
-"""The `fogbank` command: serve, user list|create|disable|enable|delete|set-role|set-password
-(bodies in api/commands/users.py), token create; --help and --version.
+"""The `fogbank` command: serve, user list|create|disable|enable|delete|set-role|set-password,
+token create, edge run|stop|status, backup, restore; --help and --version. Bodies beyond serving
+live in api/commands/.
 
 GitPython raises at import on a host without git, so nothing here imports it at the top: the
 app (which does) is imported only when `serve` runs, and --help and --version work anywhere.
@@ -20,7 +21,9 @@ from typing import Any
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
-from api import runtime
+from api import runtime, systemd
+from api.commands import backup as backup_commands
+from api.commands import edge as edge_commands
 from api.commands import users as user_bodies
 from controller.accounts import auth
 from controller.config import Settings, load_settings
@@ -86,6 +89,29 @@ def _parser() -> argparse.ArgumentParser:
     create_token.add_argument("--username", required=True)
     create_token.add_argument("--name", required=True)
     create_token.set_defaults(run=_create_token)
+
+    edge = commands.add_parser("edge", help="the edge (Caddy) that outlives fogbank")
+    edge_subcommands = edge.add_subparsers(dest="edge_command", required=True)
+    for name, body, about in (
+        ("run", edge_commands.run, "run the edge in the foreground (fogbank-edge.service)"),
+        ("stop", edge_commands.stop, "stop the edge: every app and domain stops answering"),
+        ("status", edge_commands.status, "the edge's processes and whether they answer"),
+    ):
+        sub = edge_subcommands.add_parser(name, help=about)
+        sub.add_argument("--config", type=Path, default=None)
+        sub.set_defaults(run=lambda settings, _, body=body: body(settings))
+
+    backup = commands.add_parser("backup", help="archive the database, logs and key file")
+    backup.add_argument("path", type=Path, help="the archive to write (tar.gz)")
+    backup.add_argument("--config", type=Path, default=None)
+    backup.set_defaults(run=lambda settings, args: backup_commands.backup(settings, args.path))
+    restore = commands.add_parser("restore", help="put a backup in place (fogbank stopped)")
+    restore.add_argument("path", type=Path, help="an archive written by `fogbank backup`")
+    restore.add_argument("--force", action="store_true", help="replace an existing database")
+    restore.add_argument("--config", type=Path, default=None)
+    restore.set_defaults(
+        run=lambda settings, args: backup_commands.restore(settings, args.path, force=args.force)
+    )
     return parser
 
 
@@ -125,7 +151,10 @@ async def _serve(settings: Settings, _: argparse.Namespace) -> int:
         loop.add_signal_handler(signum, signalled.set)
 
     async def shutdown_trigger() -> None:
+        # Hypercorn awaits this once its sockets listen: the moment systemd may call us ready.
+        systemd.notify("READY=1")
         await signalled.wait()
+        systemd.notify("STOPPING=1")
         logging.getLogger(__name__).info("shutting down: draining deployments and sockets")
         await drain(app)
 

@@ -24,8 +24,9 @@ from controller.deploy.recovery import recover
 from controller.deploy.replacer import make_replacer
 from controller.deploy.requests import DeploymentRequest, Outcome, Recorder, RequestDoor
 from controller.deploy.workers import WorkerPool
+from controller.edge.client import Edge
+from controller.edge.layout import EdgeLayout
 from controller.edge.routing import desired_routes
-from controller.edge.supervisor import Edge
 from controller.edge.switchboard import Switchboard
 from controller.errors import EdgeError, FogbankError
 from controller.events.app_events import AppEvents
@@ -39,11 +40,12 @@ from controller.runtime.engine import Engine
 from controller.source.mirror import GitSync
 from controller.store import datadir
 from controller.store.checkpoint import sqlite_path
-from controller.store.db import close_database, open_database
+from controller.store.db import close_database, open_database, ping_database
 from controller.store.models import App, Deployment, Domain, Status
 from controller.telemetry.metrics import Metrics
 from controller.upkeep.drift import AppState, DriftRepair
 from controller.upkeep.polling import Poller
+from controller.upkeep.readiness import Readiness
 from controller.upkeep.retention import prune_all
 from controller.upkeep.scheduler import Upkeep
 
@@ -57,7 +59,7 @@ class Controller:
         """Wire the parts; nothing touches the database, Docker or Caddy until start()."""
         self.settings = settings
         self._owns_engine = engine is None
-        self.engine = engine or Engine()
+        self.engine = engine or Engine(**settings.runtime.model_dump())  # the containers' log cap
         self.bus = EventBus()
         self.metrics = Metrics()
         self.overview = Overview()
@@ -76,7 +78,7 @@ class Controller:
             max_context_bytes=settings.build.max_context_bytes,
             max_files=settings.build.max_files,
         )
-        self.edge = Edge(settings.edge, settings.storage.data_dir / "caddy")
+        self.edge = Edge(EdgeLayout.of(settings))
         self.switchboard = Switchboard(self.edge, self.metrics)
         builder = ImageBuilder(settings, self.engine, self.git)
         self.replacer = make_replacer(settings, self.engine, self.switchboard)
@@ -107,6 +109,9 @@ class Controller:
             retention=self.prune,
             poller=self._poller,
             sqlite_file=sqlite_path(settings.database_url),
+        )
+        self.readiness = Readiness(
+            {"database": ping_database, "docker": self.engine.ping, "edge": self.edge.ping}
         )
 
     # Lifecycle ---------------------------------------------------------------------------
@@ -155,11 +160,13 @@ class Controller:
         await self.courier.stop(COURIER_STOP_SECONDS)
 
     async def stop(self) -> None:
-        """Everything drain() does, then the edge, Docker client and database."""
+        """Everything drain() does, then lets go of the edge (it keeps serving the apps) and
+        closes the Docker client and the database."""
         try:
             await self.drain()
         finally:
             try:
+                await self.readiness.close()
                 await self.edge.stop()
                 await self.replacer.close()
                 if self._owns_engine:

@@ -20,6 +20,7 @@ from controller.config.sections import (
     GithubSettings,
     GitSettings,
     HistorySettings,
+    RuntimeSettings,
     SecuritySettings,
     ServerSettings,
     StorageSettings,

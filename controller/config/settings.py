@@ -28,6 +28,7 @@ from controller.config.sections import (
     GithubSettings,
     GitSettings,
     HistorySettings,
+    RuntimeSettings,
     SecuritySettings,
     ServerSettings,
     StorageSettings,
@@ -65,6 +66,7 @@ class Settings(BaseSettings):
     log: LogSettings = LogSettings()
     metrics: MetricsSettings = MetricsSettings()
     notify: NotifySettings = NotifySettings()
+    runtime: RuntimeSettings = RuntimeSettings()
 
     @classmethod
     def settings_customise_sources(

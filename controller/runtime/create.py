@@ -38,6 +38,7 @@ class ContainerSpec:
     volumes: dict[str, str] | None = None  # volume name -> path in the container
     network: str | None = None  # None: Docker's default bridge
     pids_limit: int | None = None  # None: unlimited
+    log_config: Any = None  # Docker's LogConfig (the log cap); None: the daemon's default
 
 
 def create_and_start(client: docker.DockerClient, spec: ContainerSpec) -> ContainerState:
@@ -61,6 +62,7 @@ def create_and_start(client: docker.DockerClient, spec: ContainerSpec) -> Contai
         security_opt=[NO_NEW_PRIVILEGES],
         cap_drop=list(DROPPED_CAPABILITIES),
         pids_limit=spec.pids_limit,
+        log_config=spec.log_config,
         # A tiny init as PID 1 forwards SIGTERM and reaps zombies, so an app that never
         # installed a signal handler still stops at once instead of after the grace.
         init=True,

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import docker
 import docker.errors
 import requests
+from docker.types import LogConfig
 
 from controller.errors import EngineError, FogbankError
 from controller.runtime import create, networks
@@ -33,10 +34,20 @@ class Engine:
     """Async facade over one docker SDK client."""
 
     def __init__(
-        self, client: docker.DockerClient | None = None, *, timeout_seconds: int = 60
+        self,
+        client: docker.DockerClient | None = None,
+        *,
+        timeout_seconds: int = 60,
+        log_max_size: str = "10m",
+        log_max_files: int = 3,
     ) -> None:
         self._client = client
         self._timeout_seconds = timeout_seconds
+        # Every container's output is capped (Docker's json-file rotation): a chatty app
+        # cannot fill the disk.
+        self._log_config = LogConfig(
+            type="json-file", config={"max-size": log_max_size, "max-file": str(log_max_files)}
+        )
         self._connect_lock = asyncio.Lock()
         # Streaming threads register here to receive their HTTP response (runtime/streams.py).
         self._capture = ResponseCapture()
@@ -114,6 +125,7 @@ class Engine:
             volumes=volumes,
             network=network,
             pids_limit=pids_limit,
+            log_config=self._log_config,
         )
         return await self._call(
             f"cannot start container {name}", lambda client: create_and_start(client, spec)
