@@ -6,14 +6,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from urllib.parse import urlsplit
 
 from quart import Quart
 
-from api import documentation, pages
+from api import documentation, pages, proxy
 from api.access import AccessLog
 from api.auditing import record_change
 from api.errors import register_error_handlers
-from api.guard import authenticate_request
+from api.guard import HOST_SESSION_COOKIE, SESSION_COOKIE, authenticate_request
 from api.hosts import HostGuard
 from api.receiver import ReceiverMount
 from api.requests import MAX_BODY_CONFIG_KEY, ApiRequest, Int64Converter
@@ -89,7 +90,21 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
     app.config["BODY_TIMEOUT"] = settings.server.read_timeout_seconds
     app.config[ALLOW_LOCAL_CONFIG_KEY] = settings.git.allow_local
     app.request_class = ApiRequest
-    app.config["FOGBANK_ALLOWED_ORIGINS"] = settings.server.allowed_origins
+    public_url = urlsplit(settings.server.public_url)
+    public_origin = f"{public_url.scheme}://{public_url.netloc}" if public_url.netloc else ""
+    app.config["FOGBANK_ALLOWED_ORIGINS"] = (
+        *settings.server.allowed_origins,
+        *([public_origin] if public_origin else []),
+    )
+    app.config["FOGBANK_SESSION_COOKIE"] = (
+        HOST_SESSION_COOKIE if public_url.scheme == "https" else SESSION_COOKIE
+    )
+    app.config[proxy.CONFIG_KEY] = proxy.networks(settings.server.trusted_proxies)
+    if public_origin and not settings.server.trusted_proxies:
+        log.warning(
+            "server.public_url is set but server.trusted_proxies is empty: every client behind "
+            'the edge counts as one address for the login limiter (set ["127.0.0.1"])'
+        )
     app.config["PROPAGATE_EXCEPTIONS"] = False
     # OPTIONS answers 405 in the envelope: fogbank serves no CORS, and never an HTML answer.
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
@@ -136,9 +151,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
     # GitHub's deliveries are answered in front of Quart (api/receiver.py says why); the Host
     # allow-list stands in front of both; in front of everything, the request id and the access
     # log (api/access.py), so a refused Host is logged too.
-    guarded = HostGuard(
-        ReceiverMount(app, app.asgi_app), settings.server.host, settings.server.allowed_hosts
+    # The public URL's host is one of fogbank's names: the edge passes it on as the Host.
+    names = (
+        *settings.server.allowed_hosts,
+        *([public_url.hostname] if public_url.hostname else []),
     )
+    guarded = HostGuard(ReceiverMount(app, app.asgi_app), settings.server.host, names)
     # Outermost: WebSockets keep the server's own send at hand, to write many frames at once
     # (api/wsframes.py).
     app.asgi_app = RawSendMount(  # type: ignore[method-assign]

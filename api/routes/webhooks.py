@@ -91,8 +91,14 @@ async def app_webhook(data: AppRef) -> tuple[dict[str, Any], int]:
         await app.save(update_fields=["webhook_secret"])
     settings = WebhookSettings(
         secret=app.webhook_secret,
-        payloadUrl=request.url_root.rstrip("/") + app_receiver_path(app.name),
+        payloadUrl=_public_root() + app_receiver_path(app.name),
         contentType="application/json",
         events=["push"],
     )
     return ok_body(settings, "Webhook settings for GitHub"), 200
+
+
+def _public_root() -> str:
+    """server.public_url when set (where GitHub reaches fogbank), else what this request used."""
+    public_url = services().settings.server.public_url
+    return (public_url or request.url_root).rstrip("/")
