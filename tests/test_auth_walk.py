@@ -26,6 +26,7 @@ VIEWER, DEPLOYER, ADMIN = Role.VIEWER, Role.DEPLOYER, Role.ADMIN
 # X-Hub-Signature-256, whatever their credentials.
 ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/health"): "public",
+    ("GET", "/api/ready"): "public",
     ("GET", "/openapi.json"): "public",
     ("GET", "/docs"): "public",
     ("GET", "/docs/assets/<name>"): "public",
