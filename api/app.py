@@ -100,6 +100,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
         HOST_SESSION_COOKIE if public_url.scheme == "https" else SESSION_COOKIE
     )
     app.config[proxy.CONFIG_KEY] = proxy.networks(settings.server.trusted_proxies)
+    app.config[proxy.PUBLIC_URL_KEY] = settings.server.public_url
     if public_origin and not settings.server.trusted_proxies:
         log.warning(
             "server.public_url is set but server.trusted_proxies is empty: every client behind "

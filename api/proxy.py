@@ -7,11 +7,12 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
-from quart import current_app
+from quart import current_app, request
 from quart.wrappers import Request, Websocket
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 CONFIG_KEY = "FOGBANK_TRUSTED_PROXIES"
+PUBLIC_URL_KEY = "FOGBANK_PUBLIC_URL"
 
 
 def networks(trusted: Sequence[str]) -> tuple[Network, ...]:
@@ -47,6 +48,13 @@ def request_scheme(source: Request | Websocket) -> str:
         if forwarded in ("http", "https"):
             return forwarded
     return "https" if source.scheme in ("https", "wss") else "http"
+
+
+def public_root() -> str:
+    """Where users (and GitHub) reach fogbank: server.public_url when set, else the root this
+    request used."""
+    public_url: str = current_app.config[PUBLIC_URL_KEY]
+    return (public_url or request.url_root).rstrip("/")
 
 
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -110,9 +110,7 @@ class Controller:
             poller=self._poller,
             sqlite_file=sqlite_path(settings.database_url),
         )
-        self.readiness = Readiness(
-            {"database": ping_database, "docker": self.engine.ping, "edge": self.edge.ping}
-        )
+        self.readiness = Readiness(ping_database, self.engine.ping, self.edge.ping)
 
     # Lifecycle ---------------------------------------------------------------------------
 
@@ -160,8 +158,7 @@ class Controller:
         await self.courier.stop(COURIER_STOP_SECONDS)
 
     async def stop(self) -> None:
-        """Everything drain() does, then lets go of the edge (it keeps serving the apps) and
-        closes the Docker client and the database."""
+        """Everything drain() does, then lets go of the edge (it keeps serving) and closes."""
         try:
             await self.drain()
         finally:

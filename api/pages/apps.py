@@ -10,6 +10,7 @@ from quart import Response, request
 
 from api.pages.present import stage_order
 from api.pages.site import blueprint, can, page, render
+from api.proxy import public_root
 from api.receiver import app_receiver_path
 from api.requests import INT64_MAX
 from api.routes.apps import find_app
@@ -55,7 +56,7 @@ async def app_page(app_id: int) -> Response:
         domains=domains,
         events=controller().app_event_log(app.name, EVENT_LINES),
         repository=redact_url(app.git_repository),
-        payload_url=request.url_root.rstrip("/") + app_receiver_path(app.name),
+        payload_url=public_root() + app_receiver_path(app.name),
         admin=can(Role.ADMIN),
     )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
 
@@ -17,8 +17,8 @@ Check = Callable[[], Awaitable[bool | None]]
 
 
 class Readiness:
-    def __init__(self, checks: Mapping[str, Check]) -> None:
-        self._checks = dict(checks)
+    def __init__(self, database: Check, docker: Check, edge: Check) -> None:
+        self._checks = {"database": database, "docker": docker, "edge": edge}
         self._running: dict[str, asyncio.Task[None]] = {}
         self._last_down: dict[str, str] = {}
 
