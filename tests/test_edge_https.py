@@ -10,118 +10,29 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import ssl
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.github import push
+from tests.support.https_site import API_HOST, Site, deploy, https_site, issuer
 from tests.support.load import SteadyLoad
-from tests.support.pebble import Pebble, curl, running_pebble
-from tests.support.ports import free_port
+from tests.support.pebble import curl
 from tests.support.repos import GitRepo
-from tests.support.server import Server, cli, wait_until
+from tests.support.server import wait_until
 from webhooks.signature import sign
 
 pytestmark = pytest.mark.slow
 
-API_HOST = "deploy.example.com"
-
-
-@dataclass
-class Site:
-    server: Server
-    pebble: Pebble
-    http_port: int
-    https_port: int
-    data_dir: Path
-
-    def resolve(self, host: str) -> list[str]:
-        return [
-            "--resolve",
-            f"{host}:{self.https_port}:127.0.0.1",
-            "--resolve",
-            f"{host}:{self.http_port}:127.0.0.1",
-        ]
-
-    def https(self, host: str, path: str = "/", *extra: str) -> tuple[int, str, str]:
-        """(status, body, headers) of a GET over HTTPS, verified against pebble's root."""
-        url = f"https://{host}:{self.https_port}{path}"
-        return _answer(curl("-i", *self.resolve(host), *extra, url, root=self.pebble.root))
-
-    def http(self, host: str, path: str = "/") -> tuple[int, str, str]:
-        url = f"http://{host}:{self.http_port}{path}"
-        return _answer(curl("-i", *self.resolve(host), url, root=self.pebble.root))
-
-    def edge_files(self) -> dict[str, bytes]:
-        directory = self.data_dir / "caddy"
-        return {name: (directory / name).read_bytes() for name in ("front.json", "front.pid")}
-
-
-def _answer(result: Any) -> tuple[int, str, str]:
-    assert result.returncode == 0, result.stderr
-    head, _, body = result.stdout.replace("\r\n", "\n").partition("\n\n")
-    return int(head.split()[1]), body, head.lower()
-
-
-def issuer(site: Site, host: str) -> str:
-    """The issuer's common name of the certificate the edge presents for `host`."""
-    context = ssl.create_default_context(cafile=str(site.pebble.root))
-    with (
-        socket.create_connection(("127.0.0.1", site.https_port), timeout=10) as raw,
-        context.wrap_socket(raw, server_hostname=host) as tls,
-    ):
-        certificate = tls.getpeercert()
-    assert certificate is not None
-    for rdn in certificate["issuer"]:
-        for pair in rdn:
-            if pair[0] == "commonName":
-                return str(pair[1])
-    raise AssertionError(f"no issuer common name in {certificate}")
-
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Site]:
-    port, http_port, https_port = free_port(), free_port(), free_port()
-    with running_pebble(tmp_path / "pebble", http_port=http_port, tls_port=https_port) as pebble:
-        data_dir = tmp_path / "data"
-        config = tmp_path / "config.toml"
-        config.write_text(
-            f"[server]\nport = {port}\n"
-            f'public_url = "https://{API_HOST}:{https_port}"\ntrusted_proxies = ["127.0.0.1"]\n'
-            f'[storage]\ndata_dir = "{data_dir}"\n'
-            "[git]\nallow_local = true\n[controller]\nworkers = 1\n"
-            "[auth]\nlogin_failures_per_address_per_minute = 3\n"
-            f'[edge]\nhttp_port = {http_port}\nhttps_port = {https_port}\ntls = "acme"\n'
-            f'acme_ca = "{pebble.directory_url}"\nacme_ca_root = "{pebble.listen_cert}"\n'
-            'acme_email = "ops@example.com"\n'
-        )
-        admin = ["--username", "admin", "--role", "admin", "--password-stdin"]
-        cli("user", "create", *admin, config=config, stdin="a long password\n")
-        server = Server(config, port, tmp_path / "server.log")
-        server.token = cli("token", "create", "--username", "admin", "--name", "t", config=config)
-        try:
-            server.start()
-            yield Site(server, pebble, http_port, https_port, data_dir)
-        finally:
-            server.stop_quietly()
-
-
-def deploy(site: Site, app_id: int) -> dict[str, Any]:
-    started = site.server.call("POST", "/api/deployment/add", {"appId": app_id})
-
-    def done() -> dict[str, Any] | None:
-        found = {d["id"]: d for d in site.server.deployments(app_id)}.get(started["id"])
-        return found if found and found["status"] in ("success", "failed") else None
-
-    finished = wait_until(done, 120, "deployment")
-    assert finished["status"] == "success", finished
-    return finished
+    with https_site(tmp_path) as running:
+        yield running
 
 
 @pytest.mark.timeout(600)
