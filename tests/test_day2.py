@@ -18,13 +18,14 @@ from quart import Quart
 from quart.testing import QuartClient
 
 from api.app import create_app
-from controller.config import RuntimeSettings, Settings, StorageSettings
+from controller.config import RuntimeSettings, SecuritySettings, Settings, StorageSettings
 from controller.errors import FogbankError
 from controller.events.app_events import AppEvents
 from controller.store import backup as archive
 from controller.store import datadir
 from controller.store.db import close_database, open_database
-from controller.store.models import Deployment, EnvVar, Status
+from controller.store.models import App, Deployment, EnvVar, Status
+from controller.store.sealing import SealError
 from tests.support.api import add_deployment, create_web_app, signup_admin, wait_terminal
 from tests.support.ports import free_port
 from tests.support.repos import GitRepo
@@ -168,3 +169,42 @@ async def test_a_backup_taken_while_a_deployment_runs_restores_every_committed_r
     with pytest.raises(FogbankError, match=r"cannot read the backup|damaged"):
         await asyncio.to_thread(archive.restore, copied, broken, force=True)
     assert counts(restored_db) == after
+
+
+async def test_backup_and_restore_carry_the_key_of_security_key_file(tmp_path: Path) -> None:
+    """The key lives where security.key_file says (outside the data directory here): the backup
+    takes it from there and restore puts it where the copy's settings look, so the restored
+    sealed values open; without it they do not (the protection this test guards)."""
+
+    def host(name: str) -> Settings:
+        return Settings(
+            storage=StorageSettings(data_dir=tmp_path / name / "data"),
+            security=SecuritySettings(key_file=str(tmp_path / name / "keys" / "fogbank.key")),
+        )
+
+    original, copy, keyless = host("original"), host("copy"), host("keyless")
+    await open_database(original.database_url, datadir.prepare(original))
+    try:
+        app = await App.create(name="sealed", git_repository="https://example.com/a.git")
+        await EnvVar.create(app=app, key="TOKEN", value="s3cret", is_secret=True)
+    finally:
+        await close_database()
+    assert original.key_file.is_file() and not (original.storage.data_dir / "secret.key").exists()
+    target = tmp_path / "fogbank.tar.gz"
+    await asyncio.to_thread(archive.backup, original, target)
+
+    await asyncio.to_thread(archive.restore, copy, target)
+    assert copy.key_file.read_bytes() == original.key_file.read_bytes()
+    assert copy.key_file.stat().st_mode & 0o777 == 0o600
+    await open_database(copy.database_url, datadir.prepare(copy))
+    try:
+        assert [env.value for env in await EnvVar.filter(key="TOKEN")] == ["s3cret"]
+    finally:
+        await close_database()
+
+    # Without that key (a copy that made a new one) the database refuses to open.
+    await asyncio.to_thread(archive.restore, keyless, target)
+    keyless.key_file.unlink()
+    with pytest.raises(SealError, match=r"security\.key_file"):
+        await open_database(keyless.database_url, datadir.prepare(keyless))
+    await close_database()
