@@ -16,6 +16,7 @@ import docker
 import pytest
 from quart import Quart
 from quart.testing import QuartClient
+from quart.testing import app as quart_testing
 
 from api.app import create_app
 from controller.accounts import auth
@@ -33,7 +34,9 @@ NAMES = itertools.count()  # the direct peer: the edge, on this machine
 @contextlib.asynccontextmanager
 async def started(settings: Settings, engine: Engine | None = None) -> AsyncIterator[QuartClient]:
     quart_app: Quart = create_app(settings, engine=engine)
-    async with quart_app.test_app():
+    # A hung Docker costs start-up a read timeout per call (ping, then recovery): more than
+    # Quart's 6 s default, and not what these tests measure.
+    async with quart_testing.TestApp(quart_app, startup_timeout=60, shutdown_timeout=60):
         yield QuartClient(quart_app)
 
 
