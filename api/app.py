@@ -46,6 +46,8 @@ from controller.accounts.limiter import LoginLimiter
 from controller.config import Settings
 from controller.runtime.engine import Engine
 from controller.service import Controller
+from controller.store.db import ping_database
+from controller.upkeep.readiness import Readiness
 from webhooks.intake import DeliveryIntake
 from webhooks.reception import Reception, ReceptionLimits
 
@@ -133,6 +135,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
                 overall=settings.auth.login_failures_overall_per_minute,
             ),
             sockets=sockets,
+            readiness=Readiness(ping_database, found.engine.ping, found.edge.ping),
         )
         intake.start()
         await sockets.start()
@@ -144,6 +147,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
         if services is None:
             return
         try:
+            await services.readiness.close()
             await services.sockets.stop()
             await services.intake.close(INTAKE_CLOSE_SECONDS)
         finally:

@@ -40,12 +40,11 @@ from controller.runtime.engine import Engine
 from controller.source.mirror import GitSync
 from controller.store import datadir
 from controller.store.checkpoint import sqlite_path
-from controller.store.db import close_database, open_database, ping_database
+from controller.store.db import close_database, open_database
 from controller.store.models import App, Deployment, Domain, Status
 from controller.telemetry.metrics import Metrics
 from controller.upkeep.drift import AppState, DriftRepair
 from controller.upkeep.polling import Poller
-from controller.upkeep.readiness import Readiness
 from controller.upkeep.retention import prune_all
 from controller.upkeep.scheduler import Upkeep
 
@@ -110,7 +109,6 @@ class Controller:
             poller=self._poller,
             sqlite_file=sqlite_path(settings.database_url),
         )
-        self.readiness = Readiness(ping_database, self.engine.ping, self.edge.ping)
 
     # Lifecycle ---------------------------------------------------------------------------
 
@@ -163,7 +161,6 @@ class Controller:
             await self.drain()
         finally:
             try:
-                await self.readiness.close()
                 await self.edge.stop()
                 await self.replacer.close()
                 if self._owns_engine:

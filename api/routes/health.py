@@ -12,7 +12,7 @@ from api.documentation import errors
 from api.envelope import ok_body
 from api.guard import public
 from api.schemas.base import Envelope, Liveness, Readiness
-from api.services import controller
+from api.services import services
 from controller.errors import ServiceUnavailable
 
 blueprint = Blueprint("health", __name__)
@@ -32,7 +32,7 @@ async def health() -> tuple[dict[str, Any], int]:
 @validate_response(Envelope[Readiness])
 async def ready() -> tuple[dict[str, Any], int]:
     """Readiness: 200 when the database, Docker and the edge answer, else 503 naming them."""
-    down = await controller().readiness.down()
+    down = await services().readiness.down()
     if down:
         raise ServiceUnavailable(f"not ready: {', '.join(down)} down", code="NOT_READY")
     return ok_body(Readiness(database="ok", docker="ok", edge="ok"), "fogbank is ready"), 200
