@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 from quart import Quart
 from quart.testing import QuartClient
+from quart.testing import app as quart_testing
 
 from api.app import create_app
 from controller.config import (
@@ -157,7 +158,9 @@ def settings(tmp_path: Path, db_backend: str, request: pytest.FixtureRequest) ->
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Quart]:
     quart_app = create_app(settings)
-    async with quart_app.test_app():
+    # Start-up spawns the edge (a runner process and two Caddy layers): on a loaded 2-core
+    # machine that can pass Quart's 6 s default.
+    async with quart_testing.TestApp(quart_app, startup_timeout=60, shutdown_timeout=60):
         yield quart_app
 
 
