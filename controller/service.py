@@ -58,7 +58,9 @@ class Controller:
         """Wire the parts; nothing touches the database, Docker or Caddy until start()."""
         self.settings = settings
         self._owns_engine = engine is None
-        self.engine = engine or Engine(**settings.runtime.model_dump())  # the containers' log cap
+        self.engine = engine or Engine(
+            log_max_size=settings.runtime.log_max_size, log_max_files=settings.runtime.log_max_files
+        )
         self.bus = EventBus()
         self.metrics = Metrics()
         self.overview = Overview()

@@ -20,7 +20,6 @@ from controller.config.sections import (
     GithubSettings,
     GitSettings,
     HistorySettings,
-    RuntimeSettings,
     SecuritySettings,
     ServerSettings,
     StorageSettings,

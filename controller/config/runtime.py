@@ -25,6 +25,9 @@ class RuntimeSettings(Section):
     pids_limit: int = Field(default=512, ge=0, le=4_194_304)
     # Each app's containers on a Docker network of their own (false: Docker's default bridge).
     network_per_app: bool = True
+    # Docker's json-file log cap of every app container: size per file, files kept.
+    log_max_size: str = Field(default="10m", pattern=r"^[1-9][0-9]*[kmg]$")
+    log_max_files: int = Field(default=3, ge=1, le=100)
 
     @field_validator("pids_limit")
     @classmethod

@@ -238,9 +238,3 @@ class EdgeSettings(Section):
         ):
             raise ValueError("must be http://127.0.0.1:<port> (loopback only)")
         return url
-
-
-class RuntimeSettings(Section):
-    # Docker's json-file log cap of every app container: size per file, files kept.
-    log_max_size: str = Field(default="10m", pattern=r"^[1-9][0-9]*[kmg]$")
-    log_max_files: int = Field(default=3, ge=1, le=100)

@@ -28,7 +28,6 @@ from controller.config.sections import (
     GithubSettings,
     GitSettings,
     HistorySettings,
-    RuntimeSettings,
     SecuritySettings,
     ServerSettings,
     StorageSettings,
@@ -62,7 +61,6 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     security: SecuritySettings = SecuritySettings()
     edge: EdgeSettings = EdgeSettings()
-    runtime: RuntimeSettings = RuntimeSettings()
     log: LogSettings = LogSettings()
     metrics: MetricsSettings = MetricsSettings()
     notify: NotifySettings = NotifySettings()
