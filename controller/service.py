@@ -58,9 +58,7 @@ class Controller:
         """Wire the parts; nothing touches the database, Docker or Caddy until start()."""
         self.settings = settings
         self._owns_engine = engine is None
-        self.engine = engine or Engine(
-            log_max_size=settings.runtime.log_max_size, log_max_files=settings.runtime.log_max_files
-        )
+        self.engine = engine or Engine(**settings.runtime.log_cap())
         self.bus = EventBus()
         self.metrics = Metrics()
         self.overview = Overview()

@@ -103,7 +103,9 @@ async def test_the_dashboard_and_its_socket_work_at_the_public_https_host(
         site.https, API_HOST, f"/apps/{app['id']}", *with_session
     )
     assert status == 200 and app_name in body
-    assert f"{site.public_url}/webhooks/github" in body  # the payload URL at the public host
+    assert (
+        f"{site.public_url}/webhooks/github/{app_name}" in body
+    )  # the payload URL at the public host
     for script in ("ui.js", "live.js"):
         status, body, _ = await asyncio.to_thread(site.https, API_HOST, f"/ui/assets/{script}")
         assert status == 200 and "function" in body

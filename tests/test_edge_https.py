@@ -106,7 +106,7 @@ async def test_the_api_at_its_public_url_takes_a_signed_push_that_deploys(
         {"name": app_name, "gitRepository": web_repo.url, "port": 3000, "stabilizationSeconds": 1},
     )["data"]
     hook = server.call("POST", "/api/apps/webhook", {"appId": app["id"]})["data"]
-    payload_url = f"https://{API_HOST}:{site.https_port}/webhooks/github"
+    payload_url = f"https://{API_HOST}:{site.https_port}/webhooks/github/{app_name}"
     assert hook["payloadUrl"] == payload_url
 
     sha = web_repo.commit("ship it", {"www/index.html": "pushed\n"})

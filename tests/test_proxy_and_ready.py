@@ -148,7 +148,7 @@ async def test_the_payload_url_is_built_from_the_public_url(settings: Settings) 
         app_id = (await created.get_json())["data"]["id"]
         answer = await client.post("/api/apps/webhook", json={"appId": app_id}, headers=headers)
         data = (await answer.get_json())["data"]
-        assert data["payloadUrl"] == "https://deploy.example.com:8443/webhooks/github"
+        assert data["payloadUrl"] == "https://deploy.example.com:8443/webhooks/github/hooked"
 
 
 async def test_ready_answers_200_when_everything_answers(client: QuartClient) -> None:

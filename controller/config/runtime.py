@@ -4,7 +4,7 @@ Docker Swarm services (controller/runtime/swarm/) when `backend = "swarm"`."""
 from __future__ import annotations
 
 import shlex
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -55,6 +55,10 @@ class RuntimeSettings(Section):
         if not words:
             raise ValueError("must name a program")
         return value
+
+    def log_cap(self) -> dict[str, Any]:
+        """The Engine's keyword arguments for Docker's json-file log cap."""
+        return {"log_max_size": self.log_max_size, "log_max_files": self.log_max_files}
 
     def health_argv(self, port: int, path: str) -> list[str]:
         """The health command's words with the app's port and path put in (after splitting,
