@@ -56,6 +56,7 @@ def save(target: Target) -> Path:
     """Write the credentials file, readable by its owner only (also when it existed before)."""
     path = credentials_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=DIRECTORY_MODE)
+    path.parent.chmod(DIRECTORY_MODE)  # fogbank's own directory, also when it existed
     body = json.dumps({"url": target.url, "token": target.token, "token_id": target.token_id})
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:

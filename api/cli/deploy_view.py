@@ -38,13 +38,13 @@ class DeploymentView:
     """Feed it the socket's frames (`show`); `outcome` tells how it ended."""
 
     def __init__(
-        self, out: Output, label: str, *, show_logs: bool = True, stages_apart: bool = False
+        self, out: Output, label: str, *, quiet: bool = False, stages_apart: bool = False
     ) -> None:
-        """`stages_apart`: stage changes go to standard error, so standard output is exactly
-        the log (`fogbank logs N -f`)."""
+        """`quiet`: print nothing (--json prints instead); `stages_apart`: stage changes go to
+        standard error, so standard output is exactly the log (`fogbank logs N -f`)."""
         self.out = out
         self.label = label
-        self.show_logs = show_logs
+        self.quiet = quiet
         self.stages_apart = stages_apart
         self.last_lines: deque[str] = deque(maxlen=LAST_LINES)
         self.status: dict[str, Any] = {}
@@ -54,7 +54,7 @@ class DeploymentView:
         self._task: TaskID | None = None
 
     def __enter__(self) -> DeploymentView:
-        if not self.out.plain:
+        if not self.out.plain and not self.quiet:
             self._progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(bar_width=40),
@@ -81,7 +81,7 @@ class DeploymentView:
         if frame.get("type") == "log":
             line = str(data.get("line", ""))
             self.last_lines.append(line)
-            if self.show_logs:
+            if not self.quiet:
                 self._print(Text(line))
         elif frame.get("type") == "error":
             self.error = str(data.get("message", ""))
@@ -97,7 +97,7 @@ class DeploymentView:
             self._progress.update(
                 self._task, completed=progress, description=f"{self.label} {stage}"
             )
-        if (stage, status) != self._shown:
+        if (stage, status) != self._shown and not self.quiet:
             self._shown = (stage, status)
             message = str(data.get("message") or "")
             text = f"==> {stage} ({status}, {progress}%)" + (f": {message}" if message else "")

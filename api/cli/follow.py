@@ -19,7 +19,6 @@ Frame = dict[str, Any]
 # How long to keep trying after a connection that worked was lost (a restart takes seconds).
 RECONNECT_SECONDS = 300.0
 RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0)
-TERMINAL = {"success", "failed", "stopped", "rolled_back"}
 # Close codes after which reconnecting cannot help.
 FATAL_CLOSES = {
     4400: ("the server refused the request", FAILED),
@@ -38,12 +37,11 @@ class Position(Protocol):
     def take(self, frame: Frame) -> bool:
         """Whether to show the frame (False: already shown before a reconnect)."""
 
-    def final(self, frame: Frame) -> bool:
-        """Whether this frame ends the follow."""
-
 
 class BuildLogPosition:
-    """A deployment's socket: log frames carry a seq; the terminal status ends it."""
+    """A deployment's socket: log frames carry a seq. The server closes it (1000) after the
+    final status; the status sent first on connecting may be final already, with lines still
+    to come after it."""
 
     def __init__(self, deployment_id: int, after: int = 0) -> None:
         self.deployment_id = deployment_id
@@ -60,9 +58,6 @@ class BuildLogPosition:
             return False
         self.last_seq = seq
         return True
-
-    def final(self, frame: Frame) -> bool:
-        return frame.get("type") == "status" and frame["data"].get("status") in TERMINAL
 
 
 class AppLogPosition:
@@ -88,9 +83,6 @@ class AppLogPosition:
             self.tail = 5000
         return True
 
-    def final(self, frame: Frame) -> bool:
-        return False
-
 
 def follow(
     api: Api,
@@ -100,10 +92,10 @@ def follow(
     on_notice: Callable[[str], None],
     *,
     reconnect_seconds: float = RECONNECT_SECONDS,
-) -> Frame | None:
-    """Show every frame of the socket at `path` once; the final frame (None when the server
-    ended the follow with a normal close). A first connection that fails is an error at once;
-    a lost one is tried again for `reconnect_seconds`."""
+) -> None:
+    """Show every frame of the socket at `path` once, until the server ends it with a normal
+    close. A first connection that fails is an error at once; a lost one is tried again for
+    `reconnect_seconds`."""
     connected_once = False
     lost_at: float | None = None
     attempt = 0
@@ -121,8 +113,6 @@ def follow(
                         frame: Frame = json.loads(message)
                         if position.take(frame):
                             on_frame(frame)
-                        if position.final(frame):
-                            return frame
                     code = socket.close_code
                     why = socket.close_reason or ""
                 except ConnectionClosed as closed:
@@ -140,7 +130,7 @@ def follow(
             text, exit_code = FATAL_CLOSES[code]
             raise CliError(f"{api.url}: {why or text}", exit_code)
         if code == CLOSE_NORMAL:
-            return None
+            return
         if lost_at is None:
             lost_at = time.monotonic()
             on_notice(f"connection lost ({why or f'close {code}'}); reconnecting")

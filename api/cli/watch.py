@@ -28,15 +28,12 @@ def watch(
     app_name: str,
     *,
     json_out: bool = False,
-    show_logs: bool = True,
     json_frames: bool = False,
     stages_apart: bool = False,
 ) -> int:
     """Follow the deployment to its end; print how it ended; its exit code. Ctrl-C detaches."""
     label = label_of(deployment, app_name)
-    view = DeploymentView(
-        out, label, show_logs=show_logs and not json_out, stages_apart=stages_apart
-    )
+    view = DeploymentView(out, label, quiet=json_out or json_frames, stages_apart=stages_apart)
     position = BuildLogPosition(deployment["id"])
 
     def show(frame: Frame) -> None:
@@ -45,11 +42,8 @@ def watch(
         view.show(frame)
 
     try:
-        if json_out or json_frames:
+        with view:
             follow(client, SOCKET, position, show, out.note)
-        else:
-            with view:
-                follow(client, SOCKET, position, show, out.note)
     except KeyboardInterrupt:
         out.note(
             f"detached: {label} goes on on the server (`fogbank stop {deployment['id']}` stops it)"
