@@ -17,9 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line `argv` (default: this process's); the exit code."""
     from api.cli.app import build  # noqa: PLC0415 - `import api.cli` stays cheap
 
-    command = typer.main.get_command(build())
     args = sys.argv[1:] if argv is None else argv
     try:
+        command = typer.main.get_command(build())
         result = command.main(args=args, prog_name="fogbank", standalone_mode=False)
     except typer.TyperException as exc:  # typer's own click: usage errors and the like
         return _refused(exc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,6 +18,12 @@ CLIENT_PANEL = "Client commands (talk to a fogbank server)"
 SERVER_PANEL = "Server commands (run on the fogbank host)"
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print exactly the API's data as JSON.")]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="TOML settings file (default: $FOGBANK_CONFIG, else built-in defaults)."
+    ),
+]
 PlainOption = Annotated[
     bool, typer.Option("--plain", help="No colour, no progress bar, no prompts.")
 ]

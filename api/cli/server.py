@@ -13,12 +13,12 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from api.cli import users
-from api.cli.context import SERVER_PANEL
+from api.cli.context import SERVER_PANEL, ConfigOption
 
 if TYPE_CHECKING:
     from controller.config import Settings
@@ -28,13 +28,6 @@ HTTP_GRACE_SECONDS = 5.0
 # A refused setting or data directory: one line and exit status 2, as always for `serve` (units
 # and scripts rely on it; the client commands' 2, "stopped", never comes from here).
 REFUSED = 2
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config", help="TOML settings file (default: $FOGBANK_CONFIG, else built-in defaults)."
-    ),
-]
 
 
 def register(app: typer.Typer) -> None:

@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from api.cli.context import ConfigOption
+
 ROLES = ("viewer", "deployer", "admin")  # controller.store.models.Role, without importing it
 Body = Callable[[argparse.Namespace], Awaitable[int]]
 
@@ -21,8 +23,6 @@ PasswordStdin = Annotated[
 
 
 def register(app: typer.Typer, panel: str) -> None:
-    from api.cli.server import ConfigOption  # noqa: PLC0415 - server.py imports this module
-
     user = typer.Typer(help="Manage users in this host's database.", no_args_is_help=True)
     token = typer.Typer(help="Manage API tokens in this host's database.", no_args_is_help=True)
 
@@ -82,8 +82,6 @@ def register(app: typer.Typer, panel: str) -> None:
 
 
 def _by_username(body: str) -> Callable[..., None]:
-    from api.cli.server import ConfigOption  # noqa: PLC0415 - server.py imports this module
-
     def command(username: UsernameArgument, config: ConfigOption = None) -> None:
         _run(body, config, username=username)
 
