@@ -63,10 +63,14 @@ async def pump(open_stream: Opener, capture: ResponseCapture) -> AsyncGenerator[
             with capture.into(responses):
                 stream = open_stream()
             try:
-                for item in stream:
-                    if abort.is_set():
-                        break
-                    put(item)
+                # Cancelled while the call was opening: the consumer's disconnect may have come
+                # before this thread had its response, and a quiet stream (a container's stderr)
+                # would hold the thread, and the consumer waiting for it, for ever.
+                if not abort.is_set():
+                    for item in stream:
+                        if abort.is_set():
+                            break
+                        put(item)
             finally:
                 close = getattr(stream, "close", None)
                 if callable(close):
