@@ -145,3 +145,26 @@ def test_a_superseded_deployment_exits_2_naming_the_newer_one(
     )
     stopped = fogbank("stop", str(newer["id"]), env=env)
     assert stopped.returncode == 0, stopped.stderr
+
+
+def test_ctrl_c_detaches_and_the_deployment_goes_on(
+    server: Server, app: tuple[str, GitRepo], env: dict[str, str]
+) -> None:
+    name, repo = app
+    dockerfile = (repo.path / "Dockerfile").read_text()
+    repo.commit("a slow build", {"Dockerfile": dockerfile + SLOW_BUILD})
+    child = pexpect.spawn(COMMAND[0], [*COMMAND[1:], "deploy", name], env={**env,
+                          "TERM": "xterm-256color"}, dimensions=(40, 110), encoding="utf-8",
+                          timeout=120)  # fmt: skip
+    child.expect("Step 5/")  # the slow step is running
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    detached = ANSI.sub("", str(child.before))
+    assert f"detached: {name} #1 goes on on the server (`fogbank stop " in detached
+    app_id = next(a["id"] for a in server.call("GET", "/api/apps/getAll")["data"]
+                  if a["name"] == name)  # fmt: skip
+    (running,) = server.deployments(app_id)
+    assert running["status"] == "building"
+    assert fogbank("stop", str(running["id"]), env=env).returncode == 0
