@@ -107,6 +107,15 @@ async def test_last_lines_of_both_streams_masked_with_tail_and_since(
     assert after and after[0]["line"] == lines[-1]["line"]
     assert all(x["timestamp"] > since for x in after)
 
+    # A time before the epoch asks for every line (the SDK refuses a `since` that is not
+    # positive: this was a 503 the fuzzer found).
+    for early in ("1152-01-10T20:40:40.79-12:37", "1970-01-01T00:00:00.5Z"):
+        every = await client.get(
+            "/api/apps/logs", query_string={**query, "since": early}, headers=json_headers
+        )
+        assert every.status_code == 200, early
+        assert len((await every.get_json())["data"]["lines"]) >= len(lines), early
+
     bad = await client.get("/api/apps/logs", query_string={**query, "since": "x"}, headers=admin)
     await assert_error(bad, 422, "VALIDATION_FAILED")
 

@@ -124,8 +124,9 @@ async def _stream_lines(
     follow: bool,
 ) -> None:
     # Docker's `since` is in (fractional) seconds; a microsecond earlier against float rounding,
-    # then the exact filter here.
-    since = since_ns / NS_PER_SECOND - 1e-6 if since_ns else None
+    # then the exact filter here. The SDK refuses a `since` that is not positive: a time before
+    # (or within a second of) the epoch asks for every line, so none is sent.
+    since = since_ns / NS_PER_SECOND - 1e-6 if since_ns > NS_PER_SECOND else None
     items = engine.stream(
         lambda client: client.api.logs(
             container_id,
