@@ -240,11 +240,7 @@ class Controller:
 
     async def control_container(self, app: App, action: Action) -> dict[str, Any]:
         return await containers.control_container(
-            app,
-            action,
-            self.engine,
-            self.switchboard,
-            self.settings.deploy.stop_timeout_seconds,
+            app, action, self.engine, self.switchboard, self.settings.deploy.stop_timeout_seconds
         )
 
     async def container_status(self, app: App) -> dict[str, Any]:
