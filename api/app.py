@@ -19,6 +19,7 @@ from api.hosts import HostGuard
 from api.receiver import ReceiverMount
 from api.requests import MAX_BODY_CONFIG_KEY, ApiRequest, Int64Converter
 from api.routes import (
+    app_logs,
     apps,
     audit,
     auth,
@@ -71,6 +72,7 @@ BLUEPRINTS = (
     metrics,
     ws,
     ws_apps,
+    app_logs,
     webhooks,
     tokens,
     users,

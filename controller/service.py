@@ -2,8 +2,8 @@
 stop order (database, edge, Docker, recovery, workers, the outbox's courier, scheduled upkeep),
 and is the only way in for the API, the webhook intake and polling. `request_deployments` is the
 one function that requests a deployment, whatever the trigger; `reporting` manages where
-results are reported (GitHub, notification targets); `metrics` is what /metrics shows;
-`overview` is what the dashboard's pages read."""
+results are reported (GitHub, notification targets); `metrics` is what /metrics shows; `overview`
+what the dashboard's pages read; `runtime_logs` what running apps print, followed across swaps."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Any
 from controller.apps import containers, lifecycle
 from controller.apps.containers import Action
 from controller.apps.overview import Overview
+from controller.apps.runtime_logs import RuntimeLogs
 from controller.build.image import ImageBuilder
 from controller.config import Settings
 from controller.deploy.announce import announce_requested
@@ -70,6 +71,7 @@ class Controller:
         self.logs = DeploymentLogs(
             settings.logs_dir / "deployments", self.bus, settings.build.max_log_bytes
         )
+        self.runtime_logs = RuntimeLogs(self.engine)
         self.git = GitSync(
             settings.git_dir,
             allow_local=settings.git.allow_local,
@@ -239,11 +241,7 @@ class Controller:
 
     async def control_container(self, app: App, action: Action) -> dict[str, Any]:
         return await containers.control_container(
-            app,
-            action,
-            self.engine,
-            self.switchboard,
-            self.settings.deploy.stop_timeout_seconds,
+            app, action, self.engine, self.switchboard, self.settings.deploy.stop_timeout_seconds
         )
 
     async def container_status(self, app: App) -> dict[str, Any]:
@@ -275,7 +273,7 @@ class Controller:
         metrics.websocket_watchers.set(self.bus.watchers())
         return metrics.exposition()
 
-    # Deployment logs and events ----------------------------------------------------------
+    # Logs and events of deployments and of running apps -----------------------------------
 
     def watch(self, deployment_id: int) -> AbstractContextManager[Subscription]:
         """Subscribe to a deployment's status/log/error events (a bounded queue)."""
@@ -292,8 +290,9 @@ class Controller:
         return self.logs.text(deployment_id)
 
     def close_watchers(self, message: str) -> int:
-        """Tell every watcher the server is going away."""
-        return self.bus.close_all(message)
+        """Tell every watcher (of deployments and of app logs) the server is going away."""
+        return self.bus.close_all(message) + self.runtime_logs.watchers.close_all(message)
 
     async def watchers_gone(self) -> None:
         await self.bus.wait_idle()
+        await self.runtime_logs.watchers.wait_idle()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -17,6 +17,8 @@ class ContainerState:
     host_port: int | None
     image: str  # the reference the container was created from (Config.Image)
     labels: dict[str, str]
+    # Config.Env: what the container was started with (secret values among them: never shown).
+    env: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 def container_state(attrs: dict[str, Any], container_port: int | None = None) -> ContainerState:
@@ -33,6 +35,7 @@ def container_state(attrs: dict[str, Any], container_port: int | None = None) ->
         host_port=host_port_of(attrs, container_port),
         image=str(config.get("Image", "")),
         labels={str(k): str(v) for k, v in (config.get("Labels") or {}).items()},
+        env=dict(str(item).partition("=")[::2] for item in config.get("Env") or []),
     )
 
 

@@ -219,6 +219,13 @@ class Server:
         assert response.status_code < 400, response.text
         return response.json()
 
+    def call_text(self, path: str) -> str:
+        """A text answer (a build log) with the server's token (fails on a 4xx/5xx)."""
+        response = httpx.get(f"{self.base}{path}", headers={"Authorization": f"Bearer {self.token}"},
+                             timeout=120)  # fmt: skip
+        assert response.status_code < 400, response.text
+        return response.text
+
     def deployments(self, app_id: int) -> list[dict[str, Any]]:
         data: list[dict[str, Any]] = self.call(
             "POST", "/api/deployment/getByAppId", {"appId": app_id}
