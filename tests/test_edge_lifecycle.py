@@ -150,7 +150,11 @@ async def test_a_killed_runner_leaves_traffic_flowing_and_is_replaced(edge: Edge
         assert (await get(edge.settings.http_port, "a.example.com")).text == "two\n"
         successor = daemon.runner_pid(directory)
         assert successor and successor != runner
-        assert edge.pids[1] == caddies[1] and edge.pids[0] != caddies[0]
+        # The successor writes the restarted layer's pid file as it starts it: wait for both.
+        async with asyncio.timeout(10):
+            while len(edge.pids) < 2:  # noqa: ASYNC110 - a file another process writes
+                await asyncio.sleep(0.05)
+        assert edge.pids[1] == caddies[1] and edge.pids[0] != caddies[0], (edge.pids, caddies)
 
 
 async def test_unmanaged_edge_drives_a_running_caddy(tmp_path: Path) -> None:
