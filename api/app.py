@@ -6,18 +6,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from urllib.parse import urlsplit
 
 from quart import Quart
 
-from api import documentation, pages
+from api import documentation, pages, proxy
 from api.access import AccessLog
 from api.auditing import record_change
 from api.errors import register_error_handlers
-from api.guard import authenticate_request
+from api.guard import HOST_SESSION_COOKIE, SESSION_COOKIE, authenticate_request
 from api.hosts import HostGuard
 from api.receiver import ReceiverMount
 from api.requests import MAX_BODY_CONFIG_KEY, ApiRequest, Int64Converter
 from api.routes import (
+    app_logs,
     apps,
     audit,
     auth,
@@ -46,6 +48,8 @@ from controller.accounts.limiter import LoginLimiter
 from controller.config import Settings
 from controller.runtime.engine import Engine
 from controller.service import Controller
+from controller.store.db import ping_database
+from controller.upkeep.readiness import Readiness
 from webhooks.intake import DeliveryIntake
 from webhooks.reception import Reception, ReceptionLimits
 
@@ -70,6 +74,7 @@ BLUEPRINTS = (
     registries,
     ws,
     ws_apps,
+    app_logs,
     webhooks,
     tokens,
     users,
@@ -91,7 +96,22 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
     app.config["BODY_TIMEOUT"] = settings.server.read_timeout_seconds
     app.config[ALLOW_LOCAL_CONFIG_KEY] = settings.git.allow_local
     app.request_class = ApiRequest
-    app.config["FOGBANK_ALLOWED_ORIGINS"] = settings.server.allowed_origins
+    public_url = urlsplit(settings.server.public_url)
+    public_origin = f"{public_url.scheme}://{public_url.netloc}" if public_url.netloc else ""
+    app.config["FOGBANK_ALLOWED_ORIGINS"] = (
+        *settings.server.allowed_origins,
+        *([public_origin] if public_origin else []),
+    )
+    app.config["FOGBANK_SESSION_COOKIE"] = (
+        HOST_SESSION_COOKIE if public_url.scheme == "https" else SESSION_COOKIE
+    )
+    app.config[proxy.CONFIG_KEY] = proxy.networks(settings.server.trusted_proxies)
+    app.config[proxy.PUBLIC_URL_KEY] = settings.server.public_url
+    if public_origin and not settings.server.trusted_proxies:
+        log.warning(
+            "server.public_url is set but server.trusted_proxies is empty: every client behind "
+            'the edge counts as one address for the login limiter (set ["127.0.0.1"])'
+        )
     app.config["PROPAGATE_EXCEPTIONS"] = False
     # OPTIONS answers 405 in the envelope: fogbank serves no CORS, and never an HTML answer.
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
@@ -119,6 +139,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
                 overall=settings.auth.login_failures_overall_per_minute,
             ),
             sockets=sockets,
+            readiness=Readiness(ping_database, found.engine.ping, found.edge.ping),
         )
         intake.start()
         await sockets.start()
@@ -130,6 +151,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
         if services is None:
             return
         try:
+            await services.readiness.close()
             await services.sockets.stop()
             await services.intake.close(INTAKE_CLOSE_SECONDS)
         finally:
@@ -138,9 +160,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
     # GitHub's deliveries are answered in front of Quart (api/receiver.py says why); the Host
     # allow-list stands in front of both; in front of everything, the request id and the access
     # log (api/access.py), so a refused Host is logged too.
-    guarded = HostGuard(
-        ReceiverMount(app, app.asgi_app), settings.server.host, settings.server.allowed_hosts
+    # The public URL's host is one of fogbank's names: the edge passes it on as the Host.
+    names = (
+        *settings.server.allowed_hosts,
+        *([public_url.hostname] if public_url.hostname else []),
     )
+    guarded = HostGuard(ReceiverMount(app, app.asgi_app), settings.server.host, names)
     # Outermost: WebSockets keep the server's own send at hand, to write many frames at once
     # (api/wsframes.py).
     app.asgi_app = RawSendMount(  # type: ignore[method-assign]

@@ -9,6 +9,7 @@ from quart import g, request
 from quart.wrappers import Response
 
 from api.guard import SAFE_METHODS, Principal
+from api.proxy import client_address
 from controller.accounts import audit
 
 # Body fields that say what was changed; anything else (passwords, values, URLs) never goes in.
@@ -46,5 +47,5 @@ async def record_change(response: Response) -> Response:
         for name in NAMED_FIELDS
         if isinstance(fields.get(name), str | int | bool)
     )
-    await audit.record(actor, endpoint, target, address=request.remote_addr or "")
+    await audit.record(actor, endpoint, target, address=client_address(request))
     return response

@@ -19,6 +19,8 @@ from controller.store.models import Role, User
 from controller.telemetry.logcontext import set_user
 
 SESSION_COOKIE = "fogbank_session"
+# With an https public URL: the browser sends it only over https, to this exact host, path /.
+HOST_SESSION_COOKIE = "__Host-fogbank_session"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 P = ParamSpec("P")
@@ -91,12 +93,18 @@ async def identify(source: Request | Websocket, *, allow_query_token: bool) -> P
         if credential is None:
             raise Unauthorized("invalid, expired or revoked API token")
         return Principal(credential)
-    cookie = source.cookies.get(SESSION_COOKIE)
+    cookie = source.cookies.get(session_cookie())
     if cookie:
         credential = await auth.resolve_session(cookie)
         if credential is not None:
             return Principal(credential)
     return None
+
+
+def session_cookie() -> str:
+    """The session cookie's name (create_app decides it from server.public_url)."""
+    name: str = current_app.config["FOGBANK_SESSION_COOKIE"]
+    return name
 
 
 def origin_allowed(source: Request | Websocket) -> bool:

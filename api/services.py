@@ -1,5 +1,6 @@
 """What one running app holds, reachable from any handler: the controller's one face, the
-webhook reception and intake, the login limiter and the credential watch of open WebSockets."""
+webhook reception and intake, the login limiter, the credential watch of open WebSockets and
+readiness."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from api.sockets import CredentialWatch
 from controller.accounts.limiter import LoginLimiter
 from controller.config import Settings
 from controller.service import Controller
+from controller.upkeep.readiness import Readiness
 from webhooks.intake import DeliveryIntake
 from webhooks.reception import Reception
 
@@ -24,6 +26,7 @@ class Services:
     reception: Reception
     login_limiter: LoginLimiter
     sockets: CredentialWatch
+    readiness: Readiness  # /api/ready: the database, Docker and the edge
 
     @property
     def settings(self) -> Settings:

@@ -1,9 +1,10 @@
 """The controller's one face. Built once per process, it wires every part, owns the start and
 stop order (database, edge, Docker, recovery, workers, the outbox's courier, scheduled upkeep),
 and is the only way in for the API, the webhook intake and polling. `request_deployments` is the
-one function that requests a deployment, whatever the trigger; `reporting` manages where results
-are reported (GitHub, notifications); `metrics` is what /metrics shows; `overview` what the
-dashboard's pages read; `sources` the templates, database connections and registry logins."""
+one function that requests a deployment, whatever the trigger; `reporting` manages where
+results are reported (GitHub, notification targets); `metrics` is what /metrics shows; `overview`
+what the dashboard's pages read; `runtime_logs` what running apps print, followed across swaps;
+`sources` the templates, database connections and registry logins."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 from controller.apps import containers, lifecycle
 from controller.apps.containers import Action
 from controller.apps.overview import Overview
+from controller.apps.runtime_logs import RuntimeLogs
 from controller.apps.sources import Sources
 from controller.build.image import ImageBuilder
 from controller.build.pull import ImagePuller
@@ -26,8 +28,9 @@ from controller.deploy.recovery import recover
 from controller.deploy.replacer import make_replacer
 from controller.deploy.requests import DeploymentRequest, Outcome, Recorder, RequestDoor
 from controller.deploy.workers import WorkerPool
+from controller.edge.client import Edge
+from controller.edge.layout import EdgeLayout
 from controller.edge.routing import desired_routes
-from controller.edge.supervisor import Edge
 from controller.edge.switchboard import Switchboard
 from controller.errors import EdgeError, FogbankError
 from controller.events.app_events import AppEvents
@@ -59,7 +62,7 @@ class Controller:
         """Wire the parts; nothing touches the database, Docker or Caddy until start()."""
         self.settings = settings
         self._owns_engine = engine is None
-        self.engine = engine or Engine()
+        self.engine = engine or Engine(**settings.runtime.log_cap())
         self.bus = EventBus()
         self.metrics = Metrics()
         self.overview = Overview()
@@ -71,6 +74,7 @@ class Controller:
         self.logs = DeploymentLogs(
             settings.logs_dir / "deployments", self.bus, settings.build.max_log_bytes
         )
+        self.runtime_logs = RuntimeLogs(self.engine)
         self.git = GitSync(
             settings.git_dir,
             allow_local=settings.git.allow_local,
@@ -79,7 +83,7 @@ class Controller:
             max_files=settings.build.max_files,
         )
         self.sources = Sources.load(settings.templates.catalogue_file, settings.runtime.backend)
-        self.edge = Edge(settings.edge, settings.storage.data_dir / "caddy")
+        self.edge = Edge(EdgeLayout.of(settings))
         self.switchboard = Switchboard(self.edge, self.metrics)
         builder = ImageBuilder(settings, self.engine, self.git)
         self.replacer = make_replacer(settings, self.engine, self.switchboard)
@@ -152,7 +156,7 @@ class Controller:
         await self.courier.stop(COURIER_STOP_SECONDS)
 
     async def stop(self) -> None:
-        """Everything drain() does, then the edge, Docker client and database."""
+        """Everything drain() does, then lets go of the edge (it keeps serving) and closes."""
         try:
             await self.drain()
         finally:
@@ -241,11 +245,7 @@ class Controller:
 
     async def control_container(self, app: App, action: Action) -> dict[str, Any]:
         return await containers.control_container(
-            app,
-            action,
-            self.engine,
-            self.switchboard,
-            self.settings.deploy.stop_timeout_seconds,
+            app, action, self.engine, self.switchboard, self.settings.deploy.stop_timeout_seconds
         )
 
     async def container_status(self, app: App) -> dict[str, Any]:
@@ -271,7 +271,7 @@ class Controller:
         metrics.websocket_watchers.set(self.bus.watchers())
         return metrics.exposition()
 
-    # Deployment logs and events ----------------------------------------------------------
+    # Logs and events of deployments and of running apps -----------------------------------
 
     def watch(self, deployment_id: int) -> AbstractContextManager[Subscription]:
         """Subscribe to a deployment's status/log/error events (a bounded queue)."""
@@ -288,8 +288,9 @@ class Controller:
         return self.logs.text(deployment_id)
 
     def close_watchers(self, message: str) -> int:
-        """Tell every watcher the server is going away."""
-        return self.bus.close_all(message)
+        """Tell every watcher (of deployments and of app logs) the server is going away."""
+        return self.bus.close_all(message) + self.runtime_logs.watchers.close_all(message)
 
     async def watchers_gone(self) -> None:
         await self.bus.wait_idle()
+        await self.runtime_logs.watchers.wait_idle()

@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 from quart import Quart
 from quart.testing import QuartClient
+from quart.testing import app as quart_testing
 
 from api.app import create_app
 from controller.config import (
@@ -33,6 +34,7 @@ from tests.support.browser import launch
 from tests.support.dashboard import ADMIN, Dashboard
 from tests.support.deployed import DeployedWebApp, deploy_web_app
 from tests.support.docker_objects import remove_app_objects, remove_run_objects, run_images
+from tests.support.edge import stop_edges_under
 from tests.support.engine import Scratch, build_httpd_image
 from tests.support.ports import free_port
 from tests.support.registry import Registry, start_registry
@@ -135,6 +137,15 @@ def web_repo(tmp_path: Path) -> GitRepo:
     return make_web_repo(tmp_path / "repo")
 
 
+@pytest.fixture(autouse=True)
+def _edge_teardown(tmp_path: Path) -> Iterator[None]:
+    """fogbank leaves its edge running when it stops (by design: apps keep serving); after each
+    test, every edge it started under this test's directory is stopped, as `fogbank edge stop`
+    would."""
+    yield
+    stop_edges_under(tmp_path)
+
+
 @pytest.fixture
 def settings(tmp_path: Path, db_backend: str, request: pytest.FixtureRequest) -> Settings:
     """The test's settings; on PostgreSQL (both_backends) a fresh database of the cluster."""
@@ -143,15 +154,17 @@ def settings(tmp_path: Path, db_backend: str, request: pytest.FixtureRequest) ->
         storage=StorageSettings(data_dir=tmp_path / "data"),
         database=DatabaseSettings(url=url),
         git=GitSettings(allow_local=True, timeout_seconds=60),
-        # Each test its own Caddy on free loopback ports.
-        edge=EdgeSettings(admin_url=f"http://127.0.0.1:{free_port()}", http_port=free_port()),
+        # Each test its own edge on free loopback ports (admin APIs: unix sockets in data_dir).
+        edge=EdgeSettings(http_port=free_port(), https_port=free_port()),
     )
 
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Quart]:
     quart_app = create_app(settings)
-    async with quart_app.test_app():
+    # Start-up spawns the edge (a runner process and two Caddy layers): on a loaded 2-core
+    # machine that can pass Quart's 6 s default.
+    async with quart_testing.TestApp(quart_app, startup_timeout=60, shutdown_timeout=60):
         yield quart_app
 
 

@@ -52,6 +52,7 @@ ENVELOPE_KEYS = {"success", "message", "data", "error"}
 BARE_ANSWERS = {
     ("POST", "/api/deployment/add"): "the seed answers the bare deployment object",
     ("GET", "/api/deployment/logs/{deployment_id}"): "the seed answers the log as text/plain",
+    ("GET", "/api/apps/logs"): "an app's runtime log as text/plain, like the build log",
     ("GET", "/openapi.json"): "the OpenAPI document itself",
     ("GET", "/docs"): "the docs page (HTML)",
     ("GET", "/docs/assets/{name}"): "the docs page's script and style sheet",

@@ -26,6 +26,7 @@ VIEWER, DEPLOYER, ADMIN = Role.VIEWER, Role.DEPLOYER, Role.ADMIN
 # X-Hub-Signature-256, whatever their credentials.
 ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/health"): "public",
+    ("GET", "/api/ready"): "public",
     ("GET", "/openapi.json"): "public",
     ("GET", "/docs"): "public",
     ("GET", "/docs/assets/<name>"): "public",
@@ -68,6 +69,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/api/apps/container/stop"): DEPLOYER,
     ("POST", "/api/apps/container/restart"): DEPLOYER,
     ("GET", "/api/apps/container/status"): VIEWER,
+    ("GET", "/api/apps/logs"): VIEWER,
     ("POST", "/api/deployment/add"): DEPLOYER,
     ("POST", "/api/deployment/stop"): DEPLOYER,
     ("POST", "/api/deployment/rollback"): DEPLOYER,
@@ -87,6 +89,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/webhooks/github/<app_name>"): "signature",
     ("WS", "/ws/deployment/logs"): VIEWER,
     ("WS", "/ws/apps/deployments"): VIEWER,
+    ("WS", "/ws/apps/logs"): VIEWER,
 }
 CALLERS: tuple[Role | None, ...] = (None, VIEWER, DEPLOYER, ADMIN)
 Outcome = Literal["401", "403", "allowed"]
@@ -135,7 +138,7 @@ async def http_outcome(client: QuartClient, method: str, path: str, token: str |
 
 async def ws_outcome(client: QuartClient, path: str, token: str | None) -> Outcome:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with client.websocket(f"{path}?deploymentId=1", headers=headers) as ws:
+    async with client.websocket(f"{path}?deploymentId=1&appId=1", headers=headers) as ws:
         with pytest.raises(WebsocketDisconnectError) as closed:
             await ws.receive()
     code = closed.value.args[0]

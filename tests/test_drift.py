@@ -98,12 +98,13 @@ async def test_drift_is_repaired(
     await serving(port, "version one\n", RECONCILE_SECONDS + 60)
     assert "is missing: rebuilding" in await events(client, web.headers, web.app_id)
 
-    # 4. Edge config wiped by hand: re-applied.
+    # 4. Edge config wiped by hand (through the front's admin socket): re-applied.
     edge = services_of(app).controller.edge
-    async with httpx.AsyncClient() as http:
+    socket = edge.layout.paths.front_admin
+    transport = httpx.AsyncHTTPTransport(uds=str(socket))
+    async with httpx.AsyncClient(transport=transport, base_url="http://caddy") as http:
         wiped = await http.post(
-            f"{services_of(app).settings.edge.admin_url}/load",
-            json={"admin": {"listen": services_of(app).settings.edge.admin_url[len("http://") :]}},
+            "/load", json={"admin": {"listen": f"unix/{socket}", "origins": ["caddy"]}}
         )
         assert wiped.status_code == 200
     assert await edge.drifted()

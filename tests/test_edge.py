@@ -11,7 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from controller.edge.supervisor import NOT_ROUTED, Edge, Route
+from controller.edge.client import Edge
+from controller.edge.config import NOT_ROUTED
+from controller.edge.layout import Route
 from controller.errors import EdgeError
 from tests.support.edge import get, responder, started_edge
 from tests.support.ports import free_port
@@ -55,8 +57,8 @@ async def test_routes_by_host_and_public_port(edge: Edge, tmp_path: Path) -> Non
 
     # Caddy's state and logs stay in its directory, which only we may enter.
     directory = tmp_path / "caddy"
-    assert (directory / "caddy.log").stat().st_size > 0 and (directory / "switch.log").exists()
-    assert {"caddy.json", "switch.json"} <= {p.name for p in directory.iterdir()}
+    assert (directory / "front.log").stat().st_size > 0 and (directory / "switch.log").exists()
+    assert {"front.json", "switch.json"} <= {p.name for p in directory.iterdir()}
     assert directory.stat().st_mode & 0o077 == 0
     assert not list(directory.rglob("autosave.json"))
 

@@ -100,6 +100,13 @@ async def test_bodies_answers_and_errors_are_described(client: QuartClient) -> N
     assert status["parameters"][0]["name"] == "appId" and status["parameters"][0]["required"]
     assert document["paths"]["/api/health"]["get"]["security"] == []
     assert document["paths"]["/ws/deployment/logs"]["get"]["x-websocket"] is True
+    app_logs = document["paths"]["/api/apps/logs"]["get"]
+    assert set(app_logs["responses"]["200"]["content"]) == {"text/plain", "application/json"}
+    parameters = {p["name"]: p["required"] for p in app_logs["parameters"]}
+    assert parameters == {"appId": True, "tail": False, "since": False}
+    follow = document["paths"]["/ws/apps/logs"]["get"]
+    assert follow["x-websocket"] is True
+    assert {p["name"] for p in follow["parameters"]} == {"appId", "tail", "since", "token"}
 
 
 async def test_documented_roles_are_the_enforced_ones(client: QuartClient) -> None:

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.slow
 
 PUBLIC = {
     ("GET", "/api/health"),
+    ("GET", "/api/ready"),
     ("GET", "/openapi.json"),  # the schema document; it holds no secrets
     ("GET", "/docs"),  # the docs page and its files (Swagger UI): no secrets either
     ("GET", "/docs/assets/1"),

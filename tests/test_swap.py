@@ -51,7 +51,8 @@ async def test_unhealthy_release_never_takes_traffic(
         json={"appId": web.app_id, "healthTimeoutSeconds": 3},
         headers=web.headers,
     )
-    async with SteadyLoad(f"http://127.0.0.1:{port}/", clients=10) as load:
+    url = f"http://127.0.0.1:{port}/"
+    async with SteadyLoad(url, clients=10, expect=frozenset({"version one\n"})) as load:
         bad = await add_deployment(client, web.headers, web.app_id)
         result = await wait_terminal(app, bad["id"])
     assert (result.status, result.stage) == (Status.FAILED, "starting_new")
@@ -71,7 +72,8 @@ async def test_start_first_swap_drops_nothing(
 ) -> None:
     web = deployed_web_app
     port = web.port
-    async with SteadyLoad(f"http://127.0.0.1:{port}/", clients=20) as load:
+    versions = frozenset({"version one\n", "version 2\n", "version 3\n"})
+    async with SteadyLoad(f"http://127.0.0.1:{port}/", clients=20, expect=versions) as load:
         for version in (2, 3):
             web.repo.commit(f"v{version}", {"www/index.html": f"version {version}\n"})
             deployed = await add_deployment(client, web.headers, web.app_id)
@@ -94,7 +96,8 @@ async def test_crash_after_switch_goes_back_at_once(
     web = deployed_web_app
     port = web.port
     web.repo.commit("dies", {"Dockerfile": DIES_AFTER_3S, "www/index.html": "doomed\n"})
-    async with SteadyLoad(f"http://127.0.0.1:{port}/", clients=4) as load:
+    bodies = frozenset({"version one\n", "doomed\n"})
+    async with SteadyLoad(f"http://127.0.0.1:{port}/", clients=4, expect=bodies) as load:
         doomed = await add_deployment(client, web.headers, web.app_id)
         result = await wait_terminal(app, doomed["id"])
         await asyncio.sleep(0.5)

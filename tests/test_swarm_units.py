@@ -3,20 +3,23 @@ upstreams (its tasks) with a failed dial retried on another."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from controller.config import EdgeSettings, RuntimeSettings, Settings
-from controller.edge.supervisor import Route, caddy_config
+from controller.edge.config import caddy_config
+from controller.edge.layout import EdgeLayout, EdgePaths, Route
 from controller.runtime.swarm.client import task_ports
 
 SETTINGS = EdgeSettings(admin_url="http://127.0.0.1:2999", http_port=8100)
+LAYOUT = EdgeLayout(SETTINGS, EdgePaths(Path("/srv/caddy")))
 
 
 def proxy_of(route: Route) -> dict[str, Any]:
-    servers = caddy_config([route], SETTINGS)["apps"]["http"]["servers"]
+    servers = caddy_config([route], LAYOUT)["apps"]["http"]["servers"]
     handler: dict[str, Any] = servers["public-9001"]["routes"][0]["handle"][0]
     return handler
 

@@ -24,7 +24,7 @@ from tests.support.server import Server, prepare_server, wait_until
 pytestmark = pytest.mark.slow
 
 SEND_TIMEOUT_SECONDS = 1.0
-CLOSE_WAIT_SECONDS = 5.0  # api/routes/ws.py: how long a drop waits for its close frame
+CLOSE_WAIT_SECONDS = 5.0  # api/watchers.py: how long a drop waits for its close frame
 LINES = 150_000  # about 12 MB of log: far more than the socket buffers hold
 OP_TEXT, OP_CLOSE = 0x1, 0x8
 

@@ -1,7 +1,8 @@
-"""`fogbank user list|create|disable|enable|delete|set-role|set-password`: the admin API's user
-management for the host's operator (e.g. to recover when no admin can log in). Every change is
-written to the audit log as `cli:<system user>` from `local`; a running server sees it within a
-second (its open WebSockets re-check their credentials)."""
+"""`fogbank user list|create|disable|enable|delete|set-role|set-password` and `fogbank token
+create` (wired in api/cli/users.py): the admin API's user management for the host's operator
+(e.g. to recover when no admin can log in). Every change is written to the audit log as
+`cli:<system user>` from `local`; a running server sees it within a second (its open WebSockets
+re-check their credentials)."""
 
 from __future__ import annotations
 
@@ -10,29 +11,7 @@ import getpass
 import sys
 
 from controller.accounts import audit, auth, users
-from controller.store.models import Role
-
-ROLES = [role.value for role in Role]
-
-
-def add_arguments(user_commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """The user subcommands (beside `create`, which api/cli.py defines)."""
-    user_commands.add_parser("list", help="list users").set_defaults(body=list_users)
-    for name, body, about in (
-        ("disable", disable, "refuse the user's sessions and tokens"),
-        ("enable", enable, "let a disabled user in again"),
-        ("delete", delete, "delete the user with its sessions and tokens"),
-        ("set-password", set_password, "set the password (the user's sessions end)"),
-    ):
-        sub = user_commands.add_parser(name, help=about)
-        sub.add_argument("username")
-        sub.set_defaults(body=body)
-        if body is set_password:
-            sub.add_argument("--password-stdin", action="store_true")
-    role = user_commands.add_parser("set-role", help="change the role (the user's sessions end)")
-    role.add_argument("username")
-    role.add_argument("role", choices=ROLES)
-    role.set_defaults(body=set_role)
+from controller.store.models import Role, User
 
 
 def read_password(args: argparse.Namespace) -> str:
@@ -93,4 +72,14 @@ async def set_password(args: argparse.Namespace) -> int:
     user = await users.set_password(await users.find_by_name(args.username), read_password(args))
     await record("users.setPassword", user.username)
     print(f"password of {user.username} changed; their sessions ended")
+    return 0
+
+
+async def create_token(args: argparse.Namespace) -> int:
+    user = await User.get_or_none(username=args.username)
+    if user is None:
+        print(f"fogbank: no user named {args.username}", file=sys.stderr)
+        return 1
+    print(await auth.create_api_token(user, args.name))
+    await record("tokens.create", user.username, f"name={args.name}")
     return 0

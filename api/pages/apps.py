@@ -10,6 +10,7 @@ from quart import Response, request
 
 from api.pages.present import stage_order
 from api.pages.site import blueprint, can, page, render
+from api.proxy import public_root
 from api.receiver import app_receiver_path
 from api.requests import INT64_MAX
 from api.routes.apps import find_app
@@ -24,6 +25,8 @@ HISTORY_PAGE = 20
 # Lines of a build log the page keeps (older ones leave the page; the full log is a link away).
 LOG_CAP = 2000
 EVENT_LINES = 100
+# Lines of the app's own output shown when the runtime log panel starts following.
+RUNTIME_TAIL = 200
 
 
 @blueprint.get("/")
@@ -39,8 +42,8 @@ async def apps() -> Response:
 @blueprint.get("/apps/<int:app_id>")
 @page()
 async def app_page(app_id: int) -> Response:
-    """One app: live deployment, history (paged, newest first), env vars, domains, webhook,
-    event log; controls by role."""
+    """One app: live deployment, history (paged, newest first), runtime logs, env vars, domains,
+    webhook, event log; controls by role."""
     app = await find_app(app_id)
     context = await _state(app)
     envs = await EnvVar.filter(app_id=app.id).order_by("key")
@@ -49,13 +52,14 @@ async def app_page(app_id: int) -> Response:
         "app.html",
         **context,
         log_cap=LOG_CAP,
+        runtime_tail=RUNTIME_TAIL,
         stages=stage_order(app),
         envs=envs,
         mask=MASK,
         domains=domains,
         events=controller().app_event_log(app.name, EVENT_LINES),
         repository=redact_url(app.git_repository),
-        payload_url=request.url_root.rstrip("/") + app_receiver_path(app.name),
+        payload_url=public_root() + app_receiver_path(app.name),
         admin=can(Role.ADMIN),
     )
 

@@ -16,6 +16,7 @@ ASSETS = {
     "fogbank.css": "text/css; charset=utf-8",
     "ui.js": "text/javascript; charset=utf-8",
     "live.js": "text/javascript; charset=utf-8",
+    "runtime.js": "text/javascript; charset=utf-8",
     "admin.js": "text/javascript; charset=utf-8",
 }
 

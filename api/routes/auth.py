@@ -10,7 +10,8 @@ from werkzeug.http import dump_cookie
 
 from api.documentation import errors
 from api.envelope import ok_body
-from api.guard import SESSION_COOKIE, current_principal, origin_allowed, public
+from api.guard import current_principal, origin_allowed, public, session_cookie
+from api.proxy import client_address, request_scheme
 from api.schemas.auth import Credentials, UserOut
 from api.schemas.base import Envelope
 from api.services import services
@@ -26,13 +27,14 @@ async def _signed_in(user: User, message: str, status: int) -> WithCookie:
     """The user in the envelope and a new session cookie (HttpOnly, SameSite=Lax)."""
     settings = services().settings.auth
     raw = await auth.create_session(user, settings.session_ttl_seconds)
+    name = session_cookie()
     cookie = dump_cookie(
-        SESSION_COOKIE,
+        name,
         raw,
         max_age=settings.session_ttl_seconds,
         httponly=True,
         samesite="Lax",
-        secure=settings.cookie_secure,
+        secure=_secure_cookie(name),
         path="/",
     )
     return ok_body(UserOut.model_validate(user), message), status, {"Set-Cookie": cookie}
@@ -42,6 +44,16 @@ def _same_origin() -> None:
     """A browser page of another site may not log in or claim the instance for its user."""
     if not origin_allowed(request) or request.headers.get("Sec-Fetch-Site") == "cross-site":
         raise Forbidden("cross-origin request refused", code="CSRF_REJECTED")
+
+
+def _secure_cookie(name: str) -> bool:
+    """Secure when the public URL is https (the cookie is then __Host- prefixed), when asked
+    (auth.cookie_secure), or when this request came over https."""
+    return (
+        name.startswith("__Host-")
+        or services().settings.auth.cookie_secure
+        or request_scheme(request) == "https"
+    )
 
 
 @blueprint.post("/api/auth/login")
@@ -54,7 +66,7 @@ async def login(data: Credentials) -> WithCookie:
     overall (429)."""
     _same_origin()
     limiter = services().login_limiter
-    attempt = limiter.attempt(data.username, request.remote_addr or "")
+    attempt = limiter.attempt(data.username, client_address(request))
     user = await auth.authenticate(data.username, data.password)
     if user is None:
         raise Unauthorized("invalid username or password", code="INVALID_CREDENTIALS")
@@ -79,10 +91,13 @@ async def signup(data: Credentials) -> WithCookie:
 @validate_response(Envelope[None])
 async def logout() -> WithCookie:
     """End the session of the cookie."""
-    raw = request.cookies.get(SESSION_COOKIE)
+    name = session_cookie()
+    raw = request.cookies.get(name)
     if raw:
         await auth.end_session(raw)
-    cookie = dump_cookie(SESSION_COOKIE, "", max_age=0, expires=0, path="/")
+    cookie = dump_cookie(
+        name, "", max_age=0, expires=0, path="/", secure=_secure_cookie(name), httponly=True
+    )
     return ok_body(None, "Logged out"), 200, {"Set-Cookie": cookie}
 
 

@@ -13,6 +13,7 @@ from quart_schema import document_request, document_response, validate_request, 
 from api.documentation import errors, raw_body
 from api.envelope import ok_body
 from api.guard import public, requires
+from api.proxy import public_root
 from api.receiver import (
     APP_RECEIVER_PREFIX,
     RECEIVER_ALIAS,
@@ -91,7 +92,7 @@ async def app_webhook(data: AppRef) -> tuple[dict[str, Any], int]:
         await app.save(update_fields=["webhook_secret"])
     settings = WebhookSettings(
         secret=app.webhook_secret,
-        payloadUrl=request.url_root.rstrip("/") + app_receiver_path(app.name),
+        payloadUrl=public_root() + app_receiver_path(app.name),
         contentType="application/json",
         events=["push"],
     )

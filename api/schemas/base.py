@@ -108,3 +108,9 @@ class Deleted(AnswerModel):
 
 class Liveness(AnswerModel):
     status: str
+
+
+class Readiness(AnswerModel):
+    database: Literal["ok"]
+    docker: Literal["ok"]
+    edge: Literal["ok"]

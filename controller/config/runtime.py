@@ -4,7 +4,7 @@ Docker Swarm services (controller/runtime/swarm/) when `backend = "swarm"`."""
 from __future__ import annotations
 
 import shlex
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -25,6 +25,9 @@ class RuntimeSettings(Section):
     pids_limit: int = Field(default=512, ge=0, le=4_194_304)
     # Each app's containers on a Docker network of their own (false: Docker's default bridge).
     network_per_app: bool = True
+    # Docker's json-file log cap of every app container: size per file, files kept.
+    log_max_size: str = Field(default="10m", pattern=r"^[1-9][0-9]*[kmg]$")
+    log_max_files: int = Field(default=3, ge=1, le=100)
 
     @field_validator("pids_limit")
     @classmethod
@@ -52,6 +55,10 @@ class RuntimeSettings(Section):
         if not words:
             raise ValueError("must name a program")
         return value
+
+    def log_cap(self) -> dict[str, Any]:
+        """The Engine's keyword arguments for Docker's json-file log cap."""
+        return {"log_max_size": self.log_max_size, "log_max_files": self.log_max_files}
 
     def health_argv(self, port: int, path: str) -> list[str]:
         """The health command's words with the app's port and path put in (after splitting,

@@ -3,6 +3,7 @@ and, for every number, its range. A `<key>_file` entry sets a string key from a 
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -61,14 +62,40 @@ class ServerSettings(Section):
     # "uvloop" (libuv's event loop, what Hypercorn's worker_class = "uvloop" uses) or the
     # standard library's "asyncio".
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    # Where users reach fogbank (https://deploy.example.com): the edge serves the API there.
+    public_url: str = ""
+    # Peers (IPs or CIDRs) whose X-Forwarded-For/-Proto are believed; empty: nobody's.
+    trusted_proxies: tuple[str, ...] = ()
 
-    @field_validator("allowed_origins", "allowed_hosts", mode="before")
+    @field_validator("allowed_origins", "allowed_hosts", "trusted_proxies", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         # An environment variable holds the list as "https://a.example,https://b.example".
         if isinstance(value, str):
             return tuple(item.strip() for item in value.split(",") if item.strip())
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _site(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if url and (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.username is not None
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+        ):
+            raise ValueError("must look like https://deploy.example.com (no path, no user)")
+        return url
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, networks: tuple[str, ...]) -> tuple[str, ...]:
+        for network in networks:
+            ipaddress.ip_network(network, strict=False)  # ValueError names the bad one
+        return networks
 
 
 class StorageSettings(Section):
@@ -175,13 +202,27 @@ class TemplateSettings(Section):
 
 
 class EdgeSettings(Section):
-    # Start and supervise our own Caddy; false: use the one answering at admin_url.
+    # Run our own two-layer Caddy (controller/edge/runner.py); false: use the one at admin_url.
     manage: bool = True
+    # Start the edge process when none runs (false under systemd: fogbank-edge.service runs it).
+    spawn: bool = True
     caddy_binary: str = "caddy"
-    admin_url: str = "http://127.0.0.1:2019"
+    admin_url: str = "http://127.0.0.1:2019"  # only with manage = false
     http_port: int = Field(default=8000, ge=1, le=MAX_PORT)
+    https_port: int = Field(default=8443, ge=1, le=MAX_PORT)
     bind_address: str = "127.0.0.1"
     drain_seconds: float = Field(default=2.0, ge=0, le=300)
+    # Certificates for domains and the public URL: "off" (plain HTTP), "acme", "internal".
+    tls: Literal["off", "acme", "internal"] = "off"
+    acme_ca: str = "https://acme-v02.api.letsencrypt.org/directory"
+    acme_email: str = ""
+    acme_ca_root: str = ""  # PEM file to trust for acme_ca (a private or test CA)
+
+    @model_validator(mode="after")
+    def _two_ports(self) -> EdgeSettings:
+        if self.tls != "off" and self.https_port == self.http_port:
+            raise ValueError("edge.https_port must differ from edge.http_port")
+        return self
 
     @field_validator("admin_url")
     @classmethod

@@ -62,11 +62,11 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     security: SecuritySettings = SecuritySettings()
     edge: EdgeSettings = EdgeSettings()
-    runtime: RuntimeSettings = RuntimeSettings()
     log: LogSettings = LogSettings()
     metrics: MetricsSettings = MetricsSettings()
     notify: NotifySettings = NotifySettings()
     templates: TemplateSettings = TemplateSettings()
+    runtime: RuntimeSettings = RuntimeSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -100,10 +100,9 @@ class Pipeline:
     async def _interrupted(self, tracker: Tracker) -> None:
         """Shutdown cut this deployment short: failed, and asked for again when it was the
         app's newest request, so the next start finishes the job."""
-        await tracker.fail(SHUTDOWN_MESSAGE)
         again = await requeue_if_newest(tracker.deployment)
-        if again is not None:
-            tracker.log(f"Re-queued as deployment #{again.deployment_number}", essential=True)
+        then = f"Re-queued as deployment #{again.deployment_number}" if again is not None else ""
+        await tracker.fail(SHUTDOWN_MESSAGE, then=then)
 
     async def _run(
         self,

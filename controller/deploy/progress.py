@@ -128,9 +128,13 @@ class Tracker:
     async def succeed(self, message: str) -> None:
         await self._finish(Status.SUCCESS, Stage.COMPLETED, "", message)
 
-    async def fail(self, error_message: str) -> None:
-        """Fail at the current stage; watchers get an `error` frame before the final status."""
+    async def fail(self, error_message: str, *, then: str = "") -> None:
+        """Fail at the current stage; watchers get an `error` frame before the final status.
+        `then` is one more log line written before that status: a socket closes after the
+        final status, so a line written later would reach no watcher."""
         self.log(f"ERROR: {error_message}", essential=True)
+        if then:
+            self.log(then, essential=True)
         self._bus.publish(
             self.deployment.id,
             Event("error", {"message": self._logs.mask(self.deployment.id, error_message)}),

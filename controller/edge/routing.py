@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from controller.edge.supervisor import Route
+from controller.edge.layout import Route
 from controller.store.models import App, AppType, Deployment
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ import asyncio
 from collections.abc import Sequence
 from typing import Protocol
 
+from controller.edge.layout import Route
 from controller.edge.routing import desired_routes
-from controller.edge.supervisor import Route
 from controller.errors import FogbankError
 from controller.telemetry.metrics import Metrics
 

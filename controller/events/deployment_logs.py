@@ -32,6 +32,13 @@ def mask_values(secrets: Sequence[str]) -> tuple[str, ...]:
     return tuple(sorted(values, key=len, reverse=True))
 
 
+def masked(text: str, values: Sequence[str]) -> str:
+    """`text` with each of `values` (from mask_values) replaced by MASK."""
+    for value in values:
+        text = text.replace(value, MASK)
+    return text
+
+
 class DeploymentLogs:
     """One append-only text file per deployment (keyed by id); line numbers are the seq."""
 
@@ -87,9 +94,7 @@ class DeploymentLogs:
             self._bus.publish(deployment_id, Event("log", {"line": line, "seq": seq}))
 
     def mask(self, deployment_id: int, text: str) -> str:
-        for secret in self._secrets.get(deployment_id, ()):
-            text = text.replace(secret, MASK)
-        return text
+        return masked(text, self._secrets.get(deployment_id, ()))
 
     def read(self, deployment_id: int, after: int = 0) -> list[tuple[int, str]]:
         """Every (seq, line) written so far with seq > after."""

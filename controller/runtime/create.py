@@ -41,6 +41,7 @@ class ContainerSpec:
     joined: dict[str, list[str]] | None = None  # more networks: name -> aliases on it
     healthcheck: dict[str, Any] | None = None  # Docker's form; None: the image's own
     command: list[str] | None = None  # None: the image's own
+    log_config: Any = None  # Docker's LogConfig (the log cap); None: the daemon's default
 
 
 def create_and_start(client: docker.DockerClient, spec: ContainerSpec) -> ContainerState:
@@ -66,6 +67,7 @@ def create_and_start(client: docker.DockerClient, spec: ContainerSpec) -> Contai
         cap_drop=list(DROPPED_CAPABILITIES),
         pids_limit=spec.pids_limit,
         healthcheck=spec.healthcheck,
+        log_config=spec.log_config,
         # A tiny init as PID 1 forwards SIGTERM and reaps zombies, so an app that never
         # installed a signal handler still stops at once instead of after the grace.
         init=True,

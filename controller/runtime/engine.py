@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import docker
 import docker.errors
 import requests
+from docker.types import LogConfig
 
 from controller.errors import EngineError, FogbankError
 from controller.runtime import create, networks
@@ -33,10 +34,20 @@ class Engine:
     """Async facade over one docker SDK client."""
 
     def __init__(
-        self, client: docker.DockerClient | None = None, *, timeout_seconds: int = 60
+        self,
+        client: docker.DockerClient | None = None,
+        *,
+        timeout_seconds: int = 60,
+        log_max_size: str = "10m",
+        log_max_files: int = 3,
     ) -> None:
         self._client = client
         self._timeout_seconds = timeout_seconds
+        # Every container's output is capped (Docker's json-file rotation): a chatty app
+        # cannot fill the disk.
+        self._log_config = LogConfig(
+            type="json-file", config={"max-size": log_max_size, "max-file": str(log_max_files)}
+        )
         self._connect_lock = asyncio.Lock()
         # Streaming threads register here to receive their HTTP response (runtime/streams.py).
         self._capture = ResponseCapture()
@@ -103,8 +114,7 @@ class Engine:
         command: list[str] | None = None,
     ) -> ContainerState:
         """Create and start a container publishing `container_port` on 127.0.0.1:`host_port`,
-        hardened as controller/runtime/create.py says, on `network` and joined to `joined`
-        (network name -> aliases) too."""
+        hardened (runtime/create.py), on `network` and joined to `joined` (name -> aliases)."""
         spec = ContainerSpec(
             name=name,
             image=image,
@@ -121,6 +131,7 @@ class Engine:
             joined=joined,
             healthcheck=healthcheck,
             command=command,
+            log_config=self._log_config,
         )
         return await self.call(
             f"cannot start container {name}", lambda client: create_and_start(client, spec)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -20,6 +20,8 @@ class ContainerState:
     # Docker's health status when the container has a health command ("starting", "healthy",
     # "unhealthy"), else "".
     health: str = ""
+    # Config.Env: what the container was started with (secret values among them: never shown).
+    env: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 def container_state(attrs: dict[str, Any], container_port: int | None = None) -> ContainerState:
@@ -37,6 +39,7 @@ def container_state(attrs: dict[str, Any], container_port: int | None = None) ->
         image=str(config.get("Image", "")),
         labels={str(k): str(v) for k, v in (config.get("Labels") or {}).items()},
         health=str((state.get("Health") or {}).get("Status", "")),
+        env=dict(str(item).partition("=")[::2] for item in config.get("Env") or []),
     )
 
 

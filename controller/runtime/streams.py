@@ -1,6 +1,8 @@
 """Streaming docker SDK calls (build output, image pulls, followed logs) as async iterators.
 
-The SDK reads its stream in a blocking loop, so a worker thread pumps items to the event loop.
+The SDK reads its stream in a blocking loop, so a thread of its own pumps items to the event
+loop: not one of the default executor's few threads (min(32, CPUs + 4)), which a handful of
+followed logs would hold for as long as someone watches, starving every other SDK call.
 Cancelling the consumer hangs up the HTTP connection (a socket shutdown wakes the blocked
 thread), which makes dockerd abort the operation, and waits for the thread to end.
 """
@@ -47,6 +49,7 @@ async def pump(open_stream: Opener, capture: ResponseCapture) -> AsyncGenerator[
     the SDK raises comes out of the iteration as is."""
     loop = asyncio.get_running_loop()
     items: asyncio.Queue[object] = asyncio.Queue()
+    finished: asyncio.Future[None] = loop.create_future()
     abort = threading.Event()
     responses: list[requests.Response] = []
 
@@ -60,10 +63,14 @@ async def pump(open_stream: Opener, capture: ResponseCapture) -> AsyncGenerator[
             with capture.into(responses):
                 stream = open_stream()
             try:
-                for item in stream:
-                    if abort.is_set():
-                        break
-                    put(item)
+                # Cancelled while the call was opening: the consumer's disconnect may have come
+                # before this thread had its response, and a quiet stream (a container's stderr)
+                # would hold the thread, and the consumer waiting for it, for ever.
+                if not abort.is_set():
+                    for item in stream:
+                        if abort.is_set():
+                            break
+                        put(item)
             finally:
                 close = getattr(stream, "close", None)
                 if callable(close):
@@ -74,8 +81,11 @@ async def pump(open_stream: Opener, capture: ResponseCapture) -> AsyncGenerator[
             put(err)
         else:
             put(_END)
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                loop.call_soon_threadsafe(_settle, finished)
 
-    worker = asyncio.ensure_future(asyncio.to_thread(run))
+    threading.Thread(target=run, name="fogbank-docker-stream", daemon=True).start()
     try:
         while (item := await items.get()) is not _END:
             if isinstance(item, Exception):
@@ -83,9 +93,14 @@ async def pump(open_stream: Opener, capture: ResponseCapture) -> AsyncGenerator[
             yield item
     finally:
         abort.set()
-        if not worker.done():
+        if not finished.done():
             disconnect(responses)
-        await asyncio.wait({worker})
+        await asyncio.wait({finished})
+
+
+def _settle(finished: asyncio.Future[None]) -> None:
+    if not finished.done():
+        finished.set_result(None)
 
 
 def disconnect(responses: list[requests.Response]) -> None:

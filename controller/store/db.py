@@ -61,3 +61,8 @@ async def _check_key() -> None:
 
 async def close_database() -> None:
     await Tortoise.close_connections()
+
+
+async def ping_database() -> None:
+    """Raise when the database does not answer a trivial query."""
+    await Tortoise.get_connection("default").execute_query("SELECT 1")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,14 +12,24 @@ from typing import Any
 import httpx
 
 from controller.config import EdgeSettings
-from controller.edge.supervisor import Edge
+from controller.edge.client import Edge
+from controller.edge.daemon import LOCK_FILE, stop_edge
+from controller.edge.layout import EdgeLayout, EdgePaths
 from tests.support.ports import free_port
 
 
 def edge_settings(**extra: Any) -> EdgeSettings:
-    """Free loopback ports for the admin API and the edge HTTP port, then `extra`."""
-    free = {"admin_url": f"http://127.0.0.1:{free_port()}", "http_port": free_port()}
+    """Free loopback ports for the (unmanaged) admin API and the edge's ports, then `extra`."""
+    free = {
+        "admin_url": f"http://127.0.0.1:{free_port()}",
+        "http_port": free_port(),
+        "https_port": free_port(),
+    }
     return EdgeSettings.model_validate({**free, "drain_seconds": 1.0, **extra})
+
+
+def edge_layout(directory: Path, **extra: Any) -> EdgeLayout:
+    return EdgeLayout(edge_settings(**extra), EdgePaths(directory.resolve()))
 
 
 @contextlib.asynccontextmanager
@@ -64,13 +75,15 @@ async def responder(body: str | None = None) -> AsyncIterator[int]:
 
 @contextlib.asynccontextmanager
 async def started_edge(directory: Path, **extra: Any) -> AsyncIterator[Edge]:
-    """A managed edge on free ports, stopped afterwards whatever happens."""
-    made = Edge(edge_settings(**extra), directory)
+    """A managed edge on free ports, torn down afterwards whatever happens (`fogbank edge
+    stop`: fogbank's own stop leaves it running)."""
+    made = Edge(edge_layout(directory, **extra))
     try:
         await made.start()
         yield made
     finally:
         await made.stop()
+        await stop_edge(made.layout)
 
 
 async def get(port: int, host: str | None = None) -> httpx.Response:
@@ -98,3 +111,20 @@ async def wait_for_text(port: int, host: str, text: str, timeout_seconds: float 
                 return
         assert loop.time() < deadline, f"the edge did not answer {text!r} in {timeout_seconds} s"
         await asyncio.sleep(0.1)
+
+
+def stop_edges_under(root: Path) -> list[str]:
+    """Stop every edge (runner and Caddy layers) whose directory lies under `root`; blocking,
+    callable from sync code and from inside a running event loop alike."""
+
+    locks = list(root.rglob(LOCK_FILE))
+
+    async def stop_all() -> list[str]:
+        stopped: list[str] = []
+        for lock in locks:
+            layout = EdgeLayout(EdgeSettings(), EdgePaths(lock.parent.resolve()))
+            stopped += await stop_edge(layout, timeout_seconds=10)
+        return stopped
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, stop_all()).result()

@@ -66,3 +66,27 @@ def make_web_repo(path: Path, content: str = "version one\n") -> GitRepo:
         {"Dockerfile": HTTPD_DOCKERFILE, "www/index.html": content, ".dockerignore": "*.md\n"},
     )
     return repo
+
+
+def chatty_dockerfile(version: str) -> str:
+    """Serves www/ and prints to stdout (a start line with $APP_SECRET, then `<version> tick N`
+    every 0.2 s) and once to stderr: an app whose runtime logs tests follow."""
+    script = (
+        f"echo {version} started secret=$APP_SECRET; echo {version} to stderr >&2; "
+        "/bin/busybox httpd -p 3000 -h /www; i=0; "
+        f"while :; do i=$((i+1)); echo {version} tick $i; /bin/busybox sleep 0.2; done"
+    )
+    return (
+        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\n"
+        f'CMD ["/bin/busybox", "sh", "-c", "{script}"]\n'
+    )
+
+
+def make_chatty_repo(path: Path) -> GitRepo:
+    """A repository of `chatty_dockerfile("v1")`; commit `chatty_dockerfile("v2")` to redeploy."""
+    path.mkdir(parents=True)
+    repo = GitRepo(path)
+    repo.git("init", "-q", "-b", "main")
+    shutil.copy(BUSYBOX, path / "busybox")
+    repo.commit("v1", {"Dockerfile": chatty_dockerfile("v1"), "www/index.html": "v1\n"})
+    return repo

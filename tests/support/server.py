@@ -1,7 +1,7 @@
 """A real `fogbank serve` in a child process, spoken to over real HTTP on loopback: the one
 server-process helper of the tests and of bench/.
 
-`prepare_server` writes a config on free loopback ports (server, edge HTTP, edge admin), creates
+`prepare_server` writes a config on free loopback ports (server, edge HTTP and HTTPS), creates
 an admin user and an API token with the CLI, and returns a `Server` not started yet.
 """
 
@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from tests.support.edge import stop_edges_under
 from tests.support.ports import free_port
 
 T = TypeVar("T")
@@ -48,11 +49,15 @@ def cli(*args: str, config: Path, stdin: str = "", cwd: Path | None = None) -> s
     return result.stdout.strip()
 
 
-def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """This environment without FOGBANK_* (the config file alone speaks), importing this tree;
-    then `extra`."""
+def child_env(
+    extra: Mapping[str, str] | None = None, *, source_tree: bool = True
+) -> dict[str, str]:
+    """This environment without FOGBANK_* (the config file alone speaks), importing this tree
+    unless the child runs an installed fogbank (a venv of its own); then `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FOGBANK_")}
-    env["PYTHONPATH"] = str(ROOT)
+    env.pop("PYTHONPATH", None)
+    if source_tree:
+        env["PYTHONPATH"] = str(ROOT)
     env.update(extra or {})
     return env
 
@@ -83,7 +88,7 @@ def write_config(root: Path, sections: Sections | None = None, name: str = "conf
         "server": {"port": free_port()},
         "storage": {"data_dir": str(root / "data")},
         "git": {"allow_local": True},
-        "edge": {"http_port": free_port(), "admin_url": f"http://127.0.0.1:{free_port()}"},
+        "edge": {"http_port": free_port(), "https_port": free_port()},
     }
     for section, values in (sections or {}).items():
         merged.setdefault(section, {}).update(values)
@@ -133,6 +138,8 @@ class Server:
     # Extra environment of the server process (the test's own FOGBANK_* are never passed on).
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    # Another `fogbank` to run (e.g. a venv's bin/fogbank); None: this source tree's.
+    executable: Path | None = None
 
     @property
     def base(self) -> str:
@@ -145,12 +152,14 @@ class Server:
 
     def start(self, cwd: Path | None = None, *, use_config: bool = True) -> None:
         """Start `fogbank serve` and wait until /api/health answers."""
-        args = [sys.executable, *self.launcher, "serve"]
+        command = [str(self.executable)] if self.executable else [sys.executable, *self.launcher]
+        args = [*command, "serve"]
         if use_config:
             args += ["--config", str(self.config)]
+        env = child_env(self.env, source_tree=self.executable is None)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, env=child_env(self.env)
+                args, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, env=env
             )
         wait_until(
             self._healthy,
@@ -179,29 +188,24 @@ class Server:
         return self.process.wait(STOP_TIMEOUT_SECONDS)
 
     def stop(self) -> None:
-        """SIGTERM, so fogbank stops its own Caddy too; SIGKILL only if it does not exit in time
-        (a killed server leaves its managed Caddy running). Nothing if it is not running."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
+        """SIGTERM (SIGKILL only if it does not exit in time), then the edge it leaves running,
+        as `fogbank edge stop` would."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        stop_edges_under(self.config.parent)
 
     def stop_quietly(self) -> None:
-        """Test teardown: the server, and the Caddy it leaves running when it was killed (by
-        design, Caddy outlives a crashed controller so traffic keeps flowing)."""
+        """Test teardown: the server, and the edge it leaves running (by design, the edge
+        outlives fogbank so traffic keeps flowing), as `fogbank edge stop` would."""
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
-        caddy_dir = self.config.parent / "data" / "caddy"
-        for pid_file in caddy_dir.glob("*.pid") if caddy_dir.is_dir() else []:
-            pid = int(pid_file.read_text().strip() or 0)
-            cmdline = Path(f"/proc/{pid}/cmdline")
-            if pid and cmdline.exists() and b"caddy" in cmdline.read_bytes():
-                os.kill(pid, signal.SIGKILL)
+        stop_edges_under(self.config.parent)
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """One API request with the server's token; the parsed JSON (fails on a 4xx/5xx)."""
@@ -214,6 +218,13 @@ class Server:
         )
         assert response.status_code < 400, response.text
         return response.json()
+
+    def call_text(self, path: str) -> str:
+        """A text answer (a build log) with the server's token (fails on a 4xx/5xx)."""
+        response = httpx.get(f"{self.base}{path}", headers={"Authorization": f"Bearer {self.token}"},
+                             timeout=120)  # fmt: skip
+        assert response.status_code < 400, response.text
+        return response.text
 
     def deployments(self, app_id: int) -> list[dict[str, Any]]:
         data: list[dict[str, Any]] = self.call(

@@ -77,6 +77,9 @@
     }
   }
 
+  // Shared with runtime.js (the app's runtime logs), which the app page loads after this file.
+  window.fogbank = { LogView: LogView, socketUrl: socketUrl };
+
   // The live panel: follows one deployment at a time through the seed's socket.
   class LivePanel {
     constructor(section) {
