@@ -36,7 +36,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench import httpload
-from bench.common import cpu_seconds, percentile, prepare, remove_app_objects, workdir
+from bench.common import (
+    cpu_seconds,
+    machine_busy_seconds,
+    percentile,
+    prepare,
+    read_db,
+    remove_app_objects,
+    workdir,
+)
 from tests.support.github import push, signed
 from tests.support.repos import make_web_repo
 from tests.support.server import wait_until
@@ -69,15 +77,6 @@ def summary(latencies: list[float]) -> str:
         f"p50 {statistics.median(latencies):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms, "
         f"max {max(latencies):.1f} ms"
     )
-
-
-def read_db(path: Path, query: str) -> list[sqlite3.Row]:
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-    connection.row_factory = sqlite3.Row
-    try:
-        return connection.execute(query).fetchall()
-    finally:
-        connection.close()
 
 
 def wait_idle(db: Path) -> None:
@@ -126,17 +125,10 @@ def deliveries_for(targets: list[dict[str, Any]], count: int) -> list[tuple[str,
     return sent
 
 
-def machine_busy_seconds() -> float:
-    """Busy CPU seconds of the whole machine so far, from /proc/stat."""
-    ticks = [int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = ticks[3] + ticks[4]  # idle + iowait
-    hertz = os.sysconf("SC_CLK_TCK")
-    return (sum(ticks) - idle) / hertz
-
-
 async def burst(
     port: int, pid: int, db: Path, count: int, rounds: int, targets: list[dict[str, Any]]
-) -> None:
+) -> dict[str, Any]:
+    """Send the burst, print what happened; the figures (per-round ack p99, lost, ...)."""
     every = deliveries_for(targets, UNLOADED + count * rounds)
     unloaded, sent = every[:UNLOADED], every[UNLOADED:]
     # Each of the 50 senders has its own keep-alive connection, as 50 GitHub senders would.
@@ -149,6 +141,7 @@ async def burst(
     alone = await httpload.closed_loop(port, [request for _, request in unloaded], 1)
     print(f"unloaded: {UNLOADED} deliveries one at a time, ack {summary(alone.latencies_ms)}")
     latencies: list[float] = []
+    figures: dict[str, Any] = {"ack_p99_ms": [], "ack_p50_ms": [], "per_second": []}
     answered: list[httpload.Answer] = []
     wall = 0.0
     for number in range(rounds):
@@ -160,6 +153,9 @@ async def burst(
         latencies += run.latencies_ms
         answered += run.answers
         wall += run.wall_seconds
+        figures["ack_p99_ms"].append(percentile(run.latencies_ms, 0.99))
+        figures["ack_p50_ms"].append(percentile(run.latencies_ms, 0.5))
+        figures["per_second"].append(count / run.wall_seconds)
         print(
             f"burst round {number + 1}: {count} signed pushes at concurrency {CONCURRENCY} in "
             f"{run.wall_seconds:.2f} s = {count / run.wall_seconds:.0f} deliveries/s, "
@@ -221,6 +217,8 @@ async def burst(
         f"builds run: {len(builds)}; overlapping builds of one app: {overlaps(builds)} "
         f"(0 = at most one build per app at a time)"
     )
+    figures.update(lost=len(lost), twice=twice, overlaps=overlaps(builds))
+    return figures
 
 
 def main() -> int:
@@ -234,6 +232,12 @@ def main() -> int:
         help="apps on other repositories, never pushed to: every batch still reads them to route",
     )
     args = parser.parse_args()
+    measure(args.deliveries, args.rounds, args.extra_apps)
+    return 0
+
+
+def measure(deliveries: int, rounds: int, extra_apps: int) -> dict[str, Any]:
+    """One server, the unloaded and floor references, `rounds` bursts; the figures."""
     names = [f"burst-{uuid.uuid4().hex[:8]}", f"burst-{uuid.uuid4().hex[:8]}"]
     with workdir("fb-burst-") as root:
         bench = prepare(root, {"controller": {"workers": 2}})
@@ -242,7 +246,7 @@ def main() -> int:
             quick = make_repo(root / "quick", failing=False)
             failing = make_repo(root / "failing", failing=True)
             server.start()
-            for number in range(args.extra_apps):
+            for number in range(extra_apps):
                 server.call(
                     "POST",
                     "/api/apps/create",
@@ -264,22 +268,15 @@ def main() -> int:
                     {"id": app["id"], "url": url, "name": f"bench/{repo}", "shas": shas,
                      "secret": secret["secret"], "path": urlsplit(secret["payloadUrl"]).path}
                 )  # fmt: skip
-            asyncio.run(
-                burst(
-                    server.port,
-                    server.pid,
-                    bench.db,
-                    args.deliveries,
-                    args.rounds,
-                    targets,
-                )
+            figures = asyncio.run(
+                burst(server.port, server.pid, bench.db, deliveries, rounds, targets)
             )
             for target in targets:
                 server.call("DELETE", "/api/apps/delete", {"appId": target["id"]})
             server.stop()
             assert server.process is not None
             print(f"server exit status after SIGTERM: {server.process.returncode}")
-            return 0
+            return figures
         finally:
             server.stop()
             remove_app_objects(names)
