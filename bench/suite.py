@@ -51,9 +51,9 @@ class Settings:
 SMOKE = Settings(
     deploy_trials=1, fanout_counts=(5,), fanout_paced_lines=20, fanout_trials=1,
     fanout_cpu_watchers=5, fanout_cpu_lines=20, fanout_batch_watchers=10, fanout_batch_lines=20,
-    history_deployments=2000, history_rounds=1, api_requests=100, api_trials=1,
+    history_deployments=6000, history_rounds=1, api_requests=100, api_trials=1,
     webhook_deliveries=60, webhook_rounds=1, dashboard_deployments=2000, dashboard_rounds=1,
-    claims=False,
+    claims=True,
 )  # fmt: skip
 
 

@@ -184,7 +184,8 @@ async def burst(
 
     wait_idle(db)
     recorded = read_db(db, "SELECT delivery_id, response FROM webhook_delivery")
-    recorded_ids = [row["delivery_id"] for row in recorded]
+    # Recorded per URL as "<app>/<X-GitHub-Delivery>" (webhooks/dispatch.py); compare the ids sent.
+    recorded_ids = [row["delivery_id"].split("/", 1)[-1] for row in recorded]
     created: list[int] = []  # a push of a commit already queued or active names that one
     for row in recorded:
         listed = json.loads(row["response"])["data"]["deployments"]
