@@ -64,6 +64,7 @@ def main() -> int:
     name = "smoke" if args.smoke else results["commit"]["sha"]
     path = ROOT / "bench" / "results" / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
+    results["file"] = str(path.relative_to(ROOT))
     path.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     print(f"\nwrote {path.relative_to(ROOT)} ({results['wall_seconds'] / 60:.1f} minutes)")
     print(table.render(results))

@@ -31,9 +31,8 @@ def target_text(target: dict[str, Any] | None, unit: str) -> str:
     if target is None:
         return "(none)"
     judged = "" if target["judged"] == "median" else f" ({target['judged']})"
-    return (
-        f"{SYMBOLS[target['op']]} {number(target['value'], unit)}{judged} (issue {target['issue']})"
-    )
+    value = f"{target['value']:g} {unit}".rstrip() if unit != "x" else f"{target['value']:g}"
+    return f"{SYMBOLS[target['op']]} {value}{judged} (issue {target['issue']})"
 
 
 def verdict(record: dict[str, Any]) -> str:
@@ -48,6 +47,7 @@ def render(results: dict[str, Any]) -> str:
     load = ", ".join(f"{value:.1f}" for value in machine["load_average"])
     end_load = ", ".join(f"{value:.1f}" for value in results["machine_after"]["load_average"])
     dirty = " (with uncommitted changes)" if results["commit"]["dirty"] else ""
+    data = results.get("file", f"bench/results/{results['commit']['sha']}.json")
     lines = [
         f"Run of commit `{results['commit']['sha'][:12]}`{dirty} on {results['started']}, "
         f"{results['wall_seconds'] / 60:.1f} minutes: {machine['cpu_count']} cores, "
@@ -55,7 +55,7 @@ def render(results: dict[str, Any]) -> str:
         f"Python {machine['python']}; load average {load} at the start, {end_load} at the end "
         "(the machine is shared with other work, so wall-clock figures move between runs). "
         f"Min, median and max are over trials; the target is held against the median unless "
-        f"it says otherwise. Data: `bench/results/{results['commit']['sha']}.json`.",
+        f"it says otherwise. Data: `{data}`.",
         "",
         "| figure | min | median | max | trials | target | |",
         "| --- | --- | --- | --- | --- | --- | --- |",
