@@ -79,6 +79,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--followers", type=int, default=20)
     args = parser.parse_args()
+    measure(args.seconds, args.followers)
+    return 0
+
+
+def measure(seconds: float, followers: int) -> dict[str, float]:
+    """Print and return the p99 lag of each reader (ms) and the server's MiB per follower."""
     name = unique_name("bench-logs")
     with workdir("fb-logs-") as root:
         bench = prepare(root)
@@ -98,11 +104,11 @@ def main() -> int:
             container = server.deployments(app["id"])[0]["container_id"]
             env = client_env(root / "client", server.base, server.token)
             cli = [sys.executable, "-m", "api.cli", "app-logs", name, "-f", "-t", "--tail", "0"]
-            ours = lags_of(cli, env, args.seconds)
+            ours = lags_of(cli, env, seconds)
             floor = lags_of(["docker", "logs", "-f", "-t", "--tail", "0", container], None,
-                            args.seconds)  # fmt: skip
+                            seconds)  # fmt: skip
             print(f"\nlag from the container writing a line to the reader printing it "
-                  f"({args.seconds:.0f} s each, one after the other):")  # fmt: skip
+                  f"({seconds:.0f} s each, one after the other):")  # fmt: skip
             print(summary("fogbank app-logs -f", ours))
             print(summary("docker logs -f (floor)", floor))
 
@@ -111,22 +117,24 @@ def main() -> int:
             counts: list[int] = []
             url = f"ws://127.0.0.1:{server.port}/ws/apps/logs?appId={app['id']}&tail=100"
             threads = [threading.Thread(target=follower, args=(url, server.token, stop, counts),
-                                        daemon=True) for _ in range(args.followers)]  # fmt: skip
+                                        daemon=True) for _ in range(followers)]  # fmt: skip
             for thread in threads:
                 thread.start()
-            time.sleep(args.seconds / 2)
+            time.sleep(seconds / 2)
             following = rss_mb(server.pid)
             stop.set()
             for thread in threads:
                 thread.join(10)
             print(f"\nserver RSS: {idle:.0f} MiB before, {following:.0f} MiB with "
-                  f"{args.followers} followers ({len(counts)} frames received); "
-                  f"{(following - idle) / max(1, args.followers):.2f} MiB a follower")  # fmt: skip
+                  f"{followers} followers ({len(counts)} frames received); "
+                  f"{(following - idle) / max(1, followers):.2f} MiB a follower")  # fmt: skip
+            return {"app_logs_p99_ms": 1000 * percentile(ours, 0.99),
+                    "docker_logs_p99_ms": 1000 * percentile(floor, 0.99),
+                    "follower_mb": (following - idle) / max(1, followers)}  # fmt: skip
         finally:
             server.stop()
             server.stop_quietly()
             remove_app_objects([name])
-    return 0
 
 
 if __name__ == "__main__":

@@ -14,7 +14,15 @@ from typing import Any
 
 import httpx
 
-from bench import api_load, dashboard, deploy_overhead, history, queue_claims, webhook_burst
+from bench import (
+    api_load,
+    app_logs,
+    dashboard,
+    deploy_overhead,
+    history,
+    queue_claims,
+    webhook_burst,
+)
 from bench.common import percentile, prepare, remove_app_objects, rss_mb, workdir
 from bench.fanout import Result, dockerfile, fan_out
 from tests.support.postgres import start_cluster
@@ -46,6 +54,8 @@ class Settings:
     dashboard_deployments: int = 100_000
     dashboard_rounds: int = 2
     claims: bool = True
+    logs_seconds: float = 15.0
+    logs_followers: int = 20
 
 
 SMOKE = Settings(
@@ -53,7 +63,7 @@ SMOKE = Settings(
     fanout_cpu_watchers=5, fanout_cpu_lines=20, fanout_batch_watchers=10, fanout_batch_lines=20,
     history_deployments=6000, history_rounds=1, api_requests=100, api_trials=1,
     webhook_deliveries=60, webhook_rounds=1, dashboard_deployments=2000, dashboard_rounds=1,
-    claims=True,
+    claims=True, logs_seconds=3.0, logs_followers=2,
 )  # fmt: skip
 
 
@@ -224,3 +234,9 @@ def claims(settings: Settings) -> Values:
         "claims_pg1_per_second": [pg1],
         "claims_pg2_per_second": [pg2],
     }
+
+
+def runtime_logs(settings: Settings) -> Values:
+    """`fogbank app-logs -f` and `docker logs -f` on one container, one after the other."""
+    got = app_logs.measure(settings.logs_seconds, settings.logs_followers)
+    return {key: [value] for key, value in got.items()}
