@@ -8,6 +8,8 @@ import io
 import json
 import logging
 import re
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -160,6 +162,26 @@ def test_log_lines_carry_their_context_in_json_and_in_text() -> None:
             assert lines[0].endswith("Cloning repository... deployment_id=42 app=web")
             assert "Traceback" in stream.getvalue()
     configure_logging(LogSettings())
+
+
+def test_the_default_handler_follows_sys_stderr_after_the_one_it_was_set_up_with_is_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A test runner (or an in-process CLI runner) swaps sys.stderr and closes its own. Bound to
+    that closed stream, every later record of any thread printed a "Logging error" traceback;
+    on Python 3.11 that traceback's ast.parse, racing another thread's, raised SystemError
+    ("AST constructor recursion depth mismatch") in a CI run."""
+    swapped = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", swapped)
+    configure_logging(LogSettings())
+    swapped.close()
+    later = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", later)
+    worker = threading.Thread(target=lambda: logging.getLogger("mail.log").warning("Peer: x"))
+    worker.start()
+    worker.join()
+    assert later.getvalue().endswith("WARNING mail.log: Peer: x\n")
+    assert "Logging error" not in later.getvalue()
 
 
 def test_a_request_id_from_outside_is_kept_only_when_it_is_a_plain_token() -> None:

@@ -67,9 +67,22 @@ class TextFormatter(logging.Formatter):
         return line + " " + " ".join(f"{name}={value}" for name, value in fields.items())
 
 
+class StderrHandler(logging.Handler):
+    """Writes to whatever `sys.stderr` is when a record is emitted, not the one at set-up: a
+    test runner or an in-process CLI runner swaps (and closes) it, and a handler bound to the
+    closed one turns every later record, from any thread, into a printed "Logging error"."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:  # logging's own contract: report, never raise
+            self.handleError(record)
+
+
 def configure_logging(settings: LogSettings, stream: TextIO | None = None) -> None:
     """Replace the root logger's handlers with one that writes `settings.format` lines."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else StderrHandler()
     handler.setFormatter(JsonFormatter() if settings.format == "json" else TextFormatter())
     handler.addFilter(ContextFilter())
     root = logging.getLogger()
