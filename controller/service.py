@@ -205,9 +205,11 @@ class Controller:
 
     async def delete_app(self, app: App, *, delete_volumes: bool = False) -> list[str]:
         """Delete the app and what it owns; the names of its volumes (kept, or removed)."""
-        names = await lifecycle.delete_app(
-            app, self.engine, self.git, self.logs, delete_volumes=delete_volumes
-        )
+        async with self.drift.hold(app.id):
+            names = await lifecycle.delete_app(
+                app, self.engine, self.git, self.logs, delete_volumes=delete_volumes
+            )
+        self.drift.forget(app.id)
         await self.replacer.forget(app)
         self.app_events.delete(app.name)
         await self.notices.reload()

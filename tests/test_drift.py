@@ -111,3 +111,35 @@ async def test_drift_is_repaired(
     await serving(port, "version one\n", RECONCILE_SECONDS + 10)
     state = await app_state(client, web.headers, web.app_id)
     assert state["sync"] == "synced"
+
+
+async def test_deleting_an_app_while_its_container_is_repaired_leaves_nothing_behind(
+    app: Quart,
+    client: QuartClient,
+    deployed_web_app: DeployedWebApp,
+    docker_client: docker.DockerClient,
+) -> None:
+    """A repair rebuilding and recreating the container while the app is deleted: the delete
+    waits for it, so it neither fails on a network "with active endpoints" nor leaves the new
+    container behind."""
+    web = deployed_web_app
+    drift = services_of(app).controller.drift
+    for _ in range(100):  # the first deployment's stabilization: it owns the container till then
+        if drift.runs.for_app(web.app_id) is None:
+            break
+        await asyncio.sleep(0.1)
+    active = await Deployment.get(id=web.deployment_id)
+    docker_client.containers.get(active.container_id).remove(force=True)
+    docker_client.images.remove(active.image_tag, force=True)  # a rebuild: a repair of seconds
+    repair = asyncio.create_task(drift.reconcile_all())
+    await asyncio.sleep(0)  # the repair starts first, as a scheduled pass would
+    deleted = await client.delete(
+        "/api/apps/delete", json={"appId": web.app_id}, headers=web.headers
+    )
+    await repair
+    assert deleted.status_code == 200, await deleted.get_json()
+    repairs = drift.metrics.drift_repairs
+    assert (repairs.value("repaired"), repairs.value("failed")) == (1, 0)
+    label = f"fogbank.app={web.name}"
+    assert docker_client.containers.list(all=True, filters={"label": label}) == []
+    assert docker_client.networks.list(names=[f"fogbank-net-{web.name}"]) == []

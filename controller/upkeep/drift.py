@@ -4,6 +4,7 @@ to the app's event log. Sync and health are reported separately, as Argo CD does
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -61,9 +62,21 @@ class DriftRepair:
     metrics: Metrics
     health_interval_seconds: float = 1.0
     states: dict[int, AppState] = field(default_factory=dict)
+    _holds: dict[int, asyncio.Lock] = field(default_factory=dict)
 
     def state(self, app_id: int) -> AppState:
         return self.states.get(app_id, AppState())
+
+    def hold(self, app_id: int) -> asyncio.Lock:
+        """Held while the app is checked or repaired; whoever else changes its containers
+        outside a deployment (deleting the app) holds it too, so a repair never recreates a
+        container that is being removed."""
+        return self._holds.setdefault(app_id, asyncio.Lock())
+
+    def forget(self, app_id: int) -> None:
+        """The app is gone: drop what was kept about it."""
+        self.states.pop(app_id, None)
+        self._holds.pop(app_id, None)
 
     async def reconcile_all(self) -> None:
         """One pass over every app; the edge config is re-applied if it was lost."""
@@ -71,7 +84,9 @@ class DriftRepair:
         for app in await App.all():
             try:
                 with app_context(app.name):
-                    routes_changed |= await self.reconcile(app)
+                    async with self.hold(app.id):
+                        if await App.exists(id=app.id):  # not deleted while we waited
+                            routes_changed |= await self.reconcile(app)
             except FogbankError as exc:
                 self.metrics.drift_repairs.inc("failed")
                 self._set(app, Sync.DRIFTED, Health.UNKNOWN, f"repair failed: {exc.message}")
