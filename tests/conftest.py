@@ -36,6 +36,7 @@ from tests.support.deployed import DeployedWebApp, deploy_web_app
 from tests.support.docker_objects import remove_app_objects, remove_run_objects, run_images
 from tests.support.edge import stop_edges_under
 from tests.support.engine import Scratch, build_httpd_image
+from tests.support.migrated import migrated_sqlite
 from tests.support.ports import free_port
 from tests.support.registry import Registry, start_registry
 from tests.support.repos import BUSYBOX, GitRepo, make_web_repo
@@ -150,6 +151,10 @@ def _edge_teardown(tmp_path: Path) -> Iterator[None]:
 def settings(tmp_path: Path, db_backend: str, request: pytest.FixtureRequest) -> Settings:
     """The test's settings; on PostgreSQL (both_backends) a fresh database of the cluster."""
     url = request.getfixturevalue("database_url") if db_backend == "postgres" else ""
+    if db_backend == "sqlite":  # the default <data_dir>/fogbank.db, migrated already
+        migrated_sqlite(
+            request.getfixturevalue("sqlite_template"), tmp_path / "data" / "fogbank.db"
+        )
     return Settings(
         storage=StorageSettings(data_dir=tmp_path / "data"),
         database=DatabaseSettings(url=url),

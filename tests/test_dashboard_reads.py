@@ -29,8 +29,8 @@ SHA = "b" * 40
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[None]:
-    await open_database(f"sqlite://{tmp_path / 'dash.db'}", fresh_sealer())
+async def db(database_url: str) -> AsyncIterator[None]:
+    await open_database(database_url, fresh_sealer())
     yield
     await close_database()
 

@@ -42,8 +42,8 @@ AUTHOR = "Test Author <author@example.com>"
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[None]:
-    await open_database(f"sqlite://{tmp_path / 'polling.db'}", fresh_sealer())
+async def db(database_url: str) -> AsyncIterator[None]:
+    await open_database(database_url, fresh_sealer())
     yield
     await close_database()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +21,8 @@ NOT_COMPARED = {"id", "created_at", "updated_at"}
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[None]:
-    await open_database(f"sqlite://{tmp_path / 'rows.db'}", fresh_sealer())
+async def db(database_url: str) -> AsyncIterator[None]:
+    await open_database(database_url, fresh_sealer())
     yield
     await close_database()
 
