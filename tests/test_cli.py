@@ -101,3 +101,22 @@ def test_saved_credentials_are_0600_and_the_environment_wins(
         credentials.resolve()  # the saved token is for another server
     assert refused.value.exit_code == 3
     assert credentials.forget() and not path.exists()
+
+
+def test_the_serve_process_imports_neither_the_client_side_nor_httpx_command_line() -> None:
+    """`fogbank serve` is the long-lived process: what only the client commands use (rich for
+    their output) and httpx's own command line (rich, pygments) would be memory held for
+    nothing. The import set of the server's command tree and app is pinned here."""
+    probe = (
+        "import sys\n"
+        "from api.cli.app import build\n"
+        "build(client=False)\n"
+        "import api.app, api.runtime\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'rich', 'pygments', 'markdown_it', 'asyncpg'})))\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60,
+        cwd=ROOT,
+    )  # fmt: skip
+    assert found.stdout.split() == []

@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = sys.argv[1:] if argv is None else argv
     try:
-        command = typer.main.get_command(build())
+        command = typer.main.get_command(build(client=args[:1] != ["serve"]))
         result = command.main(args=args, prog_name="fogbank", standalone_mode=False)
     except typer.TyperException as exc:  # typer's own click: usage errors and the like
         return _refused(exc)

@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from api.cli import server
-from api.cli.commands import apps, deploys, info, logs, session, settings, tokens
 from api.cli.context import PlainOption, State
 
 HELP = """fogbank: a git push (or `fogbank deploy`) becomes a safe, visible deployment.
@@ -45,7 +44,9 @@ def root(
     ctx.obj = State(plain=plain)
 
 
-def build() -> typer.Typer:
+def build(*, client: bool = True) -> typer.Typer:
+    """The command tree; without the client commands (`client=False`) for `fogbank serve`,
+    whose long-lived process then never imports them (nor rich, which only they use)."""
     app = typer.Typer(
         name="fogbank",
         help=HELP,
@@ -56,7 +57,18 @@ def build() -> typer.Typer:
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     app.callback()(root)
-    for module in (session, apps, deploys, logs, settings, tokens, info):
-        module.register(app)
+    if client:
+        from api.cli.commands import (  # noqa: PLC0415 - see the docstring
+            apps,
+            deploys,
+            info,
+            logs,
+            session,
+            settings,
+            tokens,
+        )
+
+        for module in (session, apps, deploys, logs, settings, tokens, info):
+            module.register(app)
     server.register(app)
     return app

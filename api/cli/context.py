@@ -1,18 +1,19 @@
 """What every client command starts from: its output (plain or not) and its API client; and
-the options they share."""
+the options they share. The server commands import the options too, so the client's output
+(rich) and HTTP modules are imported only when a client command asks for them."""
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from api.cli.credentials import resolve
-from api.cli.http import Api
-from api.cli.output import Output
+if TYPE_CHECKING:
+    from api.cli.http import Api
+    from api.cli.output import Output
 
 CLIENT_PANEL = "Client commands (talk to a fogbank server)"
 SERVER_PANEL = "Server commands (run on the fogbank host)"
@@ -38,10 +39,15 @@ class State:
 
 def output(ctx: typer.Context, plain: bool = False) -> Output:
     """Plain with --plain (here or before the command) or when stdout is not a terminal."""
+    from api.cli.output import Output  # noqa: PLC0415 - see the module docstring
+
     state = ctx.find_object(State) or State()
     return Output(plain or state.plain or not sys.stdout.isatty())
 
 
 def api() -> Api:
     """A client of the server the environment or the credentials file names."""
+    from api.cli.credentials import resolve  # noqa: PLC0415 - see the module docstring
+    from api.cli.http import Api  # noqa: PLC0415
+
     return Api(resolve())
