@@ -123,8 +123,7 @@ async def test_members_hand_over_leadership_and_work(db: None) -> None:
     await Lease.filter(name=UPKEEP_LEASE).update(lease_until=utcnow() - timedelta(seconds=1))
     await beta.beat()
     assert beta.leads() and taken == [["alpha"]]
-    await running.refresh_from_db()
-    assert running.status is Status.FAILED
+    assert (await Deployment.get(id=running.id)).status is Status.FAILED
     await beta.stop()  # hands the lease back: alpha leads again at its next beat
     await leases.register("alpha", "restarted", 30)
     assert await leases.hold(UPKEEP_LEASE, "alpha", 30) is not None
