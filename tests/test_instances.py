@@ -77,8 +77,13 @@ def wait_stage(server: Server, app_id: int, deployment_id: int, stage: str) -> N
     wait_until(lambda: row_of(server, app_id, deployment_id)["stage"] == stage or None, 60, stage)
 
 
-def published_port(client: docker.DockerClient, deployment_id: int) -> int:
-    found = client.containers.list(filters={"label": f"fogbank.deployment={deployment_id}"})
+def containers_of(client: docker.DockerClient, app_name: str, deployment_id: int) -> list[Any]:
+    labels = [f"fogbank.app={app_name}", f"fogbank.deployment={deployment_id}"]
+    return client.containers.list(all=True, filters={"label": labels})
+
+
+def published_port(client: docker.DockerClient, app_name: str, deployment_id: int) -> int:
+    found = containers_of(client, app_name, deployment_id)
     assert len(found) == 1, found
     bindings = found[0].ports["3000/tcp"]
     assert bindings, found[0].ports
@@ -105,7 +110,7 @@ def test_kill_9_of_the_builder_the_other_instance_reruns_it(
     app_id = create_app(pair[0], web_repo, app_name)
     first = deploy(pair[0], app_id)
     assert wait_status(pair[0], app_id, first, 90) == "success"
-    old_port = published_port(docker_client, first)
+    old_port = published_port(docker_client, app_name, first)
     slow_sha = slow_commit(web_repo)
     second = deploy(pair[1], app_id)
     wait_stage(pair[0], app_id, second, "building_image")
@@ -154,7 +159,7 @@ def test_kill_9_of_the_builder_the_other_instance_reruns_it(
     assert answers and all(answer == "version one\n" for answer in answers), set(answers)
     assert wait_status(other, app_id, retry["id"], 90) == "success"
     assert instance_of(pg_url, retry["id"]) == other.config.parent.name
-    new_port = published_port(docker_client, retry["id"])
+    new_port = published_port(docker_client, app_name, retry["id"])
     assert httpx.get(f"http://127.0.0.1:{new_port}/", timeout=5).text == "version two\n"
 
 
@@ -196,9 +201,7 @@ def test_drift_is_repaired_once_by_the_leader_and_after_it_by_the_other(
     leader, other = (pair[0], pair[1]) if leader_name == "a" else (pair[1], pair[0])
 
     def container() -> Any:
-        return docker_client.containers.list(
-            all=True, filters={"label": f"fogbank.deployment={active}"}
-        )[0]
+        return containers_of(docker_client, app_name, active)[0]
 
     container().kill()
     wait_until(lambda: container().status == "running" or None, 30, "drift repair")
