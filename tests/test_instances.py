@@ -163,20 +163,37 @@ def test_kill_9_of_the_builder_the_other_instance_reruns_it(
     assert httpx.get(f"http://127.0.0.1:{new_port}/", timeout=5).text == "version two\n"
 
 
-def test_a_second_instance_starting_leaves_the_first_ones_build_alone(
-    pair: list[Server], pg_url: str, web_repo: GitRepo, app_name: str
-) -> None:
+LATE_LISTENER = """FROM scratch
+COPY busybox /bin/busybox
+COPY nonce /nonce
+COPY www /www
+CMD ["/bin/busybox", "sh", "-c", "/bin/busybox sleep 8; exec /bin/busybox httpd -f -p 3000 -h /www"]
+"""
+
+
+@pytest.mark.parametrize("stage", ["building_image", "starting_new"])
+def test_a_second_instance_starting_leaves_the_first_ones_deployment_alone(
+    pair: list[Server], pg_url: str, web_repo: GitRepo, app_name: str, stage: str,
+    docker_client: docker.DockerClient,
+) -> None:  # fmt: skip
+    """building_image: its build; starting_new: its candidate container, which the second
+    instance's start-up cleanup must not take for a leftover."""
     first, second = pair
     first.start()
     app_id = create_app(first, web_repo, app_name)
-    slow_commit(web_repo)
-    building = deploy(first, app_id)
-    wait_stage(first, app_id, building, "building_image")
+    if stage == "starting_new":
+        files = {"Dockerfile": LATE_LISTENER, "nonce": uuid.uuid4().hex}
+        web_repo.commit("late listener", files)
+    else:
+        slow_commit(web_repo)
+    running = deploy(first, app_id)
+    wait_stage(first, app_id, running, stage)
     second.start()
-    assert wait_status(second, app_id, building, 90) == "success"
-    assert instance_of(pg_url, building) == "a"
+    assert wait_status(second, app_id, running, 90) == "success"
+    assert instance_of(pg_url, running) == "a"
     assert len(first.deployments(app_id)) == 1  # nothing was re-queued
     assert "interrupted" not in second.log_path.read_text()
+    assert len(containers_of(docker_client, app_name, running)) == 1
 
 
 def repairs(server: Server, app_id: int) -> list[str]:
