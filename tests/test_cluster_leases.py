@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from controller.cluster import leases
 from controller.cluster.member import UPKEEP_LEASE, Member
-from controller.config import ClusterSettings
+from controller.config import ClusterSettings, Settings, StorageSettings
 from controller.deploy.queue import CommitRef, claim_next, enqueue, fail_interrupted
 from controller.store.cluster import Instance, Lease
 from controller.store.db import close_database, open_database
@@ -127,3 +129,19 @@ async def test_members_hand_over_leadership_and_work(db: None) -> None:
     await beta.stop()  # hands the lease back: alpha leads again at its next beat
     await leases.register("alpha", "restarted", 30)
     assert await leases.hold(UPKEEP_LEASE, "alpha", 30) is not None
+
+
+def test_the_default_instance_name_follows_the_data_dir(tmp_path: Path) -> None:
+    def named(data_dir: Path, **cluster: object) -> str:
+        return Settings(
+            storage=StorageSettings(data_dir=data_dir),
+            cluster=ClusterSettings.model_validate(cluster),
+        ).instance_name
+
+    assert named(tmp_path / "one") == named(tmp_path / "one")  # a restart keeps its name
+    assert named(tmp_path / "one") != named(tmp_path / "two")
+    assert named(tmp_path / "one", instance="edge-1") == "edge-1"
+    with pytest.raises(ValidationError, match="at most half"):
+        ClusterSettings(lease_seconds=3, heartbeat_seconds=2)
+    with pytest.raises(ValidationError):
+        ClusterSettings(instance="has space")
