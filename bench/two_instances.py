@@ -118,6 +118,8 @@ def report(
           f"{dict(answers)}")  # fmt: skip
     print(f"deployments: {len(rows)}, statuses {dict(statuses)}; all terminal "
           f"{seconds['finish']:.1f} s after the last request")  # fmt: skip
+    failures = Counter(str(row["error_message"])[:120] for row in rows if row["status"] == "failed")
+    print(f"failed, by message: {dict(failures)}")
     print(f"ran (claimed): {len(started)}, per instance {dict(by_instance)}")
     print(f"build logs per started deployment (1 = ran once): {dict(runs_per)}")
     print(f"not terminal: {not_terminal}; overlapping runs of one app: {overlapping}; "

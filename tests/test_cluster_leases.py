@@ -15,11 +15,17 @@ from pydantic import ValidationError
 from controller.cluster import leases
 from controller.cluster.member import UPKEEP_LEASE, Member
 from controller.config import ClusterSettings, Settings, StorageSettings
+from controller.deploy.progress import Tracker
 from controller.deploy.queue import CommitRef, claim_next, enqueue, fail_interrupted
+from controller.errors import Conflict
+from controller.events.bus import EventBus
+from controller.events.deployment_logs import DeploymentLogs
+from controller.notify.notices import Notices
 from controller.store.cluster import Instance, Lease
 from controller.store.db import close_database, open_database
-from controller.store.models import App, Deployment, Status, Trigger
+from controller.store.models import App, Deployment, Stage, Status, Trigger
 from controller.store.timefmt import utcnow
+from controller.telemetry.metrics import Metrics
 from tests.support.sealing import fresh_sealer
 
 SHA = "b" * 40
@@ -145,3 +151,22 @@ def test_the_default_instance_name_follows_the_data_dir(tmp_path: Path) -> None:
         ClusterSettings(lease_seconds=3, heartbeat_seconds=2)
     with pytest.raises(ValidationError):
         ClusterSettings(instance="has space")
+
+
+async def test_a_run_taken_over_elsewhere_stops_writing_its_row(db: None, tmp_path: Path) -> None:
+    """An instance whose lease lapsed while it ran a deployment (another failed it meanwhile):
+    its next stage refuses to start and its final status does not overwrite the row."""
+    deployment = await claimed_by("alpha", "one")
+    bus = EventBus()
+    tracker = Tracker(deployment, DeploymentLogs(tmp_path / "logs", bus), bus,
+                      Notices(Settings()), Metrics())  # fmt: skip
+    await tracker.enter(Stage.CLONING_REPO, "Cloning")
+    assert [d.id for d in await fail_interrupted(["alpha"], "gone")] == [deployment.id]
+    with pytest.raises(Conflict) as refused:
+        await tracker.enter(Stage.BUILDING_IMAGE, "Building")
+    assert refused.value.code == "TAKEN_OVER"
+    await tracker.fail(refused.value.message)
+    stored = await Deployment.get(id=deployment.id)
+    assert (stored.status, stored.stage, stored.error_message) == (
+        Status.FAILED, Stage.CLONING_REPO, "gone"
+    )  # fmt: skip
