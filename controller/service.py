@@ -24,7 +24,6 @@ from controller.build.pull import ImagePuller
 from controller.cluster.member import Member
 from controller.config import Settings
 from controller.deploy.announce import announce_requested
-from controller.deploy.locked_claim import shared_queue
 from controller.deploy.pipeline import Pipeline
 from controller.deploy.recovery import Recovery, recover
 from controller.deploy.replacer import make_replacer
@@ -140,8 +139,7 @@ class Controller:
         except FogbankError as exc:
             log.error("%s; deployments will fail until it is back", exc.message)
         await self.member.join()
-        own = [self.member.name] if shared_queue() else None  # SQLite: the one instance, all
-        await recover(self.recovery, builds_dir=settings.builds_dir, holders=own)
+        await recover(self.recovery, builds_dir=settings.builds_dir, own=self.member.name)
         await self.replacer.refollow()
         self.workers.start()
         self.member.start()

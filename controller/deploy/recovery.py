@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from controller.deploy.locked_claim import shared_queue
 from controller.deploy.progress import status_data
 from controller.deploy.queue import INTERRUPTED_MESSAGE, fail_interrupted, requeue_if_newest
 from controller.errors import FogbankError
@@ -97,11 +98,10 @@ class Recovery:
             log.error("could not clean up interrupted deployments: %s", exc.message)
 
 
-async def recover(
-    recovery: Recovery, *, builds_dir: Path, holders: Collection[str] | None = None
-) -> None:
-    """Run once at start, before any worker claims: the work of `holders` (this instance's
-    name; None on a database no other instance shares) is interrupted."""
+async def recover(recovery: Recovery, *, builds_dir: Path, own: str) -> None:
+    """Run once at start, before any worker claims: this instance's (`own`) earlier work is
+    interrupted; on SQLite, which no other instance shares, all in-flight work."""
+    holders = [own] if shared_queue() else None
     interrupted = await recovery.interrupt(holders, INTERRUPTED_MESSAGE)
     # Build contexts of this instance's deployments that will never finish (nothing runs yet).
     await asyncio.to_thread(shutil.rmtree, builds_dir, True)
