@@ -139,10 +139,10 @@ class Controller:
         except FogbankError as exc:
             log.error("%s; deployments will fail until it is back", exc.message)
         await self.member.join()
+        self.member.start()  # renewing from here on: recovery may outlast a short lease
         await recover(self.recovery, builds_dir=settings.builds_dir, own=self.member.name)
         await self.replacer.refollow()
         self.workers.start()
-        self.member.start()
         self.courier.start()
         self.upkeep.start()
 

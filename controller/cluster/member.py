@@ -70,8 +70,12 @@ class Member:
             log.exception("cluster: could not release the leases of %s", self.name)
 
     async def beat(self) -> None:
-        """One heartbeat: renew the lease, lead if the upkeep lease is free, take over the work
-        of dead instances."""
+        """One heartbeat: renew the lease and lead if the upkeep lease is free; then take over
+        the work of dead instances."""
+        await self._keep_lease()
+        await self._take_over_dead()
+
+    async def _keep_lease(self) -> None:
         if not await leases.renew(self.name, self._token, self._lease_seconds):
             log.error(
                 "cluster: another process took the instance name %s; two instances must not "
@@ -80,6 +84,8 @@ class Member:
             )
             return
         await self._lead()
+
+    async def _take_over_dead(self) -> None:
         dead = await leases.dead_holders(self.name)
         if dead:
             log.warning("cluster: taking over the deployments of %s", ", ".join(dead))
@@ -96,14 +102,18 @@ class Member:
                      "now runs" if until is not None else "no longer runs")  # fmt: skip
 
     async def _work(self) -> None:
+        # Two loops: a takeover (cleanup, drain) must never hold up our own renewals.
+        await asyncio.gather(self._every(self._keep_lease), self._every(self._take_over_dead))
+
+    async def _every(self, job: Callable[[], Awaitable[None]]) -> None:
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self._heartbeat_seconds)
                 return
             try:
-                await self.beat()
+                await job()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                # The loop boundary: a failed beat is retried at the next one.
-                log.exception("cluster: heartbeat of %s failed", self.name)
+                # The loop boundary: a failed round is retried at the next one.
+                log.exception("cluster: %s of %s failed", job.__name__, self.name)
