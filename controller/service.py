@@ -21,10 +21,11 @@ from controller.apps.runtime_logs import RuntimeLogs
 from controller.apps.sources import Sources
 from controller.build.image import ImageBuilder
 from controller.build.pull import ImagePuller
+from controller.cluster.member import Member
 from controller.config import Settings
 from controller.deploy.announce import announce_requested
 from controller.deploy.pipeline import Pipeline
-from controller.deploy.recovery import recover
+from controller.deploy.recovery import Recovery, recover
 from controller.deploy.replacer import make_replacer
 from controller.deploy.requests import DeploymentRequest, Outcome, Recorder, RequestDoor
 from controller.deploy.workers import WorkerPool
@@ -96,7 +97,11 @@ class Controller:
             self.bus,
             workers=settings.controller.workers,
             shutdown_timeout_seconds=settings.controller.shutdown_timeout_seconds,
+            instance=settings.instance_name,
         )
+        cleanup = (self.switchboard.refresh, settings.edge.drain_seconds, self.workers.wake)
+        self.recovery = Recovery(self.engine, self.logs, self.bus, self.notices, *cleanup)
+        self.member = Member(settings.instance_name, settings.cluster, self.recovery.take_over)
         self._door = RequestDoor(self.git, self.workers, self.notices, self.metrics)
         seen_by = (self.switchboard, self.workers.runs, self.app_events, self.notices, self.metrics)
         interval = settings.deploy.health_interval_seconds
@@ -108,6 +113,7 @@ class Controller:
             retention=self.prune,
             poller=self._poller,
             sqlite_file=sqlite_path(settings.database_url),
+            leads=self.member.leads,
         )
 
     # Lifecycle ---------------------------------------------------------------------------
@@ -132,14 +138,9 @@ class Controller:
             await self.engine.ping()
         except FogbankError as exc:
             log.error("%s; deployments will fail until it is back", exc.message)
-        await recover(
-            self.engine,
-            self.logs,
-            self.bus,
-            builds_dir=settings.builds_dir,
-            drain_seconds=settings.edge.drain_seconds,
-            notices=self.notices,
-        )
+        await self.member.join()
+        self.member.start()  # renewing from here on: recovery may outlast a short lease
+        await recover(self.recovery, builds_dir=settings.builds_dir, own=self.member.name)
         await self.replacer.refollow()
         self.workers.start()
         self.courier.start()
@@ -151,6 +152,7 @@ class Controller:
         self.upkeep.stop()
         await self._door.close()
         await self.workers.stop()
+        await self.member.stop()  # after the workers: their drain is still under our lease
         # After the workers: their last notices are in the outbox; what is not sent now is
         # sent after the next start.
         await self.courier.stop(COURIER_STOP_SECONDS)

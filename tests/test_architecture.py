@@ -28,6 +28,8 @@ LAYERS: dict[str, set[str]] = {
         "controller.telemetry",
     },
     "controller.accounts": {"controller.errors", "controller.config", "controller.store"},
+    # Instance leases and the upkeep leader: rows only; what a takeover does is handed in.
+    "controller.cluster": {"controller.errors", "controller.config", "controller.store"},
 }
 LOW = {
     "controller.errors",

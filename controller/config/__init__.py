@@ -13,6 +13,7 @@ from controller.config.runtime import RuntimeSettings
 from controller.config.sections import (
     AuthSettings,
     BuildSettings,
+    ClusterSettings,
     ControllerSettings,
     DatabaseSettings,
     DeploySettings,
@@ -31,6 +32,7 @@ __all__ = [
     "SQLITE_AUTOCHECKPOINT_PAGES",
     "AuthSettings",
     "BuildSettings",
+    "ClusterSettings",
     "ControllerSettings",
     "DatabaseSettings",
     "DeploySettings",

@@ -121,6 +121,21 @@ class ControllerSettings(Section):
     reconcile_interval_seconds: float = Field(default=15.0, ge=0.1, le=86_400)
 
 
+class ClusterSettings(Section):
+    # This instance's name among those sharing one database; "" derives it from the host name
+    # and data_dir, so a restarted instance keeps its name and recovers its own work at once.
+    instance: str = Field(default="", pattern=r"^([A-Za-z0-9][A-Za-z0-9._:-]{0,127})?$")
+    # An instance silent this long is dead: another takes over its deployments and leadership.
+    lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+    heartbeat_seconds: float = Field(default=10.0, gt=0, le=1200)
+
+    @model_validator(mode="after")
+    def _beat_within_lease(self) -> ClusterSettings:
+        if self.heartbeat_seconds * 2 > self.lease_seconds:
+            raise ValueError("cluster.heartbeat_seconds must be at most half of lease_seconds")
+        return self
+
+
 class BuildSettings(Section):
     timeout_seconds: float = Field(default=900.0, gt=0, le=86_400)
     memory_limit_mb: int = Field(default=2048, ge=64, le=1024 * 1024)

@@ -3,6 +3,9 @@ priority first): keyword arguments, `FOGBANK_<SECTION>__<KEY>` variables, the TO
 
 from __future__ import annotations
 
+import hashlib
+import re
+import socket
 from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
@@ -21,6 +24,7 @@ from controller.config.runtime import RuntimeSettings
 from controller.config.sections import (
     AuthSettings,
     BuildSettings,
+    ClusterSettings,
     ControllerSettings,
     DatabaseSettings,
     DeploySettings,
@@ -54,6 +58,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     database: DatabaseSettings = DatabaseSettings()
     controller: ControllerSettings = ControllerSettings()
+    cluster: ClusterSettings = ClusterSettings()
     deploy: DeploySettings = DeploySettings()
     build: BuildSettings = BuildSettings()
     history: HistorySettings = HistorySettings()
@@ -98,6 +103,15 @@ class Settings(BaseSettings):
             f"sqlite://{path}?wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}"
             f"&synchronous={self.database.sqlite_synchronous.upper()}"
         )
+
+    @property
+    def instance_name(self) -> str:
+        """cluster.instance, or `<host>-<8 hex of data_dir's absolute path>`."""
+        if self.cluster.instance:
+            return self.cluster.instance
+        host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:100] or "host"
+        where = str(self.storage.data_dir.resolve()).encode()
+        return f"{host}-{hashlib.sha256(where).hexdigest()[:8]}"
 
     @property
     def key_file(self) -> Path:

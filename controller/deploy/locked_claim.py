@@ -34,7 +34,7 @@ def shared_queue() -> bool:
     return bool(connections.get("default").capabilities.dialect == "postgres")
 
 
-async def claim_locked(busy_app_ids: set[int]) -> Deployment | None:
+async def claim_locked(busy_app_ids: set[int], instance: str) -> Deployment | None:
     """Move the newest pending deployment of the app waiting longest to building; None when
     there is nothing to claim. Older pending ones are left to the caller to supersede."""
     skipped = set(busy_app_ids)
@@ -58,11 +58,12 @@ async def claim_locked(busy_app_ids: set[int]) -> Deployment | None:
                 continue
             now = utcnow()
             claimed = await Deployment.filter(id=newest.id, status=Status.PENDING).update(
-                status=Status.BUILDING, started_at=now, updated_at=now
+                status=Status.BUILDING, started_at=now, updated_at=now, instance=instance
             )
             if claimed != 1:  # stopped meanwhile (a stop does not take the app's lock)
                 skipped.add(app_id)
                 continue
             newest.status, newest.started_at, newest.updated_at = Status.BUILDING, now, now
+            newest.instance = instance
             return newest
     return None

@@ -10,6 +10,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
+from controller.errors import Conflict
 from controller.events.bus import Event, EventBus
 from controller.events.deployment_logs import DeploymentLogs
 from controller.notify.notices import Notices
@@ -93,6 +94,12 @@ class Tracker:
         """Move to `stage` (its status and progress from STAGE_BANDS, or `band`), log the
         message and tell every watcher."""
         deployment = self.deployment
+        if await self._finished_elsewhere():
+            raise Conflict(
+                f"deployment #{deployment.deployment_number} was finished by another instance "
+                "(this instance's lease had lapsed)",
+                code="TAKEN_OVER",
+            )
         self._close_stage()
         self._band = band or STAGE_BANDS[stage]
         deployment.status = STATUS_OF_STAGE[stage]
@@ -144,9 +151,19 @@ class Tracker:
     async def stop(self, reason: str) -> None:
         await self._finish(Status.STOPPED, self.deployment.stage, reason, "Deployment stopped")
 
+    async def _finished_elsewhere(self) -> bool:
+        """Another instance failed this deployment ("interrupted") after our lease lapsed: its
+        row is no longer ours to write."""
+        return await Deployment.filter(id=self.deployment.id, status__in=TERMINAL).exists()
+
     async def _finish(self, status: Status, stage: Stage, error: str, message: str) -> None:
         deployment = self.deployment
         self._close_stage()
+        if await self._finished_elsewhere():
+            log.warning("deployment #%s was finished by another instance; %s not recorded",
+                        deployment.deployment_number, status)  # fmt: skip
+            self._logs.close(deployment.id)
+            return
         now = utcnow()
         deployment.status = status
         deployment.stage = stage

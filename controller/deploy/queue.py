@@ -6,7 +6,7 @@ newest pending deployment of an idle app with a compare-and-set, superseding old
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,14 +166,15 @@ async def supersede_older(app_id: int, newest_id: int, newest_number: int) -> in
     )
 
 
-async def claim_next(busy_app_ids: set[int]) -> Claim | None:
-    """Claim the newest pending deployment of the app waiting longest, or None.
+async def claim_next(busy_app_ids: set[int], instance: str = "") -> Claim | None:
+    """Claim the newest pending deployment of the app waiting longest for `instance` (the one
+    that recovers it if this process dies), or None.
 
     Apps in `busy_app_ids` (running in this process) or with an in-flight row are skipped.
     On PostgreSQL the claim locks the app's row, for instances sharing the queue.
     """
     if shared_queue():
-        locked = await claim_locked(busy_app_ids)
+        locked = await claim_locked(busy_app_ids, instance)
         if locked is None:
             return None
         superseded = await supersede_older(locked.app_id, locked.id, locked.deployment_number)
@@ -199,7 +200,7 @@ async def claim_next(busy_app_ids: set[int]) -> Claim | None:
             continue
         now = utcnow()
         claimed = await Deployment.filter(id=newest.id, status=Status.PENDING).update(
-            status=Status.BUILDING, started_at=now, updated_at=now
+            status=Status.BUILDING, started_at=now, updated_at=now, instance=instance
         )
         if claimed != 1:
             continue  # another worker (or a stop) got there first
@@ -211,17 +212,27 @@ async def claim_next(busy_app_ids: set[int]) -> Claim | None:
     return None
 
 
-async def fail_interrupted() -> list[Deployment]:
-    """Mark every in-flight deployment failed (the process that ran it is gone); return them."""
-    interrupted = await Deployment.filter(status__in=IN_FLIGHT).order_by("id")
-    now = utcnow()
-    for deployment in interrupted:
+async def fail_interrupted(
+    holders: Collection[str] | None = None, message: str = INTERRUPTED_MESSAGE
+) -> list[Deployment]:
+    """Mark the in-flight deployments of the instances `holders` (None: every one) failed, the
+    process that ran them being gone; return those this call failed. Each row moves by
+    compare-and-set, so of two instances taking over the same work only one fails each row."""
+    found = Deployment.filter(status__in=IN_FLIGHT)
+    if holders is not None:
+        found = found.filter(instance__in=list(holders))
+    interrupted: list[Deployment] = []
+    for deployment in await found.order_by("id"):
+        now = utcnow()
+        failed = await Deployment.filter(
+            id=deployment.id, status__in=IN_FLIGHT, instance=deployment.instance
+        ).update(status=Status.FAILED, error_message=message, finished_at=now, updated_at=now)
+        if failed != 1:
+            continue
         deployment.status = Status.FAILED
-        deployment.error_message = INTERRUPTED_MESSAGE
-        deployment.finished_at = now
-        await deployment.save(
-            update_fields=["status", "error_message", "finished_at", "updated_at"]
-        )
+        deployment.error_message = message
+        deployment.finished_at = deployment.updated_at = now
+        interrupted.append(deployment)
     return interrupted
 
 

@@ -37,12 +37,14 @@ class WorkerPool:
         *,
         workers: int,
         shutdown_timeout_seconds: float,
+        instance: str = "",
     ) -> None:
         self.pipeline = pipeline
         self.logs = logs
         self.bus = bus
         self.runs = RunRegistry()
         self._count = workers
+        self._instance = instance  # recorded on each claim: who recovers it if we die
         self._shutdown_timeout_seconds = shutdown_timeout_seconds
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -163,7 +165,7 @@ class WorkerPool:
     async def _run_one(self) -> bool:
         async with self._claim_lock:
             self._idle_seconds()  # forget the apps that settled
-            claim = await claim_next(self._busy_apps | set(self._settling))
+            claim = await claim_next(self._busy_apps | set(self._settling), self._instance)
             if claim is None:
                 return False
             app_id = claim.deployment.app_id

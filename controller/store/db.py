@@ -12,6 +12,7 @@ from controller.store import models, sealing
 
 MODELS_MODULE = "controller.store.models"
 REPORTING_MODULE = "controller.store.reporting"  # the outbox and what it reports to
+CLUSTER_MODULE = "controller.store.cluster"  # instance leases
 MIGRATIONS_MODULE = "controller.store.migrations"
 KEY_CHECK_ROWS = 20
 
@@ -22,7 +23,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         "connections": {"default": database_url},
         "apps": {
             "models": {
-                "models": [MODELS_MODULE, REPORTING_MODULE],
+                "models": [MODELS_MODULE, REPORTING_MODULE, CLUSTER_MODULE],
                 "default_connection": "default",
                 "migrations": MIGRATIONS_MODULE,
             }

@@ -154,6 +154,8 @@ class Deployment(models.Model):
     rolled_back_from = fields.IntField(null=True)
     # Who asked: the user of a manual deploy or rollback; empty for pushes and polls.
     requested_by = fields.CharField(max_length=64, default="", db_default="")
+    # The instance (cluster.instance) that claimed it: who recovers it if that instance dies.
+    instance = fields.CharField(max_length=128, default="", db_default="")
     # When each stage began: {"cloning_repo": "2025-01-15T10:30:00Z", ...} (the dashboard's
     # timings per stage); the last one ends at finished_at.
     stage_times: dict[str, str] = fields.JSONField(default=dict, db_default="{}")

@@ -20,7 +20,7 @@ from controller.runtime.engine import Engine
 from controller.runtime.health import probe_http, probe_tcp
 from controller.runtime.launch import health_path, launch_healthy
 from controller.runtime.state import ContainerState
-from controller.store.models import App, Deployment, EnvVar
+from controller.store.models import IN_FLIGHT, App, Deployment, EnvVar
 from controller.store.timefmt import iso_now
 from controller.telemetry.logcontext import app_context
 from controller.telemetry.metrics import Metrics
@@ -102,6 +102,8 @@ class DriftRepair:
         """Check and repair one app; True when its upstream port changed."""
         if self.runs.for_app(app.id) is not None:
             return False  # a deployment is running: it owns the app's containers right now
+        if await Deployment.filter(app_id=app.id, status__in=IN_FLIGHT).exists():
+            return False  # ... on another instance sharing the database
         active = await Deployment.filter(app_id=app.id, is_active=True).first()
         if active is None or not active.container_id:
             self._set(app, Sync.SYNCED, Health.UNKNOWN, "nothing deployed")

@@ -10,7 +10,7 @@ table. Each poll is delayed by a random jitter so apps with one interval don't p
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -108,6 +108,7 @@ class Poller:
         self._request = request
         self._scheduler: AsyncIOScheduler | None = None
         self._intervals: dict[int, int] = {}  # app id -> interval its job runs at
+        self.leads: Callable[[], bool] = lambda: True  # the scheduled polls run only if True
 
     def install(self, scheduler: AsyncIOScheduler) -> None:
         """Add the sync job to `scheduler`; it runs at once, then every SYNC_SECONDS."""
@@ -137,7 +138,7 @@ class Poller:
             if app_id in self._intervals:
                 continue
             scheduler.add_job(
-                self.poll,
+                self._scheduled_poll,
                 IntervalTrigger(seconds=interval, jitter=jitter_seconds(interval)),
                 args=[app_id],
                 id=job_id(app_id),
@@ -146,6 +147,10 @@ class Poller:
                 max_instances=1,
             )
             self._intervals[app_id] = interval
+
+    async def _scheduled_poll(self, app_id: int) -> None:
+        if self.leads():
+            await self.poll(app_id)
 
     async def poll(self, app_id: int) -> Outcome | None:
         """One scheduled poll; a git failure is logged and retried at the next interval."""

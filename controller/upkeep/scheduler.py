@@ -1,8 +1,11 @@
 """The periodic jobs, on one APScheduler: drift repair, git polling (per-app jobs kept in step
-with the apps table), retention, and SQLite WAL checkpoints. Owned here, shut down with it."""
+with the apps table), retention, and SQLite WAL checkpoints. Owned here, shut down with it.
+Each job runs only while `leads()` says this instance leads (one instance of those sharing the
+database); on the others it skips."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -25,6 +28,7 @@ class Upkeep:
         retention: Job,
         poller: Poller,
         sqlite_file: Path | None,
+        leads: Callable[[], bool],
     ) -> None:
         self._jobs: list[tuple[str, Job, float]] = [
             ("drift", drift, drift_interval_seconds),
@@ -34,17 +38,28 @@ class Upkeep:
             checkpointer = WalCheckpointer(sqlite_file)
             self._jobs.append(("wal-checkpoint", checkpointer.run, CHECKPOINT_INTERVAL_SECONDS))
         self._poller = poller
+        self._leads = leads
+        poller.leads = leads
         self._scheduler: AsyncIOScheduler | None = None
 
     def start(self) -> None:
         scheduler = AsyncIOScheduler(timezone="UTC")
         for job_id, job, seconds in self._jobs:
             scheduler.add_job(
-                job, "interval", seconds=seconds, id=job_id, coalesce=True, max_instances=1
+                functools.partial(self._if_leading, job),
+                "interval",
+                seconds=seconds,
+                id=job_id,
+                coalesce=True,
+                max_instances=1,
             )
         self._poller.install(scheduler)
         scheduler.start()
         self._scheduler = scheduler
+
+    async def _if_leading(self, job: Job) -> None:
+        if self._leads():
+            await job()
 
     def stop(self) -> None:
         if self._scheduler is not None:
