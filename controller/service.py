@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Generator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -35,8 +35,9 @@ from controller.edge.routing import desired_routes
 from controller.edge.switchboard import Switchboard
 from controller.errors import EdgeError, FogbankError
 from controller.events.app_events import AppEvents
-from controller.events.bus import EventBus, Subscription
+from controller.events.bus import Subscription
 from controller.events.deployment_logs import DeploymentLogs
+from controller.events.sharing import EventSharing
 from controller.notify import outbox
 from controller.notify.courier import Courier
 from controller.notify.manage import Reporting
@@ -64,7 +65,9 @@ class Controller:
         self.settings = settings
         self._owns_engine = engine is None
         self.engine = engine or Engine(**settings.runtime.log_cap())
-        self.bus = EventBus()
+        # On PostgreSQL the bus also shares logs and events with the other instances.
+        self.sharing = EventSharing(settings.database_url)
+        self.bus = self.sharing.bus
         self.metrics = Metrics()
         self.overview = Overview()
         self.app_events = AppEvents(settings.logs_dir / "apps")
@@ -125,6 +128,7 @@ class Controller:
         sealer = await asyncio.to_thread(datadir.prepare, settings)
         settings.git_dir.mkdir(parents=True, exist_ok=True)
         await open_database(settings.database_url, sealer)
+        self.sharing.start()
         await self.notices.reload()
         try:
             await self.edge.start()
@@ -156,6 +160,7 @@ class Controller:
         # After the workers: their last notices are in the outbox; what is not sent now is
         # sent after the next start.
         await self.courier.stop(COURIER_STOP_SECONDS)
+        await self.sharing.stop(COURIER_STOP_SECONDS)
 
     async def stop(self) -> None:
         """Everything drain() does, then lets go of the edge (it keeps serving) and closes."""
@@ -283,13 +288,13 @@ class Controller:
 
     def log_chunks(
         self, deployment_id: int, after: int = 0
-    ) -> Generator[list[tuple[int, str]], None, None]:
+    ) -> AsyncGenerator[list[tuple[int, str]], None]:
         """The (seq, line)s of the deployment's log with seq > after, a bounded chunk at a time
-        (close the iterator when done early)."""
-        return self.logs.chunks(deployment_id, after)
+        (close the iterator when done early), wherever the deployment ran."""
+        return self.sharing.chunks(self.logs, deployment_id, after)
 
-    def log_text(self, deployment_id: int) -> str:
-        return self.logs.text(deployment_id)
+    async def log_text(self, deployment_id: int) -> str:
+        return await self.sharing.text(self.logs, deployment_id)
 
     def close_watchers(self, message: str) -> int:
         """Tell every watcher (of deployments and of app logs) the server is going away."""

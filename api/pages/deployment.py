@@ -3,7 +3,6 @@ its build log (all of it as a download; live from the seed's socket while it run
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 
 from quart import Response, url_for
@@ -29,7 +28,7 @@ async def deployment_page(deployment_id: int) -> Response:
     finished = deployment.status in TERMINAL
     log_text, skipped = "", 0
     if finished:
-        log_text, skipped = await asyncio.to_thread(_log_tail, controller(), deployment.id)
+        log_text, skipped = await _log_tail(controller(), deployment.id)
     return await render(
         "deployment.html",
         d=deployment,
@@ -47,12 +46,12 @@ async def deployment_page(deployment_id: int) -> Response:
     )
 
 
-def _log_tail(found: Controller, deployment_id: int) -> tuple[str, int]:
+async def _log_tail(found: Controller, deployment_id: int) -> tuple[str, int]:
     """The log's last PAGE_LOG_LINES lines and how many came before them, read a bounded chunk
     at a time (a long log is never held whole)."""
     tail: deque[str] = deque(maxlen=PAGE_LOG_LINES)
     seen = 0
-    for chunk in found.log_chunks(deployment_id):
+    async for chunk in found.log_chunks(deployment_id):
         seen += len(chunk)
         tail.extend(line for _, line in chunk)
     return "\n".join(tail), seen - len(tail)

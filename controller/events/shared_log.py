@@ -1,0 +1,87 @@
+"""Deployment log lines in the shared database (PostgreSQL), for instances that did not build
+the deployment: written with their seq by the instance that did, read a bounded page at a time."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+# Every instance listens on this channel; a payload says what to republish (see relay.py).
+CHANNEL = "fogbank_events"
+# PostgreSQL refuses a NOTIFY payload of 8000 bytes or more.
+MAX_PAYLOAD_BYTES = 7900
+PAGE_LINES = 1000  # lines read per query: a long log is never held whole
+
+INSERT_LINE = "INSERT INTO deployment_log_line (deployment_id, seq, line) VALUES ($1, $2, $3)"
+SELECT_AFTER = (
+    "SELECT seq, line FROM deployment_log_line WHERE deployment_id = $1 AND seq > $2"
+    " ORDER BY seq LIMIT $3"
+)
+SELECT_RANGE = (
+    "SELECT seq, line FROM deployment_log_line WHERE deployment_id = $1 AND seq BETWEEN $2 AND $3"
+    " ORDER BY seq"
+)
+NOTIFY = "SELECT pg_notify($1, $2)"
+
+Line = tuple[int, str]
+
+
+def is_postgres_url(database_url: str) -> bool:
+    """True when the database may be shared by several instances (so logs must be shared)."""
+    scheme = database_url.split("://", 1)[0].lower()
+    return scheme in ("postgres", "postgresql", "asyncpg", "psycopg")
+
+
+async def write(
+    connection: BaseDBAsyncClient, rows: Sequence[tuple[int, int, str]], notices: Sequence[str]
+) -> None:
+    """Insert (deployment id, seq, line) rows and send each notice, in that order, on the
+    caller's transaction: a watcher told of lines finds them committed."""
+    if rows:
+        await connection.execute_many(INSERT_LINE, [list(row) for row in rows])
+    for payload in notices:
+        await connection.execute_query(NOTIFY, [CHANNEL, payload])
+
+
+async def read_range(deployment_id: int, first: int, last: int) -> list[Line]:
+    """The lines with first <= seq <= last (one notice's worth)."""
+    rows = await connections.get("default").execute_query_dict(
+        SELECT_RANGE, [deployment_id, first, last]
+    )
+    return [(int(row["seq"]), str(row["line"])) for row in rows]
+
+
+async def pages(
+    deployment_id: int, after: int = 0, page_lines: int = PAGE_LINES
+) -> AsyncIterator[list[Line]]:
+    """Every line with seq > after, `page_lines` at a time."""
+    while True:
+        rows = await connections.get("default").execute_query_dict(
+            SELECT_AFTER, [deployment_id, after, page_lines]
+        )
+        if not rows:
+            return
+        page = [(int(row["seq"]), str(row["line"])) for row in rows]
+        yield page
+        after = page[-1][0]
+        if len(page) < page_lines:
+            return
+
+
+def fitted(payload: dict[str, Any]) -> str:
+    """`payload` as JSON under MAX_PAYLOAD_BYTES: a too long event (a long error message) has
+    its longest strings cut, marked as cut; the database keeps the whole message."""
+    text = json.dumps(payload)
+    while len(text.encode()) >= MAX_PAYLOAD_BYTES:
+        event = payload["e"]
+        data: dict[str, Any] = event["data"]
+        key = max((k for k, v in data.items() if isinstance(v, str)), key=lambda k: len(data[k]))
+        value: str = data[key]
+        excess = len(text.encode()) - MAX_PAYLOAD_BYTES + 64
+        data[key] = value[: max(0, len(value) - excess)] + "… [cut]"
+        text = json.dumps(payload)
+    return text

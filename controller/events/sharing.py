@@ -1,0 +1,67 @@
+"""Whether this instance shares deployment logs and events with others (on PostgreSQL) and where
+a log is read from: this instance's file when it wrote one (every line it published is there),
+else the shared database. On SQLite nothing is shared and logs are files, as on one server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+from controller.events import shared_log
+from controller.events.bus import EventBus
+from controller.events.deployment_logs import DeploymentLogs
+from controller.events.relay import Relay
+from controller.events.shared_bus import Announcer, SharedBus
+
+Line = tuple[int, str]
+
+
+class EventSharing:
+    def __init__(self, database_url: str) -> None:
+        self.shared = shared_log.is_postgres_url(database_url)
+        self.bus: EventBus
+        self._announcer: Announcer | None = None
+        self.relay: Relay | None = None
+        if self.shared:
+            bus = SharedBus()
+            self.bus = bus
+            self._announcer = Announcer(bus)
+            self.relay = Relay(database_url, bus)
+        else:
+            self.bus = EventBus()
+
+    def start(self) -> None:
+        """After the database is open: listen, and announce what this instance publishes."""
+        if self._announcer is not None and self.relay is not None:
+            self._announcer.start()
+            self.relay.start()
+
+    async def stop(self, timeout_seconds: float) -> None:
+        """After the workers stopped: share their last events within the bound, stop listening."""
+        if self._announcer is not None and self.relay is not None:
+            try:
+                await self._announcer.stop(timeout_seconds)
+            finally:
+                await self.relay.stop()
+
+    async def chunks(
+        self, logs: DeploymentLogs, deployment_id: int, after: int = 0
+    ) -> AsyncGenerator[list[Line], None]:
+        """The (seq, line)s with seq > after, a bounded chunk at a time."""
+        if self.shared and not logs.path(deployment_id).exists():
+            async for page in shared_log.pages(deployment_id, after):
+                yield page
+            return
+        backlog = logs.chunks(deployment_id, after)
+        try:
+            for chunk in backlog:
+                yield chunk
+        finally:
+            backlog.close()
+
+    async def text(self, logs: DeploymentLogs, deployment_id: int) -> str:
+        if self.shared and not logs.path(deployment_id).exists():
+            parts: list[str] = []
+            async for page in shared_log.pages(deployment_id):
+                parts.extend(f"{line}\n" for _, line in page)
+            return "".join(parts)
+        return logs.text(deployment_id)
