@@ -153,3 +153,22 @@ async def test_an_event_too_long_for_a_notice_is_cut_not_lost(
     message = seen[0].data["message"]
     assert message.endswith("… [cut]") and long_error.startswith(message[: -len("… [cut]")])
     assert len(message.encode()) < shared_log.MAX_PAYLOAD_BYTES
+
+
+async def test_a_line_whose_seq_is_taken_is_skipped_and_the_rest_still_flows(
+    instances: tuple[Instance, Instance], tmp_path: Path
+) -> None:
+    """Two writers of one log (another instance failing this one's build at its start-up):
+    the second line 1 is not shared, and does not block what follows."""
+    a, b = instances
+    deployment_id = await new_deployment_id()
+    DeploymentLogs(tmp_path / "a", a.bus).append(deployment_id, "from a")
+    await asyncio.sleep(0.5)
+    with a.bus.subscribe(deployment_id) as on_a:
+        DeploymentLogs(tmp_path / "b", b.bus).append(deployment_id, "from b")
+        b.bus.publish(deployment_id, status("success"))
+        seen = await take_until_final(on_a)
+    # B's notice of line 1 is read back from the database: A's own line, never B's.
+    assert [(e.type, e.data.get("line")) for e in seen] == [("log", "from a"), ("status", None)]
+    lines = [line async for page in shared_log.pages(deployment_id) for line in page]
+    assert lines == [(1, "from a")]

@@ -73,7 +73,11 @@ class SharedBus(EventBus):
             batch = [self._outbound[i] for i in range(min(BATCH_EVENTS, len(self._outbound)))]
             rows, notices = self._encode(batch)
             async with in_transaction() as connection:
-                await shared_log.write(connection, rows, notices)
+                skipped = await shared_log.write(connection, rows, notices)
+            if skipped:
+                log.warning(
+                    "announcer: %d log lines not shared (seq taken or deployment gone)", skipped
+                )
             for _ in batch:
                 self._outbound.popleft()
 

@@ -16,7 +16,18 @@ CHANNEL = "fogbank_events"
 MAX_PAYLOAD_BYTES = 7900
 PAGE_LINES = 1000  # lines read per query: a long log is never held whole
 
-INSERT_LINE = "INSERT INTO deployment_log_line (deployment_id, seq, line) VALUES ($1, $2, $3)"
+# One statement for a batch. A line whose (deployment, seq) another instance wrote first (two
+# writers of one deployment's log) or whose deployment is gone is skipped, not retried forever.
+INSERT_LINES = """
+WITH written AS (
+  INSERT INTO deployment_log_line (deployment_id, seq, line)
+  SELECT l.d, l.s, l.t FROM unnest($1::int[], $2::int[], $3::text[]) AS l(d, s, t)
+  WHERE EXISTS (SELECT 1 FROM deployment WHERE id = l.d)
+  ON CONFLICT (deployment_id, seq) DO NOTHING
+  RETURNING 1
+)
+SELECT count(*) AS n FROM written
+"""
 SELECT_AFTER = (
     "SELECT seq, line FROM deployment_log_line WHERE deployment_id = $1 AND seq > $2"
     " ORDER BY seq LIMIT $3"
@@ -38,13 +49,18 @@ def is_postgres_url(database_url: str) -> bool:
 
 async def write(
     connection: BaseDBAsyncClient, rows: Sequence[tuple[int, int, str]], notices: Sequence[str]
-) -> None:
+) -> int:
     """Insert (deployment id, seq, line) rows and send each notice, in that order, on the
-    caller's transaction: a watcher told of lines finds them committed."""
+    caller's transaction: a watcher told of lines finds them committed. How many rows were
+    skipped (see INSERT_LINES)."""
+    written = len(rows)
     if rows:
-        await connection.execute_many(INSERT_LINE, [list(row) for row in rows])
+        columns = [[row[0] for row in rows], [row[1] for row in rows], [row[2] for row in rows]]
+        result = await connection.execute_query_dict(INSERT_LINES, columns)
+        written = int(result[0]["n"])
     for payload in notices:
         await connection.execute_query(NOTIFY, [CHANNEL, payload])
+    return len(rows) - written
 
 
 async def read_range(deployment_id: int, first: int, last: int) -> list[Line]:
