@@ -146,6 +146,11 @@ async def test_a_watcher_on_the_other_instance_follows_the_build_and_resumes(
         assert (
             watched_on.call_text(f"/api/deployment/logs/{deployment_id}").splitlines() == full_log
         )
+        built = "a" if built_on is a else "b"
+        print(
+            f"\nbuilt on {built}; {len(full_log)} log lines; {seen_before} live before the restart,"
+        )
+        print(f"{len(lines) - seen_before} after it with ?after={seen_before}")
     finally:
         for server in (b, a):
             server.stop_quietly()
