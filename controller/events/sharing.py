@@ -5,12 +5,15 @@ else the shared database. On SQLite nothing is shared and logs are files, as on 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import TYPE_CHECKING
 
 from controller.events import shared_log
 from controller.events.bus import EventBus
 from controller.events.deployment_logs import DeploymentLogs
-from controller.events.relay import Relay
-from controller.events.shared_bus import Announcer, SharedBus
+
+if TYPE_CHECKING:
+    from controller.events.relay import Relay
+    from controller.events.shared_bus import Announcer
 
 Line = tuple[int, str]
 
@@ -22,6 +25,10 @@ class EventSharing:
         self._announcer: Announcer | None = None
         self.relay: Relay | None = None
         if self.shared:
+            # Imported here: a single SQLite instance never loads asyncpg.
+            from controller.events.relay import Relay  # noqa: PLC0415 - see the comment
+            from controller.events.shared_bus import Announcer, SharedBus  # noqa: PLC0415
+
             bus = SharedBus()
             self.bus = bus
             self._announcer = Announcer(bus)
