@@ -37,7 +37,7 @@ from controller.errors import EdgeError, FogbankError
 from controller.events.app_events import AppEvents
 from controller.events.bus import Subscription
 from controller.events.deployment_logs import DeploymentLogs
-from controller.events.sharing import EventSharing
+from controller.events.sharing import EventSharing, Line
 from controller.notify import outbox
 from controller.notify.courier import Courier
 from controller.notify.manage import Reporting
@@ -65,7 +65,6 @@ class Controller:
         self.settings = settings
         self._owns_engine = engine is None
         self.engine = engine or Engine(**settings.runtime.log_cap())
-        # On PostgreSQL the bus also shares logs and events with the other instances.
         self.sharing = EventSharing(settings.database_url)
         self.bus = self.sharing.bus
         self.metrics = Metrics()
@@ -286,9 +285,7 @@ class Controller:
         """Subscribe to a deployment's status/log/error events (a bounded queue)."""
         return self.bus.subscribe(deployment_id)
 
-    def log_chunks(
-        self, deployment_id: int, after: int = 0
-    ) -> AsyncGenerator[list[tuple[int, str]], None]:
+    def log_chunks(self, deployment_id: int, after: int = 0) -> AsyncGenerator[list[Line], None]:
         """The (seq, line)s of the deployment's log with seq > after, a bounded chunk at a time
         (close the iterator when done early), wherever the deployment ran."""
         return self.sharing.chunks(self.logs, deployment_id, after)

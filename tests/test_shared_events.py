@@ -172,3 +172,20 @@ async def test_a_line_whose_seq_is_taken_is_skipped_and_the_rest_still_flows(
     assert [(e.type, e.data.get("line")) for e in seen] == [("log", "from a"), ("status", None)]
     lines = [line async for page in shared_log.pages(deployment_id) for line in page]
     assert lines == [(1, "from a")]
+
+
+async def test_a_relay_far_behind_drops_its_notices_and_watchers_resync(
+    instances: tuple[Instance, Instance], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Notices waiting to be relayed are bounded: past the bound they are dropped and the
+    watchers read the database instead (here the bound is 0, so any notice waiting is past it)."""
+    a, b = instances
+    monkeypatch.setattr("controller.events.relay.MAX_WAITING_NOTICES", 0)
+    deployment_id = await new_deployment_id()
+    with b.bus.subscribe(deployment_id) as on_b:
+        a.bus.publish(deployment_id, status("success"))
+        async with asyncio.timeout(WAIT_SECONDS):
+            await on_b.queue.wait()
+        await asyncio.sleep(0.2)
+        seen = on_b.queue.take_all()
+    assert [e.type for e in seen] == ["resync"]

@@ -28,6 +28,8 @@ PING_SECONDS = 10.0  # a connection silently gone is noticed within this (plus i
 PING_TIMEOUT_SECONDS = 5.0
 CLOSE_TIMEOUT_SECONDS = 5.0
 RELAYED_TYPES: frozenset[EventType] = frozenset({"status", "error", "deployment"})
+# Notices waiting to be relayed, at most; past it they are dropped and watchers resync instead.
+MAX_WAITING_NOTICES = 10_000
 
 
 def connect_options(database_url: str) -> dict[str, Any]:
@@ -102,10 +104,14 @@ class Relay:
         self.connected.set()
         if self.connections > 1:
             # Notices sent while no connection listened are gone: watchers read the database.
-            for deployment_id in self._bus.watched_ids():
-                self._bus.deliver(deployment_id, Event("resync", {}))
+            self._resync()
         while not lost.is_set():
             while self._notices:
+                if len(self._notices) > MAX_WAITING_NOTICES:
+                    log.warning("relay: %d notices behind; watchers resync", len(self._notices))
+                    self._notices.clear()
+                    self._resync()
+                    break
                 await self._relay(self._notices.popleft())
             self._arrived.clear()
             try:
@@ -114,6 +120,10 @@ class Relay:
             except TimeoutError:
                 await connection.fetchval("SELECT 1", timeout=PING_TIMEOUT_SECONDS)
         raise ConnectionError("the listening connection was closed")
+
+    def _resync(self) -> None:
+        for deployment_id in self._bus.watched_ids():
+            self._bus.deliver(deployment_id, Event("resync", {}))
 
     def _on_notice(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
         self._notices.append(payload)
