@@ -22,7 +22,7 @@ from controller.events.relay import Relay
 from controller.events.shared_bus import Announcer, SharedBus
 from controller.events.sharing import EventSharing
 from controller.store.db import close_database, open_database
-from controller.store.models import App, Trigger
+from controller.store.models import App, Deployment, Trigger
 from tests.support.sealing import fresh_sealer
 
 pytestmark = pytest.mark.parametrize("db_backend", ["postgres"], indirect=True)
@@ -189,3 +189,20 @@ async def test_a_relay_far_behind_drops_its_notices_and_watchers_resync(
         await asyncio.sleep(0.2)
         seen = on_b.queue.take_all()
     assert [e.type for e in seen] == ["resync"]
+
+
+async def test_shared_lines_are_masked_and_go_with_their_deployment(
+    instances: tuple[Instance, Instance], tmp_path: Path
+) -> None:
+    """A secret is masked before the line is written anywhere, the table too; deleting the
+    deployment (retention, app deletion) deletes its lines."""
+    a, _ = instances
+    deployment_id = await new_deployment_id()
+    logs = DeploymentLogs(tmp_path / "a", a.bus)
+    logs.open(deployment_id, secrets=["hunter2-secret-value"])
+    logs.append(deployment_id, "token=hunter2-secret-value done")
+    await a.announcer.stop(10.0)
+    lines = [line async for page in shared_log.pages(deployment_id) for line in page]
+    assert lines == [(1, "token=******** done")]
+    await Deployment.filter(id=deployment_id).delete()
+    assert [page async for page in shared_log.pages(deployment_id)] == []
