@@ -100,3 +100,36 @@ async def test_a_socket_catches_up_after_its_relay_missed_notices(
     seqs = [f["data"]["seq"] for f in frames if f["type"] == "log"]
     assert seqs == list(range(1, 26))
     assert [f["data"]["line"] for f in frames if f["type"] == "log"][-1] == "line 25"
+
+
+async def test_a_socket_that_missed_the_end_sends_the_rest_before_the_final_status(
+    app: Quart,
+    client: QuartClient,
+    admin: dict[str, str],
+    other_instance: SharedBus,
+    tmp_path: Path,
+) -> None:
+    """No notice comes at all (the relay is stopped): the socket's periodic re-check finds the
+    deployment finished and sends the lines it has not sent, then the final status."""
+    relay = services_of(app).controller.sharing.relay
+    assert relay is not None
+    deployment_id = await building_deployment()
+    logs = DeploymentLogs(tmp_path / "a", other_instance)
+    for number in range(1, 6):
+        logs.append(deployment_id, f"line {number}")
+    await written(deployment_id, 5)
+    frames: list[dict[str, Any]] = []
+    path = f"/ws/deployment/logs?deploymentId={deployment_id}"
+    async with client.websocket(path, headers=admin) as ws:
+        async with asyncio.timeout(WAIT_SECONDS):
+            while len(frames) < 6:  # the status frame and the backlog
+                frames.append(json.loads(await ws.receive()))
+        await relay.stop()
+        for number in range(6, 11):
+            logs.append(deployment_id, f"line {number}")
+        await written(deployment_id, 10)
+        await Deployment.filter(id=deployment_id).update(status=Status.SUCCESS)
+        async with asyncio.timeout(WAIT_SECONDS):
+            while frames[-1]["type"] != "status" or frames[-1]["data"]["status"] != "success":
+                frames.append(json.loads(await ws.receive()))
+    assert [f["data"]["seq"] for f in frames if f["type"] == "log"] == list(range(1, 11))
