@@ -145,10 +145,13 @@ async def test_an_event_too_long_for_a_notice_is_cut_not_lost(
     a, b = instances
     deployment_id = await new_deployment_id()
     long_error = "é" * 20_000  # 40 kB in UTF-8: five times what a NOTIFY may carry
-    with b.bus.subscribe(deployment_id) as on_b:
+    with b.bus.subscribe(deployment_id) as on_b, a.bus.subscribe(deployment_id) as on_a:
         a.bus.publish(deployment_id, Event("error", {"message": long_error}))
         a.bus.publish(deployment_id, status("success"))
         seen = await take_until_final(on_b)
+        await asyncio.sleep(0.2)
+        # The instance that had the error keeps it whole.
+        assert on_a.queue.take_all()[0].data == {"message": long_error}
     assert [e.type for e in seen] == ["error", "status"]
     message = seen[0].data["message"]
     assert message.endswith("… [cut]") and long_error.startswith(message[: -len("… [cut]")])

@@ -14,6 +14,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 CHANNEL = "fogbank_events"
 # PostgreSQL refuses a NOTIFY payload of 8000 bytes or more.
 MAX_PAYLOAD_BYTES = 7900
+CUT = "… [cut]"
 PAGE_LINES = 1000  # lines read per query: a long log is never held whole
 
 # One statement for a batch. A line whose (deployment, seq) another instance wrote first (two
@@ -90,14 +91,23 @@ async def pages(
 
 def fitted(payload: dict[str, Any]) -> str:
     """`payload` as JSON under MAX_PAYLOAD_BYTES: a too long event (a long error message) has
-    its longest strings cut, marked as cut; the database keeps the whole message."""
+    its longest strings cut, marked as cut; the database keeps the whole message. The event's
+    own data is not touched (this instance's watchers have it whole)."""
     text = json.dumps(payload)
-    while len(text.encode()) >= MAX_PAYLOAD_BYTES:
-        event = payload["e"]
-        data: dict[str, Any] = event["data"]
-        key = max((k for k, v in data.items() if isinstance(v, str)), key=lambda k: len(data[k]))
-        value: str = data[key]
-        excess = len(text.encode()) - MAX_PAYLOAD_BYTES + 64
-        data[key] = value[: max(0, len(value) - excess)] + "… [cut]"
+    if len(text.encode()) < MAX_PAYLOAD_BYTES:
+        return text
+    frame: dict[str, Any] = payload["e"]
+    data: dict[str, Any] = dict(frame["data"])
+    frame["data"] = data
+    for _ in range(len(data)):
+        texts = [key for key, value in data.items() if isinstance(value, str) and value]
+        if not texts:
+            break
+        key = max(texts, key=lambda k: len(data[k]))
+        excess = len(text.encode()) - MAX_PAYLOAD_BYTES + len(CUT.encode()) + 16
+        data[key] = data[key][: max(0, len(data[key]) - excess)] + CUT
         text = json.dumps(payload)
-    return text
+        if len(text.encode()) < MAX_PAYLOAD_BYTES:
+            return text
+    frame["data"] = {}  # nothing left to cut: the watcher reads the row when it re-checks
+    return json.dumps(payload)
