@@ -209,3 +209,18 @@ async def test_shared_lines_are_masked_and_go_with_their_deployment(
     assert lines == [(1, "token=******** done")]
     await Deployment.filter(id=deployment_id).delete()
     assert [page async for page in shared_log.pages(deployment_id)] == []
+
+
+async def test_an_apps_watchers_hear_of_deployments_requested_on_another_instance(
+    instances: tuple[Instance, Instance],
+) -> None:
+    a, b = instances
+    app = await App.create(name="feed")
+    with b.bus.subscribe_app(app.id) as on_b:
+        a.bus.publish_app(app.id, Event("deployment", {"deploymentId": 7, "status": "pending"}))
+        async with asyncio.timeout(WAIT_SECONDS):
+            await on_b.queue.wait()
+        seen = on_b.queue.take_all()
+    assert [(e.type, e.data) for e in seen] == [
+        ("deployment", {"deploymentId": 7, "status": "pending"})
+    ]
