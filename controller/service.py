@@ -286,12 +286,14 @@ class Controller:
         return self.bus.subscribe(deployment_id)
 
     def log_chunks(self, deployment_id: int, after: int = 0) -> AsyncGenerator[list[Line], None]:
-        """The (seq, line)s of the deployment's log with seq > after, a bounded chunk at a time
-        (close the iterator when done early), wherever the deployment ran."""
+        """The log's (seq, line)s with seq > after, a bounded chunk at a time (aclose early)."""
         return self.sharing.chunks(self.logs, deployment_id, after)
 
     async def log_text(self, deployment_id: int) -> str:
         return await self.sharing.text(self.logs, deployment_id)
+
+    async def log_tail(self, deployment_id: int, lines: int) -> tuple[str, int]:
+        return await self.sharing.tail(self.logs, deployment_id, lines)
 
     def close_watchers(self, message: str) -> int:
         """Tell every watcher (of deployments and of app logs) the server is going away."""

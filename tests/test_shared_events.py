@@ -117,6 +117,8 @@ async def test_another_instance_reads_the_log_from_the_database(
     assert (await sharing.text(b_logs, deployment_id)).splitlines() == [
         f"line {n}" for n in range(1, 2501)
     ]
+    tail = "\n".join(f"line {n}" for n in range(2491, 2501))
+    assert await sharing.tail(b_logs, deployment_id, 10) == (tail, 2490)
 
 
 async def test_a_lost_listening_connection_is_reopened_and_watchers_resync(

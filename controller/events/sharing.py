@@ -4,7 +4,9 @@ else the shared database. On SQLite nothing is shared and logs are files, as on 
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import asyncio
+from collections import deque
+from collections.abc import AsyncGenerator, Iterable
 from typing import TYPE_CHECKING
 
 from controller.events import shared_log
@@ -72,3 +74,33 @@ class EventSharing:
                 parts.extend(f"{line}\n" for _, line in page)
             return "".join(parts)
         return logs.text(deployment_id)
+
+    async def tail(self, logs: DeploymentLogs, deployment_id: int, lines: int) -> tuple[str, int]:
+        """The log's last `lines` lines and how many came before them, read a bounded chunk at
+        a time (a long log is never held whole); a file is read in a thread."""
+        if self.shared and not logs.path(deployment_id).exists():
+            tail = Tail(lines)
+            async for page in shared_log.pages(deployment_id):
+                tail.add(page)
+            return tail.result()
+        return await asyncio.to_thread(Tail(lines).of, logs.chunks(deployment_id))
+
+
+class Tail:
+    """The last lines of a log read chunk by chunk, and how many lines came before them."""
+
+    def __init__(self, lines: int) -> None:
+        self._kept: deque[str] = deque(maxlen=lines)
+        self._seen = 0
+
+    def add(self, chunk: list[Line]) -> None:
+        self._seen += len(chunk)
+        self._kept.extend(line for _, line in chunk)
+
+    def result(self) -> tuple[str, int]:
+        return "\n".join(self._kept), self._seen - len(self._kept)
+
+    def of(self, chunks: Iterable[list[Line]]) -> tuple[str, int]:
+        for chunk in chunks:
+            self.add(chunk)
+        return self.result()
