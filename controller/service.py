@@ -36,7 +36,6 @@ from controller.edge.switchboard import Switchboard
 from controller.errors import EdgeError, FogbankError
 from controller.events.app_events import AppEvents
 from controller.events.bus import Subscription
-from controller.events.deployment_logs import DeploymentLogs
 from controller.events.sharing import EventSharing, Line
 from controller.notify import outbox
 from controller.notify.courier import Courier
@@ -65,8 +64,10 @@ class Controller:
         self.settings = settings
         self._owns_engine = engine is None
         self.engine = engine or Engine(**settings.runtime.log_cap())
-        self.sharing = EventSharing(settings.database_url)
-        self.bus = self.sharing.bus
+        self.sharing = EventSharing(
+            settings.database_url, settings.logs_dir / "deployments", settings.build.max_log_bytes
+        )
+        self.bus, self.logs = self.sharing.bus, self.sharing.logs
         self.metrics = Metrics()
         self.overview = Overview()
         self.app_events = AppEvents(settings.logs_dir / "apps")
@@ -74,9 +75,6 @@ class Controller:
         self.courier = Courier(settings, self.metrics, self.app_events)
         self.notices.wake = self.courier.wake
         self.reporting = Reporting(self.notices, self.courier)
-        self.logs = DeploymentLogs(
-            settings.logs_dir / "deployments", self.bus, settings.build.max_log_bytes
-        )
         self.runtime_logs = RuntimeLogs(self.engine)
         self.git = GitSync(
             settings.git_dir,
@@ -287,13 +285,13 @@ class Controller:
 
     def log_chunks(self, deployment_id: int, after: int = 0) -> AsyncGenerator[list[Line], None]:
         """The log's (seq, line)s with seq > after, a bounded chunk at a time (aclose early)."""
-        return self.sharing.chunks(self.logs, deployment_id, after)
+        return self.sharing.chunks(deployment_id, after)
 
     async def log_text(self, deployment_id: int) -> str:
-        return await self.sharing.text(self.logs, deployment_id)
+        return await self.sharing.text(deployment_id)
 
     async def log_tail(self, deployment_id: int, lines: int) -> tuple[str, int]:
-        return await self.sharing.tail(self.logs, deployment_id, lines)
+        return await self.sharing.tail(deployment_id, lines)
 
     def close_watchers(self, message: str) -> int:
         """Tell every watcher (of deployments and of app logs) the server is going away."""

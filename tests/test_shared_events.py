@@ -109,16 +109,13 @@ async def test_another_instance_reads_the_log_from_the_database(
     )
     await a.announcer.stop(10.0)  # everything written
     # B has no file of this deployment: pages of the database, bounded, in order.
-    sharing = EventSharing(database_url)
-    b_logs = DeploymentLogs(tmp_path / "b", sharing.bus)
-    pages = [page async for page in sharing.chunks(b_logs, deployment_id, 1000)]
+    sharing = EventSharing(database_url, tmp_path / "b", None)
+    pages = [page async for page in sharing.chunks(deployment_id, 1000)]
     assert [len(page) for page in pages] == [1000, 500]
     assert [seq for page in pages for seq, _ in page] == list(range(1001, 2501))
-    assert (await sharing.text(b_logs, deployment_id)).splitlines() == [
-        f"line {n}" for n in range(1, 2501)
-    ]
+    assert (await sharing.text(deployment_id)).splitlines() == [f"line {n}" for n in range(1, 2501)]
     tail = "\n".join(f"line {n}" for n in range(2491, 2501))
-    assert await sharing.tail(b_logs, deployment_id, 10) == (tail, 2490)
+    assert await sharing.tail(deployment_id, 10) == (tail, 2490)
 
 
 async def test_a_lost_listening_connection_is_reopened_and_watchers_resync(

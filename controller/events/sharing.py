@@ -1,12 +1,14 @@
-"""Whether this instance shares deployment logs and events with others (on PostgreSQL) and where
-a log is read from: this instance's file when it wrote one (every line it published is there),
-else the shared database. On SQLite nothing is shared and logs are files, as on one server."""
+"""The deployments' event bus and log files, whether this instance shares them with others (on
+PostgreSQL), and where a log is read from: this instance's file when it wrote one (every line it
+published is there), else the shared database. On SQLite nothing is shared and logs are files,
+as on one server."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
 from collections.abc import AsyncGenerator, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from controller.events import shared_log
@@ -21,7 +23,7 @@ Line = tuple[int, str]
 
 
 class EventSharing:
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, logs_dir: Path, max_log_bytes: int | None) -> None:
         self.shared = shared_log.is_postgres_url(database_url)
         self.bus: EventBus
         self._announcer: Announcer | None = None
@@ -37,6 +39,7 @@ class EventSharing:
             self.relay = Relay(database_url, bus)
         else:
             self.bus = EventBus()
+        self.logs = DeploymentLogs(logs_dir, self.bus, max_log_bytes)
 
     def start(self) -> None:
         """After the database is open: listen, and announce what this instance publishes."""
@@ -52,38 +55,40 @@ class EventSharing:
             finally:
                 await self.relay.stop()
 
-    async def chunks(
-        self, logs: DeploymentLogs, deployment_id: int, after: int = 0
-    ) -> AsyncGenerator[list[Line], None]:
+    async def chunks(self, deployment_id: int, after: int = 0) -> AsyncGenerator[list[Line], None]:
         """The (seq, line)s with seq > after, a bounded chunk at a time."""
-        if self.shared and not logs.path(deployment_id).exists():
+        if self._in_database(deployment_id):
             async for page in shared_log.pages(deployment_id, after):
                 yield page
             return
-        backlog = logs.chunks(deployment_id, after)
+        backlog = self.logs.chunks(deployment_id, after)
         try:
             for chunk in backlog:
                 yield chunk
         finally:
             backlog.close()
 
-    async def text(self, logs: DeploymentLogs, deployment_id: int) -> str:
-        if self.shared and not logs.path(deployment_id).exists():
+    async def text(self, deployment_id: int) -> str:
+        if self._in_database(deployment_id):
             parts: list[str] = []
             async for page in shared_log.pages(deployment_id):
                 parts.extend(f"{line}\n" for _, line in page)
             return "".join(parts)
-        return logs.text(deployment_id)
+        return self.logs.text(deployment_id)
 
-    async def tail(self, logs: DeploymentLogs, deployment_id: int, lines: int) -> tuple[str, int]:
+    async def tail(self, deployment_id: int, lines: int) -> tuple[str, int]:
         """The log's last `lines` lines and how many came before them, read a bounded chunk at
         a time (a long log is never held whole); a file is read in a thread."""
-        if self.shared and not logs.path(deployment_id).exists():
+        if self._in_database(deployment_id):
             tail = Tail(lines)
             async for page in shared_log.pages(deployment_id):
                 tail.add(page)
             return tail.result()
-        return await asyncio.to_thread(Tail(lines).of, logs.chunks(deployment_id))
+        return await asyncio.to_thread(Tail(lines).of, self.logs.chunks(deployment_id))
+
+    def _in_database(self, deployment_id: int) -> bool:
+        """True when the log is read from the shared table (another instance wrote it)."""
+        return self.shared and not self.logs.path(deployment_id).exists()
 
 
 class Tail:
