@@ -64,9 +64,7 @@ class Controller:
         self.settings = settings
         self._owns_engine = engine is None
         self.engine = engine or Engine(**settings.runtime.log_cap())
-        self.sharing = EventSharing(
-            settings.database_url, settings.logs_dir / "deployments", settings.build.max_log_bytes
-        )
+        self.sharing = EventSharing(settings)
         self.bus, self.logs = self.sharing.bus, self.sharing.logs
         self.metrics = Metrics()
         self.overview = Overview()

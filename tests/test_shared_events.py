@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from tortoise import connections
 
+from controller.config import Settings
 from controller.deploy.queue import CommitRef, enqueue
 from controller.events import shared_log
 from controller.events.bus import Event, Subscription
@@ -100,7 +101,7 @@ async def test_lines_and_statuses_reach_the_other_instance_in_order_once(
 
 
 async def test_another_instance_reads_the_log_from_the_database(
-    instances: tuple[Instance, Instance], tmp_path: Path, database_url: str
+    instances: tuple[Instance, Instance], tmp_path: Path, settings: Settings
 ) -> None:
     a, _ = instances
     deployment_id = await new_deployment_id()
@@ -109,7 +110,7 @@ async def test_another_instance_reads_the_log_from_the_database(
     )
     await a.announcer.stop(10.0)  # everything written
     # B has no file of this deployment: pages of the database, bounded, in order.
-    sharing = EventSharing(database_url, tmp_path / "b", None)
+    sharing = EventSharing(settings)  # its data directory has no file of this deployment
     pages = [page async for page in sharing.chunks(deployment_id, 1000)]
     assert [len(page) for page in pages] == [1000, 500]
     assert [seq for page in pages for seq, _ in page] == list(range(1001, 2501))
@@ -223,3 +224,25 @@ async def test_an_apps_watchers_hear_of_deployments_requested_on_another_instanc
     assert [(e.type, e.data) for e in seen] == [
         ("deployment", {"deploymentId": 7, "status": "pending"})
     ]
+
+
+async def test_an_instance_taking_over_a_log_continues_its_seqs(
+    instances: tuple[Instance, Instance], tmp_path: Path
+) -> None:
+    """Takeover (controller/deploy/recovery.py) appends to a log another instance wrote: the
+    log is first copied from the table, so the new line gets the next seq and reaches the
+    table and the other instances' watchers."""
+    a, b = instances
+    deployment_id = await new_deployment_id()
+    DeploymentLogs(tmp_path / "a", a.bus).append(deployment_id, "one\ntwo\nthree")
+    await asyncio.sleep(0.5)
+    logs_b = shared_log.SharedDeploymentLogs(tmp_path / "b", b.bus)
+    with a.bus.subscribe(deployment_id) as on_a:
+        await logs_b.adopt(deployment_id)
+        logs_b.append(deployment_id, "ERROR: interrupted: instance a stopped answering")
+        b.bus.publish(deployment_id, status("success"))
+        seen = await take_until_final(on_a)
+    assert [(e.type, e.data.get("seq")) for e in seen] == [("log", 4), ("status", None)]
+    lines = [line async for page in shared_log.pages(deployment_id) for line in page]
+    assert [seq for seq, _ in lines] == [1, 2, 3, 4]
+    assert logs_b.read(deployment_id) == lines  # B's file holds the whole log

@@ -13,7 +13,7 @@ import logging
 from collections import deque
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 from tortoise.backends.base.config_generator import expand_db_url
 
 from controller.events import shared_log

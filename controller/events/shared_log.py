@@ -3,12 +3,17 @@ the deployment: written with their seq by the instance that did, read a bounded 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+
+from controller.events.deployment_logs import DeploymentLogs
+from controller.store.datadir import PRIVATE_DIR, open_private
 
 # Every instance listens on this channel; a payload says what to republish (see relay.py).
 CHANNEL = "fogbank_events"
@@ -111,3 +116,22 @@ def fitted(payload: dict[str, Any]) -> str:
             return text
     frame["data"] = {}  # nothing left to cut: the watcher reads the row when it re-checks
     return json.dumps(payload)
+
+
+class SharedDeploymentLogs(DeploymentLogs):
+    """Log files of an instance that shares its database: a log another instance wrote is
+    copied from the table into this instance's file before this one continues it, so its seqs
+    go on where the other's stopped and this instance reads the whole log from its file."""
+
+    async def adopt(self, deployment_id: int) -> None:
+        path = self.path(deployment_id)
+        if path.exists():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+        async for page in pages(deployment_id):
+            await asyncio.to_thread(_append_lines, path, [line for _, line in page])
+
+
+def _append_lines(path: Path, lines: list[str]) -> None:
+    with open(open_private(path), "a", encoding="utf-8") as handle:
+        handle.write("".join(f"{line}\n" for line in lines))

@@ -3,7 +3,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0009_images_volumes')]
+    dependencies = [('models', '0010_instances')]
 
     initial = False
 
