@@ -64,7 +64,8 @@ class Controller:
         self.settings = settings
         self._owns_engine = engine is None
         self.engine = engine or Engine(**settings.runtime.log_cap())
-        self.sharing = EventSharing(settings)
+        logs_dir, max_log_bytes = settings.logs_dir / "deployments", settings.build.max_log_bytes
+        self.sharing = EventSharing(settings.database_url, logs_dir, max_log_bytes)
         self.bus, self.logs = self.sharing.bus, self.sharing.logs
         self.metrics = Metrics()
         self.overview = Overview()
@@ -282,7 +283,6 @@ class Controller:
         return self.bus.subscribe(deployment_id)
 
     def log_chunks(self, deployment_id: int, after: int = 0) -> AsyncGenerator[list[Line], None]:
-        """The log's (seq, line)s with seq > after, a bounded chunk at a time (aclose early)."""
         return self.sharing.chunks(deployment_id, after)
 
     async def log_text(self, deployment_id: int) -> str:

@@ -110,7 +110,7 @@ async def test_another_instance_reads_the_log_from_the_database(
     )
     await a.announcer.stop(10.0)  # everything written
     # B has no file of this deployment: pages of the database, bounded, in order.
-    sharing = EventSharing(settings)  # its data directory has no file of this deployment
+    sharing = EventSharing(settings.database_url, tmp_path / "b", None)  # no file of it here
     pages = [page async for page in sharing.chunks(deployment_id, 1000)]
     assert [len(page) for page in pages] == [1000, 500]
     assert [seq for page in pages for seq, _ in page] == list(range(1001, 2501))

@@ -8,9 +8,9 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncGenerator, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from controller.config import Settings
 from controller.events import shared_log
 from controller.events.bus import EventBus
 from controller.events.deployment_logs import DeploymentLogs
@@ -23,8 +23,7 @@ Line = tuple[int, str]
 
 
 class EventSharing:
-    def __init__(self, settings: Settings) -> None:
-        database_url = settings.database_url
+    def __init__(self, database_url: str, logs_dir: Path, max_log_bytes: int | None) -> None:
         self.shared = shared_log.is_postgres_url(database_url)
         self.bus: EventBus
         self._announcer: Announcer | None = None
@@ -41,7 +40,7 @@ class EventSharing:
         else:
             self.bus = EventBus()
         kind = shared_log.SharedDeploymentLogs if self.shared else DeploymentLogs
-        self.logs = kind(settings.logs_dir / "deployments", self.bus, settings.build.max_log_bytes)
+        self.logs = kind(logs_dir, self.bus, max_log_bytes)
 
     def start(self) -> None:
         """After the database is open: listen, and announce what this instance publishes."""
