@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Generator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -35,8 +35,8 @@ from controller.edge.routing import desired_routes
 from controller.edge.switchboard import Switchboard
 from controller.errors import EdgeError, FogbankError
 from controller.events.app_events import AppEvents
-from controller.events.bus import EventBus, Subscription
-from controller.events.deployment_logs import DeploymentLogs
+from controller.events.bus import Subscription
+from controller.events.sharing import EventSharing, Line
 from controller.notify import outbox
 from controller.notify.courier import Courier
 from controller.notify.manage import Reporting
@@ -64,7 +64,9 @@ class Controller:
         self.settings = settings
         self._owns_engine = engine is None
         self.engine = engine or Engine(**settings.runtime.log_cap())
-        self.bus = EventBus()
+        logs_dir, max_log_bytes = settings.logs_dir / "deployments", settings.build.max_log_bytes
+        self.sharing = EventSharing(settings.database_url, logs_dir, max_log_bytes)
+        self.bus, self.logs = self.sharing.bus, self.sharing.logs
         self.metrics = Metrics()
         self.overview = Overview()
         self.app_events = AppEvents(settings.logs_dir / "apps")
@@ -72,9 +74,6 @@ class Controller:
         self.courier = Courier(settings, self.metrics, self.app_events)
         self.notices.wake = self.courier.wake
         self.reporting = Reporting(self.notices, self.courier)
-        self.logs = DeploymentLogs(
-            settings.logs_dir / "deployments", self.bus, settings.build.max_log_bytes
-        )
         self.runtime_logs = RuntimeLogs(self.engine)
         self.git = GitSync(
             settings.git_dir,
@@ -125,6 +124,7 @@ class Controller:
         sealer = await asyncio.to_thread(datadir.prepare, settings)
         settings.git_dir.mkdir(parents=True, exist_ok=True)
         await open_database(settings.database_url, sealer)
+        self.sharing.start()
         await self.notices.reload()
         try:
             await self.edge.start()
@@ -156,6 +156,7 @@ class Controller:
         # After the workers: their last notices are in the outbox; what is not sent now is
         # sent after the next start.
         await self.courier.stop(COURIER_STOP_SECONDS)
+        await self.sharing.stop(COURIER_STOP_SECONDS)
 
     async def stop(self) -> None:
         """Everything drain() does, then lets go of the edge (it keeps serving) and closes."""
@@ -281,15 +282,14 @@ class Controller:
         """Subscribe to a deployment's status/log/error events (a bounded queue)."""
         return self.bus.subscribe(deployment_id)
 
-    def log_chunks(
-        self, deployment_id: int, after: int = 0
-    ) -> Generator[list[tuple[int, str]], None, None]:
-        """The (seq, line)s of the deployment's log with seq > after, a bounded chunk at a time
-        (close the iterator when done early)."""
-        return self.logs.chunks(deployment_id, after)
+    def log_chunks(self, deployment_id: int, after: int = 0) -> AsyncGenerator[list[Line], None]:
+        return self.sharing.chunks(deployment_id, after)
 
-    def log_text(self, deployment_id: int) -> str:
-        return self.logs.text(deployment_id)
+    async def log_text(self, deployment_id: int) -> str:
+        return await self.sharing.text(deployment_id)
+
+    async def log_tail(self, deployment_id: int, lines: int) -> tuple[str, int]:
+        return await self.sharing.tail(deployment_id, lines)
 
     def close_watchers(self, message: str) -> int:
         """Tell every watcher (of deployments and of app logs) the server is going away."""

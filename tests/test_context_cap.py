@@ -73,5 +73,5 @@ async def test_a_tree_past_the_cap_fails_at_cloning_repo_and_leaves_nothing(
     assert not done.image_tag
     assert entries(services_of(app).controller.settings.builds_dir) == []
     assert entries(private_tmp) == []
-    log = services_of(app).controller.log_text(done.id)
+    log = await services_of(app).controller.log_text(done.id)
     assert "build.max_context_bytes" in log and "Building Docker image" not in log

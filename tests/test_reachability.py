@@ -99,7 +99,7 @@ async def test_a_pushed_pull_request_head_is_refused_before_building(
         f"commit {pr[:12]} is not on branch 'main' of the repository; pushes and polls deploy "
         "only commits the tracked branch reaches (not a pull request's head)"
     )
-    log = services_of(app).controller.log_text(done.id)
+    log = await services_of(app).controller.log_text(done.id)
     assert "Building Docker image" not in log and "Checked out commit" not in log
 
 

@@ -3,9 +3,6 @@ its build log (all of it as a download; live from the seed's socket while it run
 
 from __future__ import annotations
 
-import asyncio
-from collections import deque
-
 from quart import Response, url_for
 
 from api.pages.apps import LOG_CAP
@@ -13,7 +10,6 @@ from api.pages.present import stage_order, stage_timings
 from api.pages.site import blueprint, can, page, render
 from api.routes.deployments import find_deployment
 from api.services import controller
-from controller.service import Controller
 from controller.store.models import TERMINAL, App, Role
 
 # Lines of a finished deployment's log rendered in the page; the download has them all.
@@ -29,7 +25,7 @@ async def deployment_page(deployment_id: int) -> Response:
     finished = deployment.status in TERMINAL
     log_text, skipped = "", 0
     if finished:
-        log_text, skipped = await asyncio.to_thread(_log_tail, controller(), deployment.id)
+        log_text, skipped = await controller().log_tail(deployment.id, PAGE_LOG_LINES)
     return await render(
         "deployment.html",
         d=deployment,
@@ -45,14 +41,3 @@ async def deployment_page(deployment_id: int) -> Response:
         stages=stage_order(app),
         can_deploy=can(Role.DEPLOYER),
     )
-
-
-def _log_tail(found: Controller, deployment_id: int) -> tuple[str, int]:
-    """The log's last PAGE_LOG_LINES lines and how many came before them, read a bounded chunk
-    at a time (a long log is never held whole)."""
-    tail: deque[str] = deque(maxlen=PAGE_LOG_LINES)
-    seen = 0
-    for chunk in found.log_chunks(deployment_id):
-        seen += len(chunk)
-        tail.extend(line for _, line in chunk)
-    return "\n".join(tail), seen - len(tail)

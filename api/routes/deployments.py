@@ -123,7 +123,7 @@ async def get_by_app_id(data: HistoryPage) -> Response:
 async def logs(deployment_id: int) -> Response | Answer:
     """The build log: text/plain, or the envelope with Accept: application/json."""
     deployment = await find_deployment(deployment_id)
-    text = controller().log_text(deployment.id)
+    text = await controller().log_text(deployment.id)
     wanted = request.accept_mimetypes.best_match(["text/plain", "application/json"])
     if wanted == "application/json":
         log = DeploymentLog(deployment=DeploymentOut.model_validate(deployment), logs=text)

@@ -80,6 +80,10 @@ async def _stream(deployment: Deployment, query: LogStreamQuery, too_slow: async
                 # another process finished it); live frames come from the event bus.
                 await deployment.refresh_from_db()
                 if deployment.status in TERMINAL and subscription.queue.empty():
+                    # Lines whose live events never came (another instance built it) first.
+                    if await _send_backlog(writer, deployment.id, last_seq, query.batch) is None:
+                        await close_within(CLOSE_TOO_SLOW, TOO_SLOW_REASON)
+                        return
                     await _send_final(deployment)
                     return
                 if subscription.overflowed:
@@ -89,6 +93,16 @@ async def _stream(deployment: Deployment, query: LogStreamQuery, too_slow: async
             # Everything ready goes out in one write (api/wsframes.py).
             ready: list[Event] = []
             for event in events:
+                if event.type == "resync":
+                    # Events of other instances may be lost: what the database holds now.
+                    await writer.send_events(ready, batch=query.batch)
+                    ready = []
+                    caught_up = await _send_backlog(writer, deployment.id, last_seq, query.batch)
+                    if caught_up is None:
+                        await close_within(CLOSE_TOO_SLOW, TOO_SLOW_REASON)
+                        return
+                    last_seq = caught_up
+                    continue
                 if event.type == "closing":
                     # The server is shutting down: the deployment's state as it is now, then go.
                     await writer.send_events(ready, batch=query.batch)
@@ -118,8 +132,9 @@ async def _send_backlog(
     found = controller()
     send_timeout = found.settings.server.websocket_send_timeout_seconds
     last_seq = after
-    with contextlib.closing(found.log_chunks(deployment_id, after)) as backlog:
-        for chunk in backlog:
+    backlog = found.log_chunks(deployment_id, after)
+    async with contextlib.aclosing(backlog):
+        async for chunk in backlog:
             events = [Event("log", {"line": line, "seq": seq}) for seq, line in chunk]
             try:
                 async with asyncio.timeout(send_timeout):

@@ -61,6 +61,7 @@ class Recovery:
         interrupted = await fail_interrupted(holders, message)
         for deployment in interrupted:
             log.warning("deployment %s was interrupted (%s)", deployment.id, message)
+            await self.logs.adopt(deployment.id)  # another instance may have written it
             self.logs.append(deployment.id, f"ERROR: {message}")
             self.bus.publish(deployment.id, Event("status", status_data(deployment)))
             await self.notices.finished(deployment)

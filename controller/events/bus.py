@@ -16,7 +16,8 @@ from controller.store.timefmt import iso_now
 
 # "closing" is internal: it tells watchers the server is going away; it is never sent as is.
 # "deployment" goes to an app's watchers: a deployment of that app was requested.
-EventType = Literal["status", "log", "error", "closing", "deployment"]
+# "resync" is internal too: events from other instances may have been missed (relay.py).
+EventType = Literal["status", "log", "error", "closing", "deployment", "resync"]
 # Watchers of a deployment are keyed by its id, watchers of an app by ("app", its id).
 Topic = int | tuple[Literal["app"], int]
 

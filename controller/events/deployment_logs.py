@@ -63,6 +63,10 @@ class DeploymentLogs:
             path = self.path(deployment_id)
             self._size[deployment_id] = path.stat().st_size if path.exists() else 0
 
+    async def adopt(self, deployment_id: int) -> None:
+        """Before continuing a log another instance may have written (taking over its work):
+        nothing to do here, where logs are not shared (see shared_log.SharedDeploymentLogs)."""
+
     def close(self, deployment_id: int) -> None:
         self._next_seq.pop(deployment_id, None)
         self._size.pop(deployment_id, None)
