@@ -126,7 +126,16 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> Quart:
     @app.before_serving
     async def start() -> None:
         found = Controller(settings, engine=engine)
-        await found.start()
+        try:
+            await found.start()
+        except BaseException:
+            # Let go of what the start opened: the database's thread alone kept a `fogbank
+            # serve` whose start failed alive (and deaf to SIGTERM) instead of exiting.
+            try:
+                await found.stop()
+            except Exception:
+                log.exception("stopping after a failed start")
+            raise
         intake = DeliveryIntake(request=found.request_deployments)
         sockets = CredentialWatch()
         app.extensions[EXTENSION_KEY] = Services(

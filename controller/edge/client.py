@@ -131,6 +131,11 @@ class Edge:
                     "or set edge.manage = true"
                 )
             return
+        await self._bring_up()
+
+    async def _bring_up(self) -> None:
+        """The managed edge's directory, then its runner: refused with a clear EdgeError when
+        a socket path cannot be bound."""
         too_long = self.layout.paths.too_long()
         if too_long is not None:
             raise EdgeError(f"unix socket path {too_long} is too long: shorten storage.data_dir")
@@ -230,7 +235,7 @@ class Edge:
             if await asyncio.to_thread(daemon.runner_pid, self.directory) is not None:
                 raise
             log.warning("edge: no runner and %s does not answer; starting the runner", layer.name)
-            await self._reach_runner()
+            await self._bring_up()
             await layer.admin.load(config)
         if layer.persist:
             await self._persist(layer, config)
