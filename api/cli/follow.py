@@ -19,10 +19,6 @@ Frame = dict[str, Any]
 # How long to keep trying after a connection that worked was lost (a restart takes seconds).
 RECONNECT_SECONDS = 300.0
 RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0)
-# The longest the main thread waits for a frame without running Python: Ctrl-C (SIGINT) may be
-# delivered to the socket's reader thread, and then becomes KeyboardInterrupt only when the main
-# thread next runs, which on a quiet build step could be minutes later.
-WAKE_SECONDS = 0.5
 # Close codes after which reconnecting cannot help.
 FATAL_CLOSES = {
     4400: ("the server refused the request", FAILED),
@@ -113,14 +109,12 @@ def follow(
                     on_notice("reconnected")
                 lost_at, attempt, connected_once = None, 0, True
                 try:
-                    while True:
-                        try:
-                            message = socket.recv(timeout=WAKE_SECONDS)
-                        except TimeoutError:
-                            continue  # see WAKE_SECONDS
+                    for message in socket:
                         frame: Frame = json.loads(message)
                         if position.take(frame):
                             on_frame(frame)
+                    code = socket.close_code
+                    why = socket.close_reason or ""
                 except ConnectionClosed as closed:
                     code = closed.rcvd.code if closed.rcvd else None
                     why = closed.rcvd.reason if closed.rcvd else reason(closed)
