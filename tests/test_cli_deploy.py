@@ -6,6 +6,7 @@ a newer one exits 2 naming it. `apps --json` is exactly the API's data."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -56,6 +57,13 @@ def app(
 @pytest.fixture
 def env(server: Server, tmp_path: Path) -> dict[str, str]:
     return client_env(tmp_path, server.base, server.token)
+
+
+def interactive_sigint() -> None:
+    """In the child: Ctrl-C as a shell gives it to a foreground command. A suite started in the
+    background (`cmd &` without job control) ignores SIGINT, every child inherits that, and
+    Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def final_screen(transcript: str) -> list[str]:
@@ -155,7 +163,7 @@ def test_ctrl_c_detaches_and_the_deployment_goes_on(
     repo.commit("a slow build", {"Dockerfile": dockerfile + SLOW_BUILD})
     child = pexpect.spawn(COMMAND[0], [*COMMAND[1:], "deploy", name], env={**env,
                           "TERM": "xterm-256color"}, dimensions=(40, 110), encoding="utf-8",
-                          timeout=120)  # fmt: skip
+                          timeout=120, preexec_fn=interactive_sigint)  # fmt: skip
     child.expect("Step 5/")  # the slow step is running
     child.sendintr()
     child.expect(pexpect.EOF)
