@@ -41,7 +41,9 @@ def pg_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
 
 
 @pytest.fixture
-def pair(tmp_path: Path, pg_url: str) -> Iterator[list[Server]]:
+def pair(tmp_path: Path, pg_url: str, app_name: str) -> Iterator[list[Server]]:
+    """Two instances, stopped before `app_name`'s objects are removed (which is why it asks for
+    `app_name`): a running one repairs drift, and could recreate a container mid-cleanup."""
     servers = prepare(tmp_path, pg_url, {"controller": {"reconcile_interval_seconds": 1}})
     try:
         yield servers
