@@ -97,3 +97,15 @@ async def test_other_methods_on_the_receiver_paths_get_quarts_405_envelope(
         assert response.status_code == 405
         body = await response.get_json()
         assert body["error"] == "METHOD_NOT_ALLOWED" and body["success"] is False
+
+
+async def test_an_app_url_no_app_could_have_is_refused_like_any_other(client: QuartClient) -> None:
+    """Found by the fuzzer: a name longer than any app name made the database refuse the lookup
+    of its secret, and the delivery got a 500."""
+    response = await client.post(
+        "/webhooks/github/" + "Ωçµ÷" * 20,
+        json={},
+        headers={"X-Hub-Signature-256": "sha256=" + "0" * 64},
+    )
+    assert response.status_code == 401
+    assert (await response.get_json())["error"] == "UNAUTHORIZED"

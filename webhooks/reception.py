@@ -19,6 +19,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from controller.apps.validation import APP_NAME
 from controller.errors import PayloadTooLarge, RequestTimeout, ServiceUnavailable, Unauthorized
 from controller.store.models import App
 from webhooks.body import SpooledBody
@@ -163,6 +164,8 @@ class Reception:
 
 async def app_secret(app_name: str) -> str:
     """The app's own webhook secret ('' when there is no such app or it has none)."""
+    if not APP_NAME.fullmatch(app_name):  # no app has that name; the database refuses to look
+        return ""
     found = await App.filter(name=app_name).values_list("webhook_secret", flat=True)
     return str(found[0]) if found else ""
 
