@@ -84,8 +84,11 @@ class DriftRepair:
         for app in await App.all():
             try:
                 with app_context(app.name):
-                    async with self.hold(app.id):
-                        if await App.exists(id=app.id):  # not deleted while we waited
+                    hold = self.hold(app.id)
+                    waited = hold.locked()
+                    async with hold:
+                        # Only after a wait can the app have been deleted meanwhile.
+                        if not waited or await App.exists(id=app.id):
                             routes_changed |= await self.reconcile(app)
             except FogbankError as exc:
                 self.metrics.drift_repairs.inc("failed")
