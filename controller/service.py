@@ -30,8 +30,7 @@ from controller.deploy.replacer import make_replacer
 from controller.deploy.requests import DeploymentRequest, Outcome, Recorder, RequestDoor
 from controller.deploy.workers import WorkerPool
 from controller.edge.client import Edge
-from controller.edge.layout import EdgeLayout
-from controller.edge.routing import desired_routes
+from controller.edge.layout import EdgeLayout, api_address
 from controller.edge.switchboard import Switchboard
 from controller.errors import EdgeError, FogbankError
 from controller.events.app_events import AppEvents
@@ -84,7 +83,8 @@ class Controller:
         )
         self.sources = Sources.load(settings.templates.catalogue_file, settings.runtime.backend)
         self.edge = Edge(EdgeLayout.of(settings))
-        self.switchboard = Switchboard(self.edge, self.metrics)
+        name, address = settings.instance_name, api_address(settings)
+        self.switchboard = Switchboard(self.edge, self.metrics, instance=name, api_address=address)
         builder = ImageBuilder(settings, self.engine, self.git)
         self.replacer = make_replacer(settings, self.engine, self.switchboard)
         puller = ImagePuller(settings, self.engine)
@@ -96,11 +96,11 @@ class Controller:
             self.bus,
             workers=settings.controller.workers,
             shutdown_timeout_seconds=settings.controller.shutdown_timeout_seconds,
-            instance=settings.instance_name,
+            instance=name,
         )
-        cleanup = (self.switchboard.refresh, settings.edge.drain_seconds, self.workers.wake)
+        cleanup = (self.switchboard.forget, settings.edge.drain_seconds, self.workers.wake)
         self.recovery = Recovery(self.engine, self.logs, self.bus, self.notices, *cleanup)
-        self.member = Member(settings.instance_name, settings.cluster, self.recovery.take_over)
+        self.member = Member(name, settings.cluster, self.recovery.take_over, address)
         self._door = RequestDoor(self.git, self.workers, self.notices, self.metrics)
         seen_by = (self.switchboard, self.workers.runs, self.app_events, self.notices, self.metrics)
         interval = settings.deploy.health_interval_seconds
@@ -130,16 +130,13 @@ class Controller:
             await self.edge.start()
         except EdgeError as exc:
             log.error("edge: %s; app routes are down until it is back", exc.message)
-        try:
-            await self.edge.apply(await desired_routes())
-        except EdgeError as exc:
-            log.error("edge: routes not applied: %s", exc.message)
+        await self.member.join()  # its API address is one the edge balances over
+        self.member.start()  # renewing from here on: recovery may outlast a short lease
         try:
             await self.engine.ping()
         except FogbankError as exc:
             log.error("%s; deployments will fail until it is back", exc.message)
-        await self.member.join()
-        self.member.start()  # renewing from here on: recovery may outlast a short lease
+        # Recovery also applies the edge's routes, without this instance's earlier candidates.
         await recover(self.recovery, builds_dir=settings.builds_dir, own=self.member.name)
         await self.replacer.refollow()
         self.workers.start()

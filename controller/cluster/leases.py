@@ -15,17 +15,27 @@ from controller.store.models import IN_FLIGHT, Deployment
 from controller.store.timefmt import utcnow
 
 
-async def register(name: str, token: str, lease_seconds: float) -> None:
-    """Take the name for this process (a restart of the same instance takes it back)."""
+async def register(name: str, token: str, lease_seconds: float, api_address: str = "") -> None:
+    """Take the name for this process (a restart of the same instance takes it back), and say
+    where its API answers."""
     now = utcnow()
     until = now + timedelta(seconds=lease_seconds)
     async with in_transaction():
         updated = await Instance.filter(name=name).update(
-            token=token, started_at=now, heartbeat_at=now, lease_until=until
+            token=token,
+            started_at=now,
+            heartbeat_at=now,
+            lease_until=until,
+            api_address=api_address,
         )
         if not updated:
             await Instance.create(
-                name=name, token=token, started_at=now, heartbeat_at=now, lease_until=until
+                name=name,
+                token=token,
+                started_at=now,
+                heartbeat_at=now,
+                lease_until=until,
+                api_address=api_address,
             )
 
 

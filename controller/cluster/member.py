@@ -23,8 +23,11 @@ TakeOver = Callable[[list[str]], Awaitable[None]]
 
 
 class Member:
-    def __init__(self, name: str, settings: ClusterSettings, take_over: TakeOver) -> None:
+    def __init__(
+        self, name: str, settings: ClusterSettings, take_over: TakeOver, api_address: str = ""
+    ) -> None:
         self.name = name
+        self._api_address = api_address  # where the edge reaches this instance's API
         self._lease_seconds = settings.lease_seconds
         self._heartbeat_seconds = settings.heartbeat_seconds
         self._take_over = take_over
@@ -40,7 +43,7 @@ class Member:
 
     async def join(self) -> None:
         """Take this instance's name and, if free, the upkeep lease; before recovery."""
-        await leases.register(self.name, self._token, self._lease_seconds)
+        await leases.register(self.name, self._token, self._lease_seconds, self._api_address)
         self._joined = True
         log.info("cluster: instance %s joined", self.name)
         await self._lead()

@@ -222,6 +222,9 @@ class EdgeSettings(Section):
     # Start the edge process when none runs (false under systemd: fogbank-edge.service runs it).
     spawn: bool = True
     caddy_binary: str = "caddy"
+    # The edge's directory (configs, sockets, logs); "" is <data_dir>/caddy. Instances on one
+    # host set the same directory to share one edge (it balances the API over all of them).
+    directory: str = ""
     admin_url: str = "http://127.0.0.1:2019"  # only with manage = false
     http_port: int = Field(default=8000, ge=1, le=MAX_PORT)
     https_port: int = Field(default=8443, ge=1, le=MAX_PORT)

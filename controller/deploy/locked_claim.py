@@ -5,9 +5,9 @@ neither waits on an app the other is claiming."""
 
 from __future__ import annotations
 
-from tortoise import connections
 from tortoise.transactions import in_transaction
 
+from controller.store.db import shared_database
 from controller.store.models import IN_FLIGHT, Deployment, Status
 from controller.store.timefmt import utcnow
 
@@ -31,7 +31,7 @@ ATTEMPTS = 5  # an app found in flight under the lock is skipped; the next one i
 
 def shared_queue() -> bool:
     """True on PostgreSQL: the queue may be shared with other instances."""
-    return bool(connections.get("default").capabilities.dialect == "postgres")
+    return shared_database()
 
 
 async def claim_locked(busy_app_ids: set[int], instance: str) -> Deployment | None:

@@ -40,9 +40,10 @@ class Recovery:
     logs: DeploymentLogs
     bus: EventBus
     notices: Notices
-    # Points the edge at the active deployments again (a dead instance may have switched it to
-    # a candidate that is about to be removed).
-    refresh_edge: Callable[[], Awaitable[None]]
+    # Drops the edge overrides these instances set (None: all) and points the edge at the
+    # active deployments again: a dead instance may have switched it to a candidate that is
+    # about to be removed.
+    release_edge: Callable[[Collection[str] | None], Awaitable[None]]
     drain_seconds: float
     wake_workers: Callable[[], object]  # work was re-queued
 
@@ -66,7 +67,7 @@ class Recovery:
             self.bus.publish(deployment.id, Event("status", status_data(deployment)))
             await self.notices.finished(deployment)
         if cleanup_first:
-            await self.clean_up(interrupted)
+            await self.clean_up(interrupted, holders)
         for deployment in interrupted:
             requeued = await requeue_if_newest(deployment)
             if requeued is not None:
@@ -74,8 +75,15 @@ class Recovery:
                 self.logs.append(deployment.id, f"Re-queued as deployment #{number}")
         return interrupted
 
-    async def clean_up(self, interrupted: list[Deployment]) -> None:
-        """Containers, images and dangling build steps of interrupted deployments."""
+    async def clean_up(
+        self, interrupted: list[Deployment], holders: Collection[str] | None
+    ) -> None:
+        """The edge back off what `holders` pointed it at; then containers, images and dangling
+        build steps of their interrupted deployments."""
+        try:
+            await self.release_edge(holders)
+        except FogbankError as exc:
+            log.error("could not point the edge at the active deployments: %s", exc.message)
         try:
             leftovers = [
                 container
@@ -84,8 +92,7 @@ class Recovery:
                     {DEPLOYMENT_LABEL: str(deployment.id)}
                 )
             ]
-            if leftovers:  # the edge back on the active ones, then requests in flight drain
-                await self.refresh_edge()
+            if leftovers:  # requests in flight drain
                 await asyncio.sleep(self.drain_seconds)
             for container in leftovers:
                 log.warning("removing interrupted container %s", container.name)
@@ -111,7 +118,7 @@ async def recover(recovery: Recovery, *, builds_dir: Path, own: str) -> None:
         await _remove_orphans(recovery.engine, recovery.drain_seconds)
     except FogbankError as exc:
         log.error("could not clean up containers at start: %s", exc.message)
-    await recovery.clean_up(interrupted)
+    await recovery.clean_up(interrupted, holders)
 
 
 async def _remove_orphans(engine: Engine, drain_seconds: float) -> None:

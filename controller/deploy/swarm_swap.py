@@ -41,9 +41,6 @@ class SwarmSwapper:
     settings: Settings
     swarm: SwarmClient
     switchboard: Switchboard
-    # The task ports the edge was last pointed at, per app: it keeps following an app's tasks
-    # (they are not one host port the database could name).
-    _pointed: dict[int, tuple[int, ...]] = field(default_factory=dict)
     _busy: set[int] = field(default_factory=set)  # apps with a deployment in the service now
 
     async def activated(self, app_id: int) -> None:
@@ -67,7 +64,7 @@ class SwarmSwapper:
     async def forget(self, app: App) -> None:
         """The deleted app's service goes, and with it its tasks (Swarm would restart them)."""
         await self.swarm.remove(service_name(app))
-        self._pointed.pop(app.id, None)
+        await self.switchboard.release(app.id)
 
     async def close(self) -> None:
         await self.swarm.close()
@@ -194,10 +191,10 @@ class SwarmSwapper:
         adds takes traffic once it passed its health check, one it stops is dropped."""
         if app.app_type is not AppType.WEB or not state.task_ports:
             return
-        if self._pointed.get(app.id) == state.task_ports:
+        # The edge keeps following an app's tasks (not one host port the database could name).
+        if await self.switchboard.pointed(app.id) == state.task_ports:
             return
         await asyncio.shield(self.switchboard.point(app.id, *state.task_ports))
-        self._pointed[app.id] = state.task_ports
         ports = ", ".join(str(port) for port in state.task_ports)
         if tracker is not None:
             tracker.log(f"Edge routes to the tasks on 127.0.0.1 ports {ports}")

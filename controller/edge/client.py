@@ -34,7 +34,7 @@ READY_POLL_SECONDS = 0.1
 class _Layer:
     name: str
     admin: AdminApi
-    config: Callable[[Sequence[Route]], dict[str, Any]]
+    config: Callable[[Sequence[Route], EdgeLayout], dict[str, Any]]
     persist: bool  # our own Caddy boots from this layer's config file
 
 
@@ -49,6 +49,7 @@ class Edge:
         self.settings = layout.settings
         self.directory = layout.paths.directory
         self._routes: tuple[Route, ...] = ()
+        self._peers: tuple[str, ...] = ()
         self._start_error = ""
         self._lock = asyncio.Lock()
         self._layers: list[_Layer] = []
@@ -91,27 +92,34 @@ class Edge:
                 ", ".join(f"{name} pid {pid}" for name, pid in running.items()) or "not running",
             )
 
-    async def apply(self, routes: Sequence[Route]) -> None:
-        """Give Caddy exactly these routes. If Caddy refuses them, the previous routes stay (in
+    async def apply(self, routes: Sequence[Route], peers: Sequence[str] = ()) -> None:
+        """Give Caddy exactly these routes, and the API balanced over this instance and `peers`
+        (other instances sharing the edge). If Caddy refuses them, the previous routes stay (in
         Caddy and in `routes`); if it cannot be reached (EdgeUnreachable), they become what a
         restarted Caddy boots with. Both raise EdgeError."""
         async with self._lock:
-            await self._load(tuple(routes))
+            await self._load(tuple(routes), tuple(peers))
 
     async def apply_latest(self, compute: Callable[[], Awaitable[Sequence[Route]]]) -> None:
         """Compute the routes and apply them under one lock, so two concurrent callers can never
         apply their answers out of order (an older, stale set last)."""
         async with self._lock:
-            await self._load(tuple(await compute()))
+            await self._load(tuple(await compute()), self._peers)
 
     async def drifted(self) -> bool:
         """Whether a layer's live config differs from the routes last applied (someone changed
         Caddy by hand, or it lost its config). Unreachable counts as drifted."""
+        return not await self.serves(self._routes, self._peers)
+
+    async def serves(self, routes: Sequence[Route], peers: Sequence[str] = ()) -> bool:
+        """Whether every layer's live config is the one for these routes and peers (what another
+        instance sharing the edge may have applied since). Unreachable counts as not."""
+        layout = self.layout.with_peers(tuple(peers))
         async with self._lock:
             for layer in self._layers:
-                if not await layer.admin.runs(layer.config(self._routes)):
-                    return True
-        return False
+                if not await layer.admin.runs(layer.config(routes, layout)):
+                    return False
+        return True
 
     async def ping(self) -> bool:
         """Whether every admin API of the edge answers."""
@@ -178,39 +186,39 @@ class Edge:
 
     def _make_layers(self) -> list[_Layer]:
         timeout = self.settings.drain_seconds + 10.0
-        layout = self.layout
         if not self.settings.manage:
             admin = AdminApi("caddy", url=self.settings.admin_url, timeout=timeout)
-            return [_Layer("caddy", admin, lambda r: caddy_config(r, layout), persist=False)]
-        paths = layout.paths
+            return [_Layer("caddy", admin, caddy_config, persist=False)]
+        paths = self.layout.paths
         return [
             _Layer(
                 "switch",
                 AdminApi("switch", socket=paths.switch_admin, timeout=timeout),
-                lambda r: switch_config(r, layout),
+                switch_config,
                 persist=True,
             ),
             _Layer(
                 "front",
                 AdminApi("front", socket=paths.front_admin, timeout=timeout),
-                lambda r: front_config(r, layout),
+                front_config,
                 persist=True,
             ),
         ]
 
-    async def _load(self, routes: tuple[Route, ...]) -> None:
+    async def _load(self, routes: tuple[Route, ...], peers: tuple[str, ...]) -> None:
         if not self._layers:
             why = f": {self._start_error}" if self._start_error else ""
             raise EdgeError(f"the edge (Caddy) is not running{why}")
+        layout, before = self.layout.with_peers(peers), self.layout.with_peers(self._peers)
         # Every config first: a port clash fails before anything changes.
-        configs = [(layer, layer.config(routes)) for layer in self._layers]
+        configs = [(layer, layer.config(routes, layout)) for layer in self._layers]
         loaded: list[_Layer] = []
         try:
             for layer, config in configs:  # the switch first: a new entry finds its route
                 await self._post(layer, config)
                 loaded.append(layer)
         except EdgeUnreachable:
-            self._routes = routes
+            self._routes, self._peers = routes, peers
             for layer, config in configs[len(loaded) :]:
                 if layer.persist:  # what it boots with when the runner starts it again
                     await self._persist(layer, config)
@@ -218,11 +226,11 @@ class Edge:
         except EdgeError:
             for layer in loaded:  # back to the previous routes, so the layers agree
                 try:
-                    await self._post(layer, layer.config(self._routes))
+                    await self._post(layer, layer.config(self._routes, before))
                 except EdgeError as exc:
                     log.error("edge: could not restore the %s routes: %s", layer.name, exc.message)
             raise
-        self._routes = routes
+        self._routes, self._peers = routes, peers
         log.info("edge: %d route(s) applied", len(routes))
 
     async def _post(self, layer: _Layer, config: dict[str, Any]) -> None:

@@ -41,6 +41,10 @@ SWITCH_DIAL_RETRY = {"try_duration": "10s", "try_interval": "50ms"}
 # upstream is skipped for a while.
 UPSTREAMS_RETRY = {"try_duration": "5s", "try_interval": "50ms"}
 UPSTREAMS_PASSIVE = {"passive": {"fail_duration": "10s", "max_fails": 1}}
+# Instances of fogbank behind one edge: each probed every second at its liveness URL; a request
+# that reached an instance which then died is sent again to another only when it is safe to.
+API_PROBE = {"uri": "/api/health", "interval": "1s", "timeout": "2s"}
+IDEMPOTENT = [{"method": ["GET", "HEAD", "OPTIONS"]}]
 LOG_ROLL = {"roll_size_mb": 10, "roll_keep": 3}
 
 Handler = dict[str, Any]
@@ -163,11 +167,25 @@ def _api_routes(layout: EdgeLayout, *, on_https: bool) -> list[dict[str, Any]]:
     match = [{"host": [api.host]}]
     served_on_https = api.https and layout.settings.tls != "off"
     if served_on_https == on_https:
-        proxy = {"handler": "reverse_proxy", "upstreams": [{"dial": api.upstream}]}
-        return [{"match": match, **_handle({**proxy, "flush_interval": -1}), "terminal": True}]
+        return [{"match": match, **_handle(_api_proxy(api)), "terminal": True}]
     if served_on_https:
         return [{"match": match, **_handle(tls.redirect(layout.settings)), "terminal": True}]
     return []
+
+
+def _api_proxy(api: ApiSite) -> Handler:
+    """To fogbank; with several instances sharing the edge, balanced over them: a dead one is
+    found by its failed dials and by the health probe, and its requests go to another."""
+    upstreams = [{"dial": address} for address in api.upstreams]
+    proxy: Handler = {"handler": "reverse_proxy", "upstreams": upstreams, "flush_interval": -1}
+    if len(upstreams) == 1:
+        return proxy
+    probe = {**API_PROBE, "headers": {"Host": [api.host]}}  # the Host fogbank answers
+    return {
+        **proxy,
+        "load_balancing": {**UPSTREAMS_RETRY, "retry_match": IDEMPOTENT},
+        "health_checks": {**UPSTREAMS_PASSIVE, "active": probe},
+    }
 
 
 def _document(

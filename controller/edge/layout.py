@@ -4,7 +4,7 @@ sockets under the edge directory, and fogbank's own API when the edge serves it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -28,11 +28,18 @@ class Route:
 
 @dataclass(frozen=True)
 class ApiSite:
-    """fogbank's API at the edge: the public URL's host, its scheme, where fogbank listens."""
+    """fogbank's API at the edge: the public URL's host, its scheme, where fogbank listens, and
+    where the other instances sharing this edge listen (the edge balances over all of them)."""
 
     host: str
     https: bool
-    upstream: str  # host:port of `fogbank serve`
+    upstream: str  # host:port of this `fogbank serve`
+    peers: tuple[str, ...] = ()
+
+    @property
+    def upstreams(self) -> tuple[str, ...]:
+        """Every instance's address, this one first, each once."""
+        return tuple(dict.fromkeys((self.upstream, *self.peers)))
 
 
 @dataclass(frozen=True)
@@ -78,8 +85,24 @@ class EdgeLayout:
     @classmethod
     def of(cls, settings: Settings) -> EdgeLayout:
         # Absolute: Caddy runs in its own working directory (a relative data_dir broke it).
-        paths = EdgePaths((settings.storage.data_dir / "caddy").resolve())
-        return cls(settings.edge, paths, api_site(settings))
+        directory = settings.edge.directory or settings.storage.data_dir / "caddy"
+        return cls(settings.edge, EdgePaths(Path(directory).resolve()), api_site(settings))
+
+    def with_peers(self, peers: tuple[str, ...]) -> EdgeLayout:
+        """The same layout with the API balanced over these other instances too."""
+        if self.api is None or self.api.peers == peers:
+            return self
+        return replace(self, api=replace(self.api, peers=peers))
+
+
+def api_address(settings: Settings) -> str:
+    """host:port where this `fogbank serve` answers, as the edge dials it."""
+    host = settings.server.host
+    if host in WILDCARD_HOSTS:
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{settings.server.port}"
 
 
 def api_site(settings: Settings) -> ApiSite | None:
@@ -88,11 +111,4 @@ def api_site(settings: Settings) -> ApiSite | None:
         return None
     parts = urlsplit(settings.server.public_url)
     assert parts.hostname is not None  # checked when the settings were loaded
-    host = settings.server.host
-    if host in WILDCARD_HOSTS:
-        host = "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    return ApiSite(
-        parts.hostname.lower(), parts.scheme == "https", f"{host}:{settings.server.port}"
-    )
+    return ApiSite(parts.hostname.lower(), parts.scheme == "https", api_address(settings))

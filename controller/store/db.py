@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate
 from tortoise.models import Model
 
@@ -58,6 +58,11 @@ async def _check_key() -> None:
         for name, field in model._meta.fields_map.items():
             if isinstance(field, sealing.SealedTextField):
                 await model.all().order_by("id").limit(KEY_CHECK_ROWS).values_list(name, flat=True)
+
+
+def shared_database() -> bool:
+    """True on PostgreSQL: other instances may share the database (on SQLite, never)."""
+    return bool(connections.get("default").capabilities.dialect == "postgres")
 
 
 async def close_database() -> None:
