@@ -31,6 +31,7 @@ from api.routes import (
     envs,
     github,
     health,
+    instances,
     metrics,
     notifications,
     registries,
@@ -79,6 +80,7 @@ BLUEPRINTS = (
     tokens,
     users,
     audit,
+    instances,
     pages,
 )
 

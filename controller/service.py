@@ -22,6 +22,7 @@ from controller.apps.sources import Sources
 from controller.build.image import ImageBuilder
 from controller.build.pull import ImagePuller
 from controller.cluster.member import Member
+from controller.cluster.roster import InstanceView, roster
 from controller.config import Settings
 from controller.deploy.announce import announce_requested
 from controller.deploy.pipeline import Pipeline
@@ -219,6 +220,9 @@ class Controller:
     async def rotate_deploy_key(self, app: App) -> App:
         return await lifecycle.rotate_deploy_key(app)
 
+    async def instances(self) -> list[InstanceView]:
+        return await roster(self.member.name)  # those sharing the database, this one marked
+
     def app_state(self, app_id: int) -> AppState:
         """What drift repair last saw of the app: sync and health."""
         return self.drift.state(app_id)
@@ -265,8 +269,7 @@ class Controller:
         await prune_all(self.engine, self.logs, self.settings)
 
     async def metrics_text(self) -> bytes:
-        """Every series in Prometheus' text format, the gauges read now (queue, outbox,
-        WebSocket watchers)."""
+        """Every series in Prometheus' text format, the gauges (queue, outbox, sockets) read now."""
         metrics = self.metrics
         metrics.queue_depth.set(await Deployment.filter(status=Status.PENDING).count())
         metrics.outbox_backlog.replace(await outbox.backlog())

@@ -116,3 +116,16 @@ class AuditEntryOut(AnswerModel):
     action: str
     target: str
     address: str
+
+
+class InstanceOut(AnswerModel):
+    """A fogbank instance on this database: alive while its lease lies ahead; the leader runs
+    drift repair, polling and retention; `answering` is the one that served this request."""
+
+    name: str
+    api_address: str
+    started_at: Timestamp
+    heartbeat_at: Timestamp
+    alive: bool
+    leader: bool
+    answering: bool
