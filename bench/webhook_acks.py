@@ -10,8 +10,9 @@ enqueue and the recorded delivery. Nothing is built meanwhile: every worker (one
 is first given a build that sleeps (a held app, deployed through the API), so the pushed
 deployments stay queued, the older ones of an app superseded by the newer ones. The shas are
 made up (a queued deployment never fetches them). Then REDELIVERIES already-sent ids go to the
-last instance again, and the database must hold every delivery exactly once, one deployment
-per delivery and none built: lost, duplicate or built ones fail the run.
+last instance again (they must answer as the first time), and the database must hold every
+delivery exactly once, one deployment per delivery and none built. A refused delivery (5xx: the
+sender redelivers), an acked one not recorded (lost), a duplicate or a build fail the run.
 
 Usage: `PYTHONPATH=. .venv/bin/python -m bench.webhook_acks [--deliveries N] [--rounds R]`
 (needs Docker and Debian's postgresql)."""
@@ -110,8 +111,9 @@ def deliveries(targets: list[dict[str, str]], count: int, salt: str) -> list[tup
 
 async def burst(
     instances: dict[int, str], sent: list[tuple[str, bytes]], rounds: int, result: Result
-) -> None:
-    """The rounds, then the redeliveries to the last port; problems go into `result`."""
+) -> set[str]:
+    """The rounds, then the redeliveries to the last port; the delivery ids acked (2xx) in the
+    rounds. Problems go into `result`."""
     size = len(sent) // rounds
     answers: list[httpload.Answer] = []
     ports = list(instances)  # port -> instance name
@@ -140,10 +142,12 @@ async def burst(
           f"the first time")  # fmt: skip
     if same != len(again):
         result.problems.append(f"{len(again) - same} redeliveries answered differently")
+    return {sent[i][0] for i, answer in enumerate(answers) if 200 <= answer.status < 300}
 
 
-def check(database: str, sent: list[str], result: Result) -> None:
-    """Every delivery recorded once, one deployment each, none of them built."""
+def check(database: str, sent: list[str], acked: set[str], result: Result) -> None:
+    """Every delivery recorded once, one deployment each, none of them built; an acked one
+    missing is lost, a refused one (5xx) is the sender's to redeliver."""
     recorded = rows(database, "SELECT delivery_id, response FROM webhook_delivery")
     ids = [str(row["delivery_id"]).split("/", 1)[-1] for row in recorded]  # "<app>/<id>"
     created = [
@@ -155,14 +159,15 @@ def check(database: str, sent: list[str], result: Result) -> None:
     pushed = rows(
         database, "SELECT status, started_at FROM deployment WHERE triggered_by = 'webhook'"
     )
-    lost, twice = len(set(sent) - set(ids)), len(ids) - len(set(ids))
+    lost, twice = len(acked - set(ids)), len(ids) - len(set(ids))
     built = sum(row["started_at"] is not None for row in pushed)
     statuses = Counter(str(row["status"]) for row in pushed)
-    print(f"  recorded {len(ids)}/{len(sent)} deliveries: lost {lost}, twice {twice}; "
+    print(f"  recorded {len(ids)}/{len(sent)} deliveries: acked but lost {lost}, twice {twice}; "
           f"deployments {len(pushed)} ({len(set(created))} answered created), "
           f"{dict(statuses)}, built {built}")  # fmt: skip
     if lost or twice or len(ids) != len(sent):
-        result.problems.append(f"deliveries lost {lost}, recorded twice {twice}")
+        result.problems.append(f"{len(sent) - len(set(ids))} not recorded ({lost} acked), "
+                               f"{twice} recorded twice")  # fmt: skip
     if not len(pushed) == len(created) == len(set(created)) == len(sent):
         result.problems.append(f"{len(pushed)} deployments for {len(sent)} deliveries")
     if built:
@@ -196,8 +201,8 @@ def measure_config(
                             "secret": hook["secret"], "path": urlsplit(hook["payloadUrl"]).path})  # fmt: skip
         sent = deliveries(targets, count * rounds, prefix)
         instances = {server.port: server.config.parent.name for server in servers}
-        asyncio.run(burst(instances, sent, rounds, result))
-        check(database, [delivery for delivery, _ in sent], result)
+        acked = asyncio.run(burst(instances, sent, rounds, result))
+        check(database, [delivery for delivery, _ in sent], acked, result)
     finally:
         for server in servers:
             server.stop()
