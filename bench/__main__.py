@@ -28,6 +28,7 @@ STEPS: dict[str, Callable[[suite.Settings], Any]] = {
     "webhooks": suite.webhooks,
     "dashboard": suite.pages,
     "claims": suite.claims,
+    "acks": suite.acks,
     "logs": suite.runtime_logs,
 }
 CHART = ROOT / "docs" / "benchmarks.png"

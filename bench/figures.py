@@ -83,6 +83,12 @@ FIGURES: dict[str, tuple[str, str, Target | None]] = {
     "claims_sqlite_per_second": ("queue claims/s, SQLite, 1 instance", "/s", None),
     "claims_pg1_per_second": ("queue claims/s, PostgreSQL, 1 instance", "/s", None),
     "claims_pg2_per_second": ("queue claims/s, PostgreSQL, 2 instances", "/s", None),
+    "acks_sqlite_per_second": ("webhook acks/s, SQLite, 1 instance", "/s", None),
+    "acks_pg1_per_second": ("webhook acks/s, PostgreSQL, 1 instance", "/s", None),
+    "acks_pg2_per_second": ("webhook acks/s, PostgreSQL, 2 instances", "/s", None),
+    "acks_sqlite_p99_ms": ("webhook ack p99, SQLite, 1 instance", "ms", None),
+    "acks_pg1_p99_ms": ("webhook ack p99, PostgreSQL, 1 instance", "ms", None),
+    "acks_pg2_p99_ms": ("webhook ack p99, PostgreSQL, 2 instances", "ms", None),
 }
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 Header = tuple[str, str]
 
@@ -28,6 +29,7 @@ class Run:
     latencies_ms: list[float]  # in request order
     answers: list[Answer]  # in request order
     wall_seconds: float
+    ports: list[int] = field(default_factory=list)  # the port that answered, in request order
 
 
 def get(path: str, headers: list[Header] | None = None) -> bytes:
@@ -46,32 +48,42 @@ def _request(method: str, path: str, body: bytes, headers: list[Header]) -> byte
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
-async def closed_loop(port: int, requests: list[bytes], concurrency: int) -> Run:
+async def closed_loop(port: int | Sequence[int], requests: list[bytes], concurrency: int) -> Run:
     """Send every request over `concurrency` connections to 127.0.0.1:`port`, one in flight
-    on each; latencies are measured from the write to the last byte of the answer."""
+    on each; latencies are measured from the write to the last byte of the answer. Several
+    ports (servers sharing one database): the connections go to each in turn, and a sender
+    takes the next request as soon as its answer came, so a faster server gets more of them."""
+    ports = [port] if isinstance(port, int) else list(port)
     latencies = [0.0] * len(requests)
     answers: list[Answer | None] = [None] * len(requests)
+    answered_on = [0] * len(requests)
     next_index = iter(range(len(requests)))
-    connections = [await asyncio.open_connection("127.0.0.1", port) for _ in range(concurrency)]
+    connections = []
+    for number in range(concurrency):
+        target = ports[number % len(ports)]
+        connections.append((*await asyncio.open_connection("127.0.0.1", target), target))
 
-    async def sender(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def sender(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, target: int
+    ) -> None:
         try:
             for index in next_index:
                 started = time.perf_counter()
                 writer.write(requests[index])
                 answers[index] = await _read_answer(reader)
                 latencies[index] = (time.perf_counter() - started) * 1000
+                answered_on[index] = target
         finally:
             writer.close()
             await writer.wait_closed()
 
     started = time.perf_counter()
-    await asyncio.gather(*(sender(reader, writer) for reader, writer in connections))
+    await asyncio.gather(*(sender(*connection) for connection in connections))
     wall = time.perf_counter() - started
     missing = [index for index, answer in enumerate(answers) if answer is None]
     if missing:
         raise RuntimeError(f"{len(missing)} requests got no answer")
-    return Run(latencies, [answer for answer in answers if answer is not None], wall)
+    return Run(latencies, [answer for answer in answers if answer is not None], wall, answered_on)
 
 
 async def _read_answer(reader: asyncio.StreamReader) -> Answer:

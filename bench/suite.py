@@ -21,6 +21,7 @@ from bench import (
     deploy_overhead,
     history,
     queue_claims,
+    webhook_acks,
     webhook_burst,
 )
 from bench.common import percentile, prepare, remove_app_objects, rss_mb, workdir
@@ -54,6 +55,8 @@ class Settings:
     dashboard_deployments: int = 100_000
     dashboard_rounds: int = 2
     claims: bool = True
+    acks_deliveries: int = 2000  # per round, for each of SQLite 1, PostgreSQL 1 and 2 instances
+    acks_rounds: int = 2
     logs_seconds: float = 15.0
     logs_followers: int = 20
 
@@ -63,7 +66,7 @@ SMOKE = Settings(
     fanout_cpu_watchers=5, fanout_cpu_lines=20, fanout_batch_watchers=10, fanout_batch_lines=20,
     history_deployments=6000, history_rounds=1, api_requests=100, api_trials=1,
     webhook_deliveries=60, webhook_rounds=1, dashboard_deployments=2000, dashboard_rounds=1,
-    claims=True, logs_seconds=3.0, logs_followers=2,
+    claims=True, acks_deliveries=60, acks_rounds=1, logs_seconds=3.0, logs_followers=2,
 )  # fmt: skip
 
 
@@ -234,6 +237,20 @@ def claims(settings: Settings) -> Values:
         "claims_pg1_per_second": [pg1],
         "claims_pg2_per_second": [pg2],
     }
+
+
+def acks(settings: Settings) -> Values:
+    """Webhook acks/s and ack p99 per round: SQLite 1, PostgreSQL 1 and 2 instances."""
+    results = webhook_acks.measure(settings.acks_deliveries, settings.acks_rounds)
+    webhook_acks.report(results, settings.acks_deliveries)
+    problems = [f"{result.label}: {problem}" for result in results for problem in result.problems]
+    if problems:
+        raise SystemExit("webhook acks: " + "; ".join(problems))
+    values: Values = {}
+    for key, result in zip(("sqlite", "pg1", "pg2"), results, strict=True):
+        values[f"acks_{key}_per_second"] = result.per_second
+        values[f"acks_{key}_p99_ms"] = result.p99_ms
+    return values
 
 
 def runtime_logs(settings: Settings) -> Values:

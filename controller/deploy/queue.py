@@ -104,8 +104,12 @@ async def enqueue_many(wanted: Sequence[NewDeployment]) -> list[Enqueued]:
     per_app: dict[int, int] = {}
     for item in wanted:
         per_app[item.app_id] = per_app.get(item.app_id, 0) + 1
-    for app_id, count in per_app.items():
-        await App.filter(id=app_id).update(deployment_counter=F("deployment_counter") + count)
+    # In app id order: two batches (two instances) naming the same apps in other orders would
+    # otherwise each hold a row lock the other waits for (PostgreSQL aborts one: a deadlock).
+    for app_id in sorted(per_app):
+        await App.filter(id=app_id).update(
+            deployment_counter=F("deployment_counter") + per_app[app_id]
+        )
     counters = await App.filter(id__in=list(per_app)).values_list("id", "deployment_counter")
     first = {
         int(str(app_id)): int(str(last)) - per_app[int(str(app_id))] + 1
