@@ -6,6 +6,7 @@ Real Caddy (the managed two-layer edge), real PostgreSQL, real `fogbank serve` p
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import threading
 import time
@@ -21,6 +22,7 @@ from controller.edge.daemon import stop_edge
 from controller.edge.switchboard import Switchboard
 from controller.store.db import close_database, open_database
 from controller.store.models import App, Deployment, Status, Trigger
+from tests.support.cli import client_env, fogbank
 from tests.support.edge import edge_layout, get, responder, stop_edges_under
 from tests.support.instances import prepare_instances
 from tests.support.ports import free_port
@@ -164,7 +166,7 @@ def through_edge(http: httpx.Client, http_port: int, token: str) -> str:
 
 
 def test_the_edge_balances_the_api_over_both_instances_and_through_a_kill_9(
-    shared_pair: tuple[list[Server], int],
+    shared_pair: tuple[list[Server], int], tmp_path: Path
 ) -> None:
     (a, b), http_port = shared_pair
     a.start()
@@ -210,12 +212,15 @@ def test_the_edge_balances_the_api_over_both_instances_and_through_a_kill_9(
         assert all(0 <= at - killed_at < 1.0 for at, _ in failures), (killed_at, failures)
         assert before["a"] > 0 and before["b"] > 0
         assert set(after) == {"b"} and after["b"] > 20, after
-        # The survivor lists the dead instance as such once its lease ran out.
-        wait_until(
-            lambda: (
-                not {i["name"]: i for i in b.call("GET", "/api/instances")["data"]}["a"]["alive"]
-                or None
-            ),
-            30,
-            "a's lease to run out",
-        )
+
+    # The survivor lists the dead instance as such once its lease ran out, and leads.
+    def handed_over() -> bool | None:
+        rows = {i["name"]: i for i in b.call("GET", "/api/instances")["data"]}
+        return (not rows["a"]["alive"] and rows["b"]["leader"]) or None
+
+    wait_until(handed_over, 30, "a's lease to run out and b to lead")
+    listed = fogbank("instances", "--json", env=client_env(tmp_path / "home", b.base, token))
+    assert listed.returncode == 0, listed.stderr
+    rows = {row["name"]: row for row in json.loads(listed.stdout)}
+    assert rows["b"]["answering"] and rows["b"]["alive"] and not rows["a"]["answering"]
+    assert rows["a"]["api_address"] == a.base.removeprefix("http://")

@@ -1,5 +1,5 @@
-"""fogbank events APP (drift found and repaired) and fogbank webhook APP (what GitHub's "Add
-webhook" form asks for; admin)."""
+"""fogbank events APP (drift found and repaired), fogbank webhook APP (what GitHub's "Add
+webhook" form asks for; admin) and fogbank instances (who shares the database; admin)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from api.cli.context import CLIENT_PANEL, JsonOption, PlainOption, api, output
 def register(app: typer.Typer) -> None:
     app.command(rich_help_panel=CLIENT_PANEL)(events)
     app.command(rich_help_panel=CLIENT_PANEL)(webhook)
+    app.command(rich_help_panel=CLIENT_PANEL)(instances)
 
 
 def events(
@@ -56,3 +57,16 @@ def webhook(
             ("Events", ", ".join(found["events"])),
         ]
     )
+
+
+def instances(ctx: typer.Context, json_out: JsonOption = False, plain: PlainOption = False) -> None:
+    """The fogbank instances sharing the database: alive, leader, which one answered (admin)."""
+    out = output(ctx, plain)
+    with api() as client:
+        found = client.call("GET", "/api/instances")
+    if json_out:
+        out.json(found)
+        return
+    headers = ["name", "api address", "alive", "leader", "answering", "heartbeat"]
+    keys = ("name", "api_address", "alive", "leader", "answering", "heartbeat_at")
+    out.table(headers, [[row.get(key) for key in keys] for row in found])
