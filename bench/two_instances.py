@@ -5,7 +5,8 @@ apps, 200 deployment requests (a named commit each) sent to either instance's AP
 - every deployment ends terminal;
 - no deployment ran twice (its build log exists in exactly one instance's data_dir);
 - never two deployments of one app in flight at once (their started_at..finished_at);
-- each app's active commit is the commit of its newest request.
+- each app's active commit is the commit of its newest request;
+- each app's public port on the one edge both instances drive serves that newest commit.
 
 Usage: `.venv/bin/python -m bench.two_instances` (needs Docker and Debian's postgresql)."""
 
@@ -20,11 +21,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from bench.common import remove_app_objects, workdir
+from tests.support.edge import stop_edges_under
 from tests.support.instances import LEASE_SECONDS, prepare_instances, query
+from tests.support.ports import free_port
 from tests.support.postgres import start_cluster
 from tests.support.repos import GitRepo, make_web_repo
-from tests.support.server import Server
+from tests.support.server import Server, TomlValue
 
 APPS = 20
 REQUESTS = 200
@@ -92,13 +97,29 @@ def overlaps(rows: list[Mapping[str, Any]]) -> int:
     return found
 
 
+def served_newest(apps: dict[int, tuple[str, int]], newest: dict[int, str]) -> list[str]:
+    """The apps whose public port on the shared edge does not answer their newest commit's
+    page (version n of app i: the bench's repositories say so in their index page)."""
+    wrong = []
+    for app_id, (name, public_port) in apps.items():
+        index = name.rsplit("-", 1)[1]
+        want = f"app {index} version {newest[app_id]}\n"
+        try:
+            got = httpx.get(f"http://127.0.0.1:{public_port}/", timeout=5).text
+        except httpx.HTTPError as exc:
+            got = repr(exc)
+        if got != want:
+            wrong.append(f"{name}: {got.strip()[:60]}")
+    return wrong
+
+
 def report(
     url: str,
     servers: list[Server],
     apps: dict[int, str],
     seconds: dict[str, float],
     answers: Counter[str],
-) -> int:
+) -> tuple[int, dict[int, str]]:
     rows = query(url, "SELECT * FROM deployment ORDER BY id")
     statuses = Counter(str(row["status"]) for row in rows)
     started = [row for row in rows if row["started_at"] is not None]
@@ -125,8 +146,12 @@ def report(
     print(f"not terminal: {not_terminal}; overlapping runs of one app: {overlapping}; "
           f"apps whose active commit is not their newest request: {len(wrong)} {wrong}")  # fmt: skip
     ok = not_terminal == 0 and overlapping == 0 and set(runs_per) == {1} and not wrong
-    print("PASS" if ok else "FAIL")
-    return 0 if ok else 1
+    newest_commits = {
+        app_id: str(max((r for r in rows if r["app_id"] == app_id),
+                        key=lambda r: int(r["deployment_number"]))["commit_hash"])
+        for app_id in apps
+    }  # fmt: skip
+    return (0 if ok else 1), newest_commits
 
 
 def main() -> int:
@@ -136,19 +161,28 @@ def main() -> int:
     try:
         url = cluster.create_database()
         with workdir("fb-two-") as root:
-            extra = {"controller": {"workers": WORKERS}}
+            # One edge, driven by both instances.
+            edge: dict[str, TomlValue] = {
+                "directory": str(root / "edge"), "http_port": free_port(),
+                "https_port": free_port(),
+            }  # fmt: skip
+            extra: dict[str, dict[str, TomlValue]] = {
+                "controller": {"workers": WORKERS}, "edge": edge
+            }  # fmt: skip
             servers = prepare_instances(root, url, extra)
             try:
                 for server in servers:  # one after the other: the first migrates
                     server.start()
                 repos = make_repos(root, prefix)
                 apps: dict[int, str] = {}
+                public: dict[int, tuple[str, int]] = {}
                 shas: dict[int, list[str]] = {}
                 for name, repo, commits in repos:
+                    port = free_port()
                     body = {"name": name, "gitRepository": repo.url, "port": 3000,
-                            "stabilizationSeconds": 0}  # fmt: skip
+                            "stabilizationSeconds": 0, "publicPort": port}  # fmt: skip
                     app_id = int(servers[0].call("POST", "/api/apps/create", body)["data"]["id"])
-                    apps[app_id], shas[app_id] = name, commits
+                    apps[app_id], shas[app_id], public[app_id] = name, commits, (name, port)
                     names.append(name)
                 # Each app's commits in order, the apps interleaved at random.
                 order = [app_id for app_id in apps for _ in range(REQUESTS // APPS)]
@@ -164,10 +198,18 @@ def main() -> int:
                 request_seconds, answers = request_all(servers, plan)
                 finish = wait_terminal(url)
                 times = {"request": request_seconds, "finish": finish}
-                return report(url, servers, apps, times, answers)
+                code, newest = report(url, servers, apps, times, answers)
+                versions = {app_id: str(shas[app_id].index(sha)) for app_id, sha in newest.items()}
+                wrong = served_newest(public, versions)
+                print(f"apps whose public port on the shared edge does not serve their newest "
+                      f"commit: {len(wrong)} of {len(public)} {wrong}")  # fmt: skip
+                ok = code == 0 and not wrong
+                print("PASS" if ok else "FAIL")
+                return 0 if ok else 1
             finally:
                 for server in servers:
                     server.stop()
+                stop_edges_under(root / "edge")
     finally:
         remove_app_objects(names)
         cluster.stop()

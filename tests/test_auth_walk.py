@@ -45,6 +45,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/api/users/enable"): ADMIN,
     ("DELETE", "/api/users/delete"): ADMIN,
     ("GET", "/api/audit"): ADMIN,
+    ("GET", "/api/instances"): ADMIN,
     ("POST", "/api/apps/create"): ADMIN,
     ("POST", "/api/apps/getById"): VIEWER,
     ("GET", "/api/apps/getAll"): VIEWER,

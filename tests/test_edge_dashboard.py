@@ -26,7 +26,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
+def site(tmp_path: Path, app_name: str) -> Iterator[Site]:
+    """The server, stopped before `app_name`'s Docker objects are removed (which is why it asks
+    for `app_name`): a running server may still be starting or repairing the app's container."""
     with https_site(tmp_path) as running:
         yield running
 

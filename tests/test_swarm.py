@@ -183,7 +183,8 @@ def tasks_killed_and_replaced(client: docker.DockerClient, name: str) -> None:
     while len(running_tasks(client, name)) < REPLICAS:
         assert time.monotonic() < deadline, "Swarm did not replace the killed tasks"
         time.sleep(0.5)
-    assert ports().isdisjoint(before)
+    # New tasks, new ports (Docker may hand one of the freed ports out again).
+    assert ports() != before
 
 
 @pytest.mark.web_app(stabilizationSeconds=2)

@@ -67,7 +67,8 @@ class Recovery:
             self.bus.publish(deployment.id, Event("status", status_data(deployment)))
             await self.notices.finished(deployment)
         if cleanup_first:
-            await self.clean_up(interrupted, holders)
+            await self.release(holders)
+            await self.clean_up(interrupted)
         for deployment in interrupted:
             requeued = await requeue_if_newest(deployment)
             if requeued is not None:
@@ -75,15 +76,15 @@ class Recovery:
                 self.logs.append(deployment.id, f"Re-queued as deployment #{number}")
         return interrupted
 
-    async def clean_up(
-        self, interrupted: list[Deployment], holders: Collection[str] | None
-    ) -> None:
-        """The edge back off what `holders` pointed it at; then containers, images and dangling
-        build steps of their interrupted deployments."""
+    async def release(self, holders: Collection[str] | None) -> None:
+        """The edge off what `holders` pointed it at (before their candidates are removed)."""
         try:
             await self.release_edge(holders)
         except FogbankError as exc:
             log.error("could not point the edge at the active deployments: %s", exc.message)
+
+    async def clean_up(self, interrupted: list[Deployment]) -> None:
+        """Containers, images and dangling build steps of interrupted deployments."""
         try:
             leftovers = [
                 container
@@ -110,6 +111,7 @@ async def recover(recovery: Recovery, *, builds_dir: Path, own: str) -> None:
     """Run once at start, before any worker claims: this instance's (`own`) earlier work is
     interrupted; on SQLite, which no other instance shares, all in-flight work."""
     holders = [own] if shared_queue() else None
+    await recovery.release(holders)  # first: leftovers removed below may be candidates
     interrupted = await recovery.interrupt(holders, INTERRUPTED_MESSAGE)
     # Build contexts of this instance's deployments that will never finish (nothing runs yet).
     await asyncio.to_thread(shutil.rmtree, builds_dir, True)
@@ -118,7 +120,7 @@ async def recover(recovery: Recovery, *, builds_dir: Path, own: str) -> None:
         await _remove_orphans(recovery.engine, recovery.drain_seconds)
     except FogbankError as exc:
         log.error("could not clean up containers at start: %s", exc.message)
-    await recovery.clean_up(interrupted, holders)
+    await recovery.clean_up(interrupted)
 
 
 async def _remove_orphans(engine: Engine, drain_seconds: float) -> None:
