@@ -1,10 +1,9 @@
 """The controller's one face. Built once per process, it wires every part, owns the start and
 stop order (database, edge, Docker, recovery, workers, the outbox's courier, scheduled upkeep),
 and is the only way in for the API, the webhook intake and polling. `request_deployments` is the
-one function that requests a deployment, whatever the trigger; `reporting` manages where
-results are reported (GitHub, notification targets); `metrics` is what /metrics shows; `overview`
-what the dashboard's pages read; `runtime_logs` what running apps print, followed across swaps;
-`sources` the templates, database connections and registry logins."""
+one function that requests a deployment, whatever the trigger; `reporting`: where results are
+reported; `metrics`: /metrics; `overview`: the dashboard's pages; `runtime_logs`: what running
+apps print, followed across swaps; `sources`: templates, database links and registry logins."""
 
 from __future__ import annotations
 
@@ -114,6 +113,7 @@ class Controller:
             poller=self._poller,
             sqlite_file=sqlite_path(settings.database_url),
             leads=self.member.leads,
+            logs=self.logs,
         )
 
     # Lifecycle ---------------------------------------------------------------------------

@@ -135,6 +135,13 @@ class DeploymentLogs:
         except FileNotFoundError:
             return ""
 
+    def stored_ids(self) -> list[int]:
+        """The deployments this instance holds a log file of."""
+        if not self._directory.is_dir():
+            return []
+        names = (path.name.removesuffix(".log") for path in self._directory.glob("*.log"))
+        return sorted(int(name) for name in names if name.isdigit())
+
     def delete(self, deployment_id: int) -> None:
         self.close(deployment_id)
         self.path(deployment_id).unlink(missing_ok=True)

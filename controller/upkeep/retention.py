@@ -1,8 +1,10 @@
 """Retention: images beyond controller.keep_images, deployment history beyond
-history.keep_deployments (with its logs), webhook deliveries beyond their count."""
+history.keep_deployments (with its logs), webhook deliveries beyond their count. The leader
+prunes; every instance then removes its own log files of deployments no longer kept."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from controller.config import Settings
@@ -54,3 +56,18 @@ async def prune_all(engine: Engine, logs: DeploymentLogs, settings: Settings) ->
             logs.delete(deployment_id)
     await prune_deliveries(history.keep_webhook_deliveries)
     await outbox.prune(settings.notify.keep_days)
+
+
+async def prune_orphan_logs(logs: DeploymentLogs) -> None:
+    """Remove this instance's log files of deployments the database no longer has (the leader
+    pruned them; with several instances, it could only delete its own files)."""
+    stored = await asyncio.to_thread(logs.stored_ids)
+    if not stored:
+        return
+    found = await Deployment.filter(id__in=stored).values_list("id", flat=True)
+    kept = {int(str(deployment_id)) for deployment_id in found}
+    gone = [deployment_id for deployment_id in stored if deployment_id not in kept]
+    for deployment_id in gone:
+        logs.delete(deployment_id)
+    if gone:
+        log.info("retention: removed %d log file(s) of deployments no longer kept", len(gone))

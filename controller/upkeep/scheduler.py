@@ -1,7 +1,8 @@
 """The periodic jobs, on one APScheduler: drift repair, git polling (per-app jobs kept in step
 with the apps table), retention, and SQLite WAL checkpoints. Owned here, shut down with it.
 Each job runs only while `leads()` says this instance leads (one instance of those sharing the
-database); on the others it skips."""
+database); on the others it skips. Only the removal of an instance's own files of pruned
+deployments runs on every instance."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from controller.events.deployment_logs import DeploymentLogs
 from controller.store.checkpoint import CHECKPOINT_INTERVAL_SECONDS, WalCheckpointer
 from controller.upkeep.polling import Poller
+from controller.upkeep.retention import prune_orphan_logs
 
 RETENTION_INTERVAL_SECONDS = 3600.0
 
@@ -29,6 +32,7 @@ class Upkeep:
         poller: Poller,
         sqlite_file: Path | None,
         leads: Callable[[], bool],
+        logs: DeploymentLogs,
     ) -> None:
         self._jobs: list[tuple[str, Job, float]] = [
             ("drift", drift, drift_interval_seconds),
@@ -37,6 +41,9 @@ class Upkeep:
         if sqlite_file is not None:
             checkpointer = WalCheckpointer(sqlite_file)
             self._jobs.append(("wal-checkpoint", checkpointer.run, CHECKPOINT_INTERVAL_SECONDS))
+        self._everywhere: list[tuple[str, Job, float]] = [
+            ("log-files", functools.partial(prune_orphan_logs, logs), RETENTION_INTERVAL_SECONDS)
+        ]
         self._poller = poller
         self._leads = leads
         poller.leads = leads
@@ -44,14 +51,11 @@ class Upkeep:
 
     def start(self) -> None:
         scheduler = AsyncIOScheduler(timezone="UTC")
-        for job_id, job, seconds in self._jobs:
+        jobs = [(job_id, functools.partial(self._if_leading, job), seconds)
+                for job_id, job, seconds in self._jobs]  # fmt: skip
+        for job_id, job, seconds in [*jobs, *self._everywhere]:
             scheduler.add_job(
-                functools.partial(self._if_leading, job),
-                "interval",
-                seconds=seconds,
-                id=job_id,
-                coalesce=True,
-                max_instances=1,
+                job, "interval", seconds=seconds, id=job_id, coalesce=True, max_instances=1
             )
         self._poller.install(scheduler)
         scheduler.start()
