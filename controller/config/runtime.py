@@ -3,6 +3,7 @@ Docker Swarm services (controller/runtime/swarm/) when `backend = "swarm"`."""
 
 from __future__ import annotations
 
+import ipaddress
 import shlex
 from typing import Any, Literal
 
@@ -12,6 +13,7 @@ from controller.config.sections import Section
 
 HEALTH_PLACEHOLDERS = ("{port}", "{path}")
 MIN_PIDS = 16
+POOL_SUBNET_PREFIX = 24  # each app network's share of network_pool
 
 
 class RuntimeSettings(Section):
@@ -25,6 +27,8 @@ class RuntimeSettings(Section):
     pids_limit: int = Field(default=512, ge=0, le=4_194_304)
     # Each app's containers on a Docker network of their own (false: Docker's default bridge).
     network_per_app: bool = True
+    # Where app networks get a /24 once Docker's own address pools are used up ("": nowhere).
+    network_pool: str = "10.213.0.0/16"
     # Docker's json-file log cap of every app container: size per file, files kept.
     log_max_size: str = Field(default="10m", pattern=r"^[1-9][0-9]*[kmg]$")
     log_max_files: int = Field(default=3, ge=1, le=100)
@@ -35,6 +39,19 @@ class RuntimeSettings(Section):
         # An init, the app and a shell already take a few; fewer than this only breaks apps.
         if 0 < value < MIN_PIDS:
             raise ValueError(f"must be 0 (unlimited) or at least {MIN_PIDS}")
+        return value
+
+    @field_validator("network_pool")
+    @classmethod
+    def _ipv4_pool(cls, value: str) -> str:
+        if not value:
+            return value
+        try:
+            pool = ipaddress.IPv4Network(value)
+        except ValueError as exc:
+            raise ValueError(f"must be an IPv4 network such as 10.213.0.0/16 ({exc})") from exc
+        if pool.prefixlen > POOL_SUBNET_PREFIX:
+            raise ValueError(f"must hold at least one /{POOL_SUBNET_PREFIX}")
         return value
 
     @field_validator("registry")

@@ -137,12 +137,6 @@ class Engine:
             f"cannot start container {name}", lambda client: create_and_start(client, spec)
         )
 
-    async def ensure_network(self, name: str, labels: dict[str, str]) -> None:
-        """The bridge network `name` exists (controller/runtime/networks.py)."""
-        await self.call(
-            f"cannot create network {name}", lambda client: networks.ensure(client, name, labels)
-        )
-
     async def remove_network(self, name: str) -> None:
         """Remove the network `name`; a missing one is already removed."""
         await self.call(

@@ -13,7 +13,7 @@ from controller.config import RuntimeSettings
 from controller.runtime import networks, volumes
 from controller.runtime.engine import Engine
 from controller.runtime.health import HealthCheckFailed, wait_healthy
-from controller.runtime.naming import app_labels, app_network, container_name, image_tag, labels
+from controller.runtime.naming import container_name, image_tag, labels
 from controller.runtime.state import ContainerState
 from controller.store.models import App, AppType, Deployment, EnvVar
 
@@ -32,9 +32,8 @@ async def launch(
     published on an ephemeral loopback port behind the edge; others on their public port. The
     app's volumes are mounted, and a database joins its own database network (a linked app
     joins it too)."""
-    network = app_network(app.name) if runtime.network_per_app else None
-    if network is not None:
-        await engine.ensure_network(network, app_labels(app.name))
+    pool = runtime.network_pool
+    network = await networks.ensure_app(engine, app.name, pool) if runtime.network_per_app else None
     container = await engine.run(
         name=container_name(app, deployment),
         image=image_tag(app, deployment),
@@ -48,7 +47,7 @@ async def launch(
         volumes=await volumes.ensure(engine, app),
         network=network,
         pids_limit=runtime.pids_limit or None,
-        joined=await _networks(engine, app),
+        joined=await _networks(engine, app, pool),
         healthcheck=_healthcheck(app.health_command),
         command=app.command,
     )
@@ -58,14 +57,14 @@ async def launch(
     return container
 
 
-async def _networks(engine: Engine, app: App) -> dict[str, list[str]]:
+async def _networks(engine: Engine, app: App, pool: str) -> dict[str, list[str]]:
     joined: dict[str, list[str]] = {}
     if app.app_type is AppType.DATABASE:
-        joined[await networks.ensure_database(engine, app.name)] = [app.name]
+        joined[await networks.ensure_database(engine, app.name, pool)] = [app.name]
     if app.linked_database_id is not None:
         database = await App.get_or_none(id=app.linked_database_id)
         if database is not None:
-            joined[await networks.ensure_database(engine, database.name)] = []
+            joined[await networks.ensure_database(engine, database.name, pool)] = []
     return joined
 
 
