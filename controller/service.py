@@ -104,7 +104,7 @@ class Controller:
         self._door = RequestDoor(self.git, self.workers, self.notices, self.metrics)
         seen_by = (self.switchboard, self.workers.runs, self.app_events, self.notices, self.metrics)
         interval = settings.deploy.health_interval_seconds
-        self.drift = DriftRepair(self.engine, builder, puller, *seen_by, interval)
+        self.drift = DriftRepair(self.engine, builder, puller, *seen_by, interval, self.replacer)
         self._poller = Poller(self.git, self.request_deployments, self.engine)
         self.upkeep = Upkeep(
             drift=self._reconcile,

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from controller.config import Settings
 from controller.deploy.inflight import RunControl
@@ -60,6 +61,25 @@ class SwarmSwapper:
                     await self._follow(app, state, None)
             except FogbankError as exc:
                 log.warning("edge: cannot follow the tasks of %s: %s", app.name, exc.message)
+
+    def spec_for(
+        self, app: App, envs: list[EnvVar], deployment: Deployment, image: str
+    ) -> dict[str, Any]:
+        """The service spec of the app running `deployment` from `image` (pinned by digest)."""
+        deploy = self.settings.deploy
+        return service_spec(
+            app,
+            envs,
+            deployment,
+            image,
+            self.settings.runtime,
+            deploy.health_interval_seconds,
+            deploy.stop_timeout_seconds,
+        )
+
+    async def follow(self, app: App, state: ServiceState) -> None:
+        """The edge onto the app's tasks running healthy in `state` (drift repair's rollout)."""
+        await self._follow(app, state, None)
 
     async def forget(self, app: App) -> None:
         """The deleted app's service goes, and with it its tasks (Swarm would restart them)."""
@@ -126,15 +146,7 @@ class SwarmSwapper:
     ) -> None:
         name = service_name(app)
         existed = await self.swarm.service(name) is not None
-        spec = service_spec(
-            app,
-            envs,
-            deployment,
-            image,
-            self.settings.runtime,
-            self.settings.deploy.health_interval_seconds,
-            self.settings.deploy.stop_timeout_seconds,
-        )
+        spec = self.spec_for(app, envs, deployment, image)
         self._busy.add(app.id)
         try:
             await self.swarm.deploy(spec)

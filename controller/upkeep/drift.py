@@ -1,6 +1,7 @@
 """Drift self-heal, the GitOps half of the reconciler: every active deployment must have its
-container, running its image, reachable through the edge. What differs is repaired and written
-to the app's event log. Sync and health are reported separately, as Argo CD does."""
+container, running its image, reachable through the edge (on Swarm: its service as fogbank
+specifies it, upkeep/swarm_drift.py). What differs is repaired and written to the app's event
+log. Sync and health are reported separately, as Argo CD does."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from enum import StrEnum
 from controller.build.image import ImageBuilder
 from controller.build.pull import ImagePuller
 from controller.deploy.inflight import RunRegistry
+from controller.deploy.replacer import Replacer
+from controller.deploy.swarm_swap import SwarmSwapper
 from controller.edge.switchboard import Switchboard
 from controller.errors import FogbankError
 from controller.events.app_events import AppEvents
@@ -20,10 +23,11 @@ from controller.runtime.engine import Engine
 from controller.runtime.health import probe_http, probe_tcp
 from controller.runtime.launch import health_path, launch_healthy
 from controller.runtime.state import ContainerState
-from controller.store.models import IN_FLIGHT, App, Deployment, EnvVar
+from controller.store.models import IN_FLIGHT, App, AppType, Deployment, EnvVar
 from controller.store.timefmt import iso_now
 from controller.telemetry.logcontext import app_context
 from controller.telemetry.metrics import Metrics
+from controller.upkeep.swarm_drift import ServiceDrift
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +65,16 @@ class DriftRepair:
     notices: Notices
     metrics: Metrics
     health_interval_seconds: float = 1.0
+    # The runtime backend: on Swarm, each app's service is compared instead of a container.
+    replacer: Replacer | None = None
     states: dict[int, AppState] = field(default_factory=dict)
     _holds: dict[int, asyncio.Lock] = field(default_factory=dict)
+    _services: ServiceDrift | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.replacer, SwarmSwapper):
+            parts = (self.engine, self.builder, self.runs, self.events)
+            self._services = ServiceDrift(self.replacer, *parts)
 
     def state(self, app_id: int) -> AppState:
         return self.states.get(app_id, AppState())
@@ -77,6 +89,8 @@ class DriftRepair:
         """The app is gone: drop what was kept about it."""
         self.states.pop(app_id, None)
         self._holds.pop(app_id, None)
+        if self._services is not None:
+            self._services.forget(app_id)
 
     async def reconcile_all(self) -> None:
         """One pass over every app; the edge config is re-applied if it was lost."""
@@ -108,6 +122,9 @@ class DriftRepair:
         if await Deployment.filter(app_id=app.id, status__in=IN_FLIGHT).exists():
             return False  # ... on another instance sharing the database
         active = await Deployment.filter(app_id=app.id, is_active=True).first()
+        if self._services is not None:
+            await self._reconcile_service(self._services, app, active)
+            return False  # the edge follows the service's tasks (SwarmSwapper.follow)
         if active is None or not active.container_id:
             self._set(app, Sync.SYNCED, Health.UNKNOWN, "nothing deployed")
             return False
@@ -117,15 +134,40 @@ class DriftRepair:
             assert state is not None
             self._set(app, Sync.SYNCED, await self._probe(app, state), "")
             return False
-        self._set(app, Sync.REPAIRING, Health.UNKNOWN, problem)
-        self.events.record(app.name, f"drift: {problem}; repairing")
+        self._repairing(app, problem)
         old_port = active.host_port
         state = await self._repair(app, active, state)
-        self._set(app, Sync.SYNCED, await self._probe(app, state), f"repaired: {problem}")
+        await self._repaired(app, problem, await self._probe(app, state))
+        return state.host_port != old_port
+
+    async def _reconcile_service(
+        self, services: ServiceDrift, app: App, active: Deployment | None
+    ) -> None:
+        """Swarm: the app's live service against fogbank's spec for its active deployment."""
+        if active is None or app.app_type is not AppType.WEB:
+            self._set(app, Sync.SYNCED, Health.UNKNOWN, "nothing deployed")
+            return
+        problem = await services.problem(app, active)
+        if problem is None:
+            self._set(app, Sync.SYNCED, await self._service_health(services, app), "")
+            return
+        self._repairing(app, problem)
+        await services.repair(app, active)
+        await self._repaired(app, problem, await self._service_health(services, app))
+
+    async def _service_health(self, services: ServiceDrift, app: App) -> Health:
+        healthy = await services.serving(app, PROBE_TIMEOUT_SECONDS)
+        return Health.HEALTHY if healthy else Health.UNHEALTHY
+
+    def _repairing(self, app: App, problem: str) -> None:
+        self._set(app, Sync.REPAIRING, Health.UNKNOWN, problem)
+        self.events.record(app.name, f"drift: {problem}; repairing")
+
+    async def _repaired(self, app: App, problem: str, health: Health) -> None:
+        self._set(app, Sync.SYNCED, health, f"repaired: {problem}")
         self.events.record(app.name, f"repaired: {problem}")
         self.metrics.drift_repairs.inc("repaired")
         await self.notices.drift_repaired(app.id, problem)
-        return state.host_port != old_port
 
     @staticmethod
     def _problem(app: App, active: Deployment, state: ContainerState | None) -> str | None:

@@ -82,6 +82,24 @@ class SwarmClient:
 
         return await self._call(f"cannot inspect service {name}", read, missing=None)
 
+    async def inspect(self, name: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        """The service as the engine reports it (its Spec among the rest) and its tasks."""
+
+        def read(client: docker.DockerClient) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+            found = _services(client).get(name)
+            return found.attrs, found.tasks()
+
+        return await self._call(f"cannot inspect service {name}", read, missing=None)
+
+    async def registry_digest(self, ref: str) -> str | None:
+        """The digest the registry holds for `ref` (registry/repository:tag); None when it has
+        none (the engine asks the registry, as a node pulling it would)."""
+
+        def distribution(client: docker.DockerClient) -> str:
+            return str(_api(client).inspect_distribution(ref)["Descriptor"]["digest"])
+
+        return await self._call(f"cannot ask the registry for {ref}", distribution, missing=None)
+
     async def deploy(self, spec: dict[str, Any]) -> None:
         """Create the service, or update it to `spec`."""
         name = spec["name"]
