@@ -3,7 +3,8 @@ machine's engine with a throwaway `docker-registry` (tests/support/swarm.py): a 
 by hand with the docker CLI (another image, more replicas, removed) is put back to the spec
 fogbank gives its active deployment, the app's event log says so, and the app serves again.
 Making `compare.differences` report nothing fails the first two tests; dropping the missing
-service check in ServiceDrift.problem fails the third."""
+service check in ServiceDrift.problem fails the third, as does dropping the in-flight guard
+of DriftRepair.reconcile."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from controller.config import (
     Settings,
     StorageSettings,
 )
+from controller.store.models import Deployment, Status
 from controller.upkeep.drift import DriftRepair
 from tests.support.api import services_of
 from tests.support.deployed import DeployedWebApp
@@ -206,6 +208,16 @@ async def test_a_removed_service_is_created_again_from_the_active_deployment(
     remove_services(docker_client, [web.name])
     assert docker_client.services.list(filters={"label": f"fogbank.app={web.name}"}) == []
     assert (await edge_answer(web.port))[0] == 502
+
+    # While a deployment of the app is in flight (here: as another instance sharing the
+    # database would show it) the deployment owns the service: the round leaves it alone.
+    other = await Deployment.create(
+        app_id=web.app_id, deployment_number=2, status=Status.DEPLOYING, instance="elsewhere"
+    )
+    await drift.reconcile_all()
+    assert docker_client.services.list(filters={"label": f"fogbank.app={web.name}"}) == []
+    assert "drift:" not in await events(client, web.headers, web.app_id)
+    await other.delete()
 
     await drift.reconcile_all()
     again = service_spec(docker_client, web.name)

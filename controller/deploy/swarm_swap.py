@@ -37,6 +37,23 @@ POLL_SECONDS = 0.5
 SLACK_SECONDS = 60.0
 
 
+def not_on_swarm(app: App) -> str | None:
+    """Why the app cannot run as a Swarm service here (None: it can)."""
+    if app.app_type is not AppType.WEB:
+        # Their public port and data volume have no Swarm form here yet: refused, not lost.
+        return (
+            f"{app.app_type.value} apps do not run on Swarm yet (runtime.backend = swarm "
+            "serves web apps only)"
+        )
+    if app.image or app.volumes or app.linked_database_id is not None:
+        # Created before the backend was Swarm: it has no image pulls, volumes or networks.
+        return (
+            "image apps, volumes and database links do not run on Swarm yet "
+            "(runtime.backend = swarm runs the images fogbank builds, without volumes)"
+        )
+    return None
+
+
 @dataclass
 class SwarmSwapper:
     settings: Settings
@@ -122,18 +139,9 @@ class SwarmSwapper:
         await self._roll_out(app, envs, deployment, image, tracker)
 
     async def _push(self, app: App, deployment: Deployment, tracker: Tracker) -> str:
-        if app.app_type is not AppType.WEB:
-            # Their public port and data volume have no Swarm form here yet: refused, not lost.
-            raise DeployFailed(
-                f"{app.app_type.value} apps do not run on Swarm yet (runtime.backend = swarm "
-                "serves web apps only)"
-            )
-        if app.image or app.volumes or app.linked_database_id is not None:
-            # Created before the backend was Swarm: it has no image pulls, volumes or networks.
-            raise DeployFailed(
-                "image apps, volumes and database links do not run on Swarm yet "
-                "(runtime.backend = swarm runs the images fogbank builds, without volumes)"
-            )
+        reason = not_on_swarm(app)
+        if reason is not None:
+            raise DeployFailed(reason)
         local = image_tag(app, deployment)
         target = registry_ref(self.settings.runtime.registry, local)
         pinned = await self.swarm.push(local, target)

@@ -14,7 +14,7 @@ from controller.build.image import ImageBuilder
 from controller.build.pull import ImagePuller
 from controller.deploy.inflight import RunRegistry
 from controller.deploy.replacer import Replacer
-from controller.deploy.swarm_swap import SwarmSwapper
+from controller.deploy.swarm_swap import SwarmSwapper, not_on_swarm
 from controller.edge.switchboard import Switchboard
 from controller.errors import FogbankError
 from controller.events.app_events import AppEvents
@@ -23,7 +23,7 @@ from controller.runtime.engine import Engine
 from controller.runtime.health import probe_http, probe_tcp
 from controller.runtime.launch import health_path, launch_healthy
 from controller.runtime.state import ContainerState
-from controller.store.models import IN_FLIGHT, App, AppType, Deployment, EnvVar
+from controller.store.models import IN_FLIGHT, App, Deployment, EnvVar
 from controller.store.timefmt import iso_now
 from controller.telemetry.logcontext import app_context
 from controller.telemetry.metrics import Metrics
@@ -144,8 +144,12 @@ class DriftRepair:
         self, services: ServiceDrift, app: App, active: Deployment | None
     ) -> None:
         """Swarm: the app's live service against fogbank's spec for its active deployment."""
-        if active is None or app.app_type is not AppType.WEB:
+        if active is None:
             self._set(app, Sync.SYNCED, Health.UNKNOWN, "nothing deployed")
+            return
+        reason = not_on_swarm(app)
+        if reason is not None:  # no service of its own to compare: its deployments fail
+            self._set(app, Sync.SYNCED, Health.UNKNOWN, reason)
             return
         problem = await services.problem(app, active)
         if problem is None:
