@@ -243,7 +243,13 @@ def hand_made_image(client: docker.DockerClient, root: Path, name: str, registry
     (context / "www" / "index.html").write_text("by hand\n")
     (context / "Dockerfile").write_text(HAND_MADE)
     repository = f"{registry}/hand-made/{name}"
-    client.images.build(path=str(context), tag=f"{repository}:1", labels={"fogbank.app": name})
+    client.images.build(
+        path=str(context),
+        tag=f"{repository}:1",
+        labels={"fogbank.app": name},
+        rm=True,
+        forcerm=True,
+    )
     for line in client.api.push(repository, tag="1", stream=True, decode=True):
         assert "error" not in line, line
     return f"{repository}:1"
