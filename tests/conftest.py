@@ -41,6 +41,7 @@ from tests.support.ports import free_port
 from tests.support.registry import Registry, start_registry
 from tests.support.repos import BUSYBOX, GitRepo, make_web_repo
 from tests.support.server import prepare_server
+from tests.support.swarm import local_registry, swarm_manager
 
 # The database backends (SQLite, and PostgreSQL for modules marked both_backends).
 pytest_plugins = ["tests.support.databases"]
@@ -258,6 +259,16 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     found = start_registry(tmp_path_factory.mktemp("registry"))
     yield found
     found.stop()
+
+
+@pytest.fixture(scope="session")
+def swarm_registry(
+    tmp_path_factory: pytest.TempPathFactory, docker_client: docker.DockerClient
+) -> Iterator[str]:
+    """This engine as a single-node Swarm manager (made one here only if it was not, and left
+    again at the end) and a registry its services pull from, for the session; host:port."""
+    with swarm_manager(docker_client), local_registry(tmp_path_factory.mktemp("swarm-reg")) as at:
+        yield at
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import docker
 import httpx
@@ -18,12 +17,7 @@ from quart import Quart
 from quart.testing import QuartClient
 
 from controller.config import (
-    ControllerSettings,
-    EdgeSettings,
-    GitSettings,
-    RuntimeSettings,
     Settings,
-    StorageSettings,
 )
 from controller.deploy.recovery import _remove_orphans
 from controller.store.models import Deployment, Status
@@ -38,13 +32,16 @@ from tests.support.deployed import DeployedWebApp
 from tests.support.load import SteadyLoad
 from tests.support.ports import free_port
 from tests.support.repos import GitRepo
-from tests.support.swarm import local_registry, remove_services, swarm_manager
+from tests.support.swarm import (
+    REPLICAS,
+    remove_services,
+    running_tasks,
+    service_attrs,
+    swarm_settings,
+)
 
 pytestmark = pytest.mark.slow
 
-REPLICAS = 2
-# The test images are FROM scratch with a static busybox: its wget is the health probe.
-HEALTH_COMMAND = "/bin/busybox wget -q -O /dev/null http://127.0.0.1:{port}{path}"
 # Listens on 3999 while the app's port (and health check) is 3000: never healthy.
 NEVER_HEALTHY = """FROM scratch
 COPY busybox /bin/busybox
@@ -53,30 +50,9 @@ CMD ["/bin/busybox", "httpd", "-f", "-p", "3999", "-h", "/www"]
 """
 
 
-@pytest.fixture(scope="session")
-def swarm(docker_client: docker.DockerClient) -> Iterator[bool]:
-    with swarm_manager(docker_client) as made_here:
-        yield made_here
-
-
-@pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory, swarm: bool) -> Iterator[str]:
-    with local_registry(tmp_path_factory.mktemp("registry")) as address:
-        yield address
-
-
 @pytest.fixture
-def settings(tmp_path: Path, registry: str) -> Settings:
-    return Settings(
-        storage=StorageSettings(data_dir=tmp_path / "data"),
-        git=GitSettings(allow_local=True, timeout_seconds=60),
-        edge=EdgeSettings(admin_url=f"http://127.0.0.1:{free_port()}", http_port=free_port()),
-        # No drift round during a test: when the edge follows the tasks is the test's to say.
-        controller=ControllerSettings(reconcile_interval_seconds=3600),
-        runtime=RuntimeSettings(
-            backend="swarm", registry=registry, replicas=REPLICAS, health_command=HEALTH_COMMAND
-        ),
-    )
+def settings(tmp_path: Path, swarm_registry: str) -> Settings:
+    return swarm_settings(tmp_path, swarm_registry)
 
 
 @pytest.fixture
@@ -84,19 +60,6 @@ def app_name(docker_client: docker.DockerClient, app_name: str) -> Iterator[str]
     """conftest's app name; the app's service goes first (its tasks would come back)."""
     yield app_name
     remove_services(docker_client, [app_name])
-
-
-def service_of(client: docker.DockerClient, name: str) -> dict[str, Any]:
-    (service,) = client.services.list(filters={"label": f"fogbank.app={name}"})
-    attrs: dict[str, Any] = service.attrs
-    return attrs
-
-
-def running_tasks(client: docker.DockerClient, name: str) -> list[dict[str, Any]]:
-    service: Any  # the SDK stubs leave Service.tasks untyped
-    (service,) = client.services.list(filters={"label": f"fogbank.app={name}"})
-    tasks: list[dict[str, Any]] = service.tasks(filters={"desired-state": "running"})
-    return [t for t in tasks if t["Status"]["State"] == "running"]
 
 
 @pytest.mark.web_app(memoryLimitMb=64, restartPolicy="on-failure:3", stabilizationSeconds=2)
@@ -107,7 +70,7 @@ async def test_start_first_redeploys_under_load_lose_nothing(
     docker_client: docker.DockerClient,
 ) -> None:
     web = deployed_web_app
-    spec = service_of(docker_client, web.name)["Spec"]
+    spec = service_attrs(docker_client, web.name)["Spec"]
     assert spec["Mode"]["Replicated"]["Replicas"] == REPLICAS
     assert spec["UpdateConfig"]["Order"] == "start-first"
     assert spec["UpdateConfig"]["FailureAction"] == "rollback"
@@ -125,7 +88,7 @@ async def test_start_first_redeploys_under_load_lose_nothing(
             started = await add_deployment(client, web.headers, web.app_id)
             done = await wait_terminal(app, started["id"], timeout_seconds=180)
             assert done.status is Status.SUCCESS, done.error_message
-            image = service_of(docker_client, web.name)["Spec"]["TaskTemplate"]["ContainerSpec"]
+            image = service_attrs(docker_client, web.name)["Spec"]["TaskTemplate"]["ContainerSpec"]
             assert f"/fogbank/{web.name}:{done.id}@sha256:" in image["Image"]
             deployed[version] = done.id
     failed = len(load.failures)
@@ -195,7 +158,7 @@ async def test_never_healthy_release_is_rolled_back_by_swarm(
     docker_client: docker.DockerClient,
 ) -> None:
     web = deployed_web_app
-    good_image = service_of(docker_client, web.name)["Spec"]["TaskTemplate"]["ContainerSpec"]
+    good_image = service_attrs(docker_client, web.name)["Spec"]["TaskTemplate"]["ContainerSpec"]
     web.repo.commit("never healthy", {"Dockerfile": NEVER_HEALTHY, "www/index.html": "bad\n"})
     response = await client.put(
         "/api/apps/update",
@@ -212,7 +175,7 @@ async def test_never_healthy_release_is_rolled_back_by_swarm(
     )
     assert (result.status, result.stage) == (Status.FAILED, "starting_new")
     assert "rolled the update back" in (result.error_message or "")
-    service = service_of(docker_client, web.name)
+    service = service_attrs(docker_client, web.name)
     assert service["UpdateStatus"]["State"] == "rollback_completed"
     assert service["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] == good_image["Image"]
     assert load.failures == []
@@ -245,7 +208,7 @@ async def test_stop_first_update_keeps_the_seed_stage_order(
     started = await add_deployment(client, web.headers, web.app_id)
     done = await wait_terminal(app, started["id"], timeout_seconds=180)
     assert done.status is Status.SUCCESS, done.error_message
-    service = service_of(docker_client, web.name)
+    service = service_attrs(docker_client, web.name)
     assert service["Spec"]["UpdateConfig"]["Order"] == "stop-first"
     assert service["UpdateStatus"]["State"] == "completed"
     logs = await client.get(f"/api/deployment/logs/{done.id}", headers=web.headers)

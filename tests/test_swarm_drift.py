@@ -21,26 +21,24 @@ from quart import Quart
 from quart.testing import QuartClient
 
 from controller.config import (
-    ControllerSettings,
-    EdgeSettings,
-    GitSettings,
-    RuntimeSettings,
     Settings,
-    StorageSettings,
 )
 from controller.store.models import Deployment, Status
 from controller.upkeep.drift import DriftRepair
 from tests.support.api import services_of
 from tests.support.deployed import DeployedWebApp
 from tests.support.load import SteadyLoad
-from tests.support.ports import free_port
 from tests.support.repos import BUSYBOX
-from tests.support.swarm import local_registry, remove_services, swarm_manager
+from tests.support.swarm import (
+    REPLICAS,
+    remove_services,
+    running_tasks,
+    service_attrs,
+    swarm_settings,
+)
 
 pytestmark = pytest.mark.slow
 
-REPLICAS = 2
-HEALTH_COMMAND = "/bin/busybox wget -q -O /dev/null http://127.0.0.1:{port}{path}"
 HAND_MADE = """FROM scratch
 COPY busybox /bin/busybox
 COPY www /www
@@ -48,24 +46,9 @@ CMD ["/bin/busybox", "httpd", "-f", "-p", "3000", "-h", "/www"]
 """
 
 
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory, docker_client: Any) -> Iterator[str]:
-    with swarm_manager(docker_client), local_registry(tmp_path_factory.mktemp("registry")) as at:
-        yield at
-
-
 @pytest.fixture
-def settings(tmp_path: Path, registry: str) -> Settings:
-    return Settings(
-        storage=StorageSettings(data_dir=tmp_path / "data"),
-        git=GitSettings(allow_local=True, timeout_seconds=60),
-        edge=EdgeSettings(admin_url=f"http://127.0.0.1:{free_port()}", http_port=free_port()),
-        # No scheduled round: each test runs drift repair's round itself, after its change.
-        controller=ControllerSettings(reconcile_interval_seconds=3600),
-        runtime=RuntimeSettings(
-            backend="swarm", registry=registry, replicas=REPLICAS, health_command=HEALTH_COMMAND
-        ),
-    )
+def settings(tmp_path: Path, swarm_registry: str) -> Settings:
+    return swarm_settings(tmp_path, swarm_registry)
 
 
 @pytest.fixture
@@ -75,17 +58,8 @@ def app_name(docker_client: docker.DockerClient, app_name: str) -> Iterator[str]
 
 
 def service_spec(client: docker.DockerClient, name: str) -> dict[str, Any]:
-    services: Any = client.services  # the SDK stubs leave service calls untyped
-    spec: dict[str, Any] = services.get(f"fogbank-{name}").attrs["Spec"]
+    spec: dict[str, Any] = service_attrs(client, name)["Spec"]
     return spec
-
-
-def running_tasks(client: docker.DockerClient, name: str) -> list[dict[str, Any]]:
-    services: Any = client.services
-    tasks: list[dict[str, Any]] = services.get(f"fogbank-{name}").tasks(
-        filters={"desired-state": "running"}
-    )
-    return [t for t in tasks if t["Status"]["State"] == "running"]
 
 
 def docker_cli(*args: str) -> None:
@@ -126,7 +100,7 @@ async def test_nothing_changed_nothing_repaired_then_a_hand_set_image_is_put_bac
     client: QuartClient,
     deployed_web_app: DeployedWebApp,
     docker_client: docker.DockerClient,
-    registry: str,
+    swarm_registry: str,
     tmp_path: Path,
 ) -> None:
     web = deployed_web_app
@@ -138,7 +112,7 @@ async def test_nothing_changed_nothing_repaired_then_a_hand_set_image_is_put_bac
     assert drift.metrics.drift_repairs.value("repaired") == 0
 
     # Someone runs another image (and a variable) on the service by hand.
-    hand_made = hand_made_image(docker_client, tmp_path, web.name, registry)
+    hand_made = hand_made_image(docker_client, tmp_path, web.name, swarm_registry)
     docker_cli(
         "service", "update", "--detach=false", "--image", hand_made,
         "--env-add", "BY_HAND=1", f"fogbank-{web.name}",

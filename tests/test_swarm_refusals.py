@@ -16,39 +16,21 @@ from quart import Quart
 from quart.testing import QuartClient
 
 from controller.config import (
-    ControllerSettings,
-    EdgeSettings,
-    GitSettings,
-    RuntimeSettings,
     Settings,
-    StorageSettings,
 )
 from controller.store.models import App, Status
 from tests.support.api import add_deployment, assert_error, create_web_app, wait_terminal
-from tests.support.ports import free_port
 from tests.support.repos import GitRepo
-from tests.support.swarm import local_registry, remove_services, swarm_manager
+from tests.support.swarm import remove_services, swarm_settings
 
 pytestmark = pytest.mark.slow
 
 UPLOADS = {"name": "uploads", "mountPath": "/www/uploads"}
 
 
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory, docker_client: Any) -> Iterator[str]:
-    with swarm_manager(docker_client), local_registry(tmp_path_factory.mktemp("registry")) as at:
-        yield at
-
-
 @pytest.fixture
-def settings(tmp_path: Path, registry: str) -> Settings:
-    return Settings(
-        storage=StorageSettings(data_dir=tmp_path / "data"),
-        git=GitSettings(allow_local=True, timeout_seconds=60),
-        edge=EdgeSettings(admin_url=f"http://127.0.0.1:{free_port()}", http_port=free_port()),
-        controller=ControllerSettings(reconcile_interval_seconds=3600),
-        runtime=RuntimeSettings(backend="swarm", registry=registry, replicas=1),
-    )
+def settings(tmp_path: Path, swarm_registry: str) -> Settings:
+    return swarm_settings(tmp_path, swarm_registry, replicas=1)
 
 
 @pytest.fixture

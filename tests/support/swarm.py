@@ -16,6 +16,14 @@ import docker
 import docker.errors
 import httpx
 
+from controller.config import (
+    ControllerSettings,
+    EdgeSettings,
+    GitSettings,
+    RuntimeSettings,
+    Settings,
+    StorageSettings,
+)
 from tests.support.ports import free_port
 
 REGISTRY_BINARY = "/usr/bin/docker-registry"
@@ -29,6 +37,38 @@ http:
   addr: 127.0.0.1:{port}
 """
 START_SECONDS = 20.0
+REPLICAS = 2
+# The test images are FROM scratch with a static busybox: its wget is the health probe.
+HEALTH_COMMAND = "/bin/busybox wget -q -O /dev/null http://127.0.0.1:{port}{path}"
+
+
+def swarm_settings(tmp_path: Path, registry: str, replicas: int = REPLICAS) -> Settings:
+    """A Swarm-backed fogbank's settings. No scheduled drift round: when drift repair runs (and
+    the edge follows the tasks) is each test's to say."""
+    return Settings(
+        storage=StorageSettings(data_dir=tmp_path / "data"),
+        git=GitSettings(allow_local=True, timeout_seconds=60),
+        edge=EdgeSettings(admin_url=f"http://127.0.0.1:{free_port()}", http_port=free_port()),
+        controller=ControllerSettings(reconcile_interval_seconds=3600),
+        runtime=RuntimeSettings(
+            backend="swarm", registry=registry, replicas=replicas, health_command=HEALTH_COMMAND
+        ),
+    )
+
+
+def service_attrs(client: docker.DockerClient, name: str) -> dict[str, Any]:
+    """The app's service as Docker describes it (found by fogbank's label)."""
+    (service,) = client.services.list(filters={"label": f"fogbank.app={name}"})
+    attrs: dict[str, Any] = service.attrs
+    return attrs
+
+
+def running_tasks(client: docker.DockerClient, name: str) -> list[dict[str, Any]]:
+    """The app's tasks that run now."""
+    service: Any  # the SDK stubs leave Service.tasks untyped
+    (service,) = client.services.list(filters={"label": f"fogbank.app={name}"})
+    tasks: list[dict[str, Any]] = service.tasks(filters={"desired-state": "running"})
+    return [t for t in tasks if t["Status"]["State"] == "running"]
 
 
 @contextmanager
