@@ -5,7 +5,6 @@ instance's in-flight work exactly once."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,21 +21,12 @@ from controller.events.bus import EventBus
 from controller.events.deployment_logs import DeploymentLogs
 from controller.notify.notices import Notices
 from controller.store.cluster import Instance, Lease
-from controller.store.db import close_database, open_database
 from controller.store.models import App, Deployment, Stage, Status, Trigger
 from controller.store.timefmt import utcnow
 from controller.telemetry.metrics import Metrics
-from tests.support.sealing import fresh_sealer
 
 SHA = "b" * 40
 pytestmark = pytest.mark.both_backends
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[None]:
-    await open_database(database_url, fresh_sealer())
-    yield
-    await close_database()
 
 
 async def expire(name: str) -> None:

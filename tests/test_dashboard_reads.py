@@ -5,7 +5,6 @@ triggers, stage timings, where to go after logging in)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,19 +19,10 @@ from controller.deploy.queue import CommitRef, NewDeployment, enqueue_many
 from controller.events.bus import EventBus
 from controller.events.deployment_logs import DeploymentLogs
 from controller.notify.notices import Notices
-from controller.store.db import close_database, open_database
 from controller.store.models import App, Deployment, Stage, Status, Trigger
 from controller.telemetry.metrics import Metrics
-from tests.support.sealing import fresh_sealer
 
 SHA = "b" * 40
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[None]:
-    await open_database(database_url, fresh_sealer())
-    yield
-    await close_database()
 
 
 async def add(app: App, status: Status, *, active: bool = False, by: str = "") -> Deployment:

@@ -17,7 +17,6 @@ import pytest
 
 from tests.support.instances import HEARTBEAT_SECONDS, LEASE_SECONDS, query
 from tests.support.instances import prepare_instances as prepare
-from tests.support.postgres import PostgresCluster
 from tests.support.repos import GitRepo
 from tests.support.server import Server, wait_until
 
@@ -31,13 +30,6 @@ COPY www /www
 CMD ["/bin/busybox", "httpd", "-f", "-p", "3000", "-h", "/www"]
 """
 TERMINAL = ("success", "failed", "stopped", "rolled_back")
-
-
-@pytest.fixture
-def pg_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
-    url = postgres_cluster.create_database(postgres_cluster.template)
-    yield url
-    postgres_cluster.drop_database(url)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ verified)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,22 +14,13 @@ from controller.deploy.requests import RequestDoor
 from controller.deploy.staleness import stale_reason
 from controller.errors import GitError
 from controller.source.mirror import GitSync
-from controller.store.db import close_database, open_database
 from controller.store.models import App, Deployment, Status, Trigger, WebhookDelivery
 from tests.support.fakes import IdleWorkers
 from tests.support.github import push, signed
 from tests.support.repos import GitRepo
-from tests.support.sealing import fresh_sealer
 from webhooks.dispatch import Delivery, handle, receive
 
 pytestmark = pytest.mark.both_backends
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[None]:
-    await open_database(database_url, fresh_sealer())
-    yield
-    await close_database()
 
 
 @pytest.fixture

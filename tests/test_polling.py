@@ -5,7 +5,6 @@ pushed while the server is stopped is deployed by polling after it starts)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,6 @@ from controller.config import Settings
 from controller.deploy.requests import RequestDoor
 from controller.errors import GitError, ValidationFailed
 from controller.source.mirror import GitSync
-from controller.store.db import close_database, open_database
 from controller.store.models import App, Deployment, Status, Trigger
 from controller.upkeep.polling import (
     SYNC_JOB_ID,
@@ -36,16 +34,8 @@ from tests.support.api import create_web_app, services_of, signup_admin, unique_
 from tests.support.fakes import IdleWorkers
 from tests.support.ports import free_port
 from tests.support.repos import GitRepo
-from tests.support.sealing import fresh_sealer
 
 AUTHOR = "Test Author <author@example.com>"
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[None]:
-    await open_database(database_url, fresh_sealer())
-    yield
-    await close_database()
 
 
 @pytest.fixture

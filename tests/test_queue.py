@@ -4,7 +4,6 @@ recovery."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -15,19 +14,10 @@ from controller.deploy.queue import (
     fail_interrupted,
     requeue_if_newest,
 )
-from controller.store.db import close_database, open_database
 from controller.store.models import App, Deployment, Status, Trigger
-from tests.support.sealing import fresh_sealer
 
 SHA = "a" * 40
 pytestmark = pytest.mark.both_backends
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[None]:
-    await open_database(database_url, fresh_sealer())
-    yield
-    await close_database()
 
 
 async def test_concurrent_enqueues_number_without_gaps(db: None) -> None:

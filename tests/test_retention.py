@@ -4,26 +4,16 @@ pruned (with several instances, the leader can only delete the files on its own 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from controller.events.bus import EventBus
 from controller.events.deployment_logs import DeploymentLogs
-from controller.store.db import close_database, open_database
 from controller.store.models import App, Deployment, Status
 from controller.upkeep.retention import prune_history, prune_orphan_logs
-from tests.support.sealing import fresh_sealer
 
 pytestmark = pytest.mark.both_backends
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[None]:
-    await open_database(database_url, fresh_sealer())
-    yield
-    await close_database()
 
 
 async def test_each_instance_drops_its_own_log_files_of_pruned_deployments(

@@ -3,7 +3,6 @@ writes, and a value Tortoise would refuse is refused before anything is written.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,19 +11,10 @@ from tortoise.exceptions import ValidationError
 from tortoise.transactions import in_transaction
 
 from controller.store.bulk import insert_rows
-from controller.store.db import close_database, open_database
 from controller.store.models import App, Deployment, Trigger, WebhookDelivery
-from tests.support.sealing import fresh_sealer
 
 SHA = "b" * 40
 NOT_COMPARED = {"id", "created_at", "updated_at"}
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[None]:
-    await open_database(database_url, fresh_sealer())
-    yield
-    await close_database()
 
 
 def columns(row: dict[str, Any]) -> dict[str, Any]:

@@ -6,27 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
 
 import pytest
 
 from controller.deploy.queue import CommitRef, claim_next, enqueue
-from controller.store.db import close_database, open_database
 from controller.store.models import IN_FLIGHT, App, Deployment, Status, Trigger
-from tests.support.sealing import fresh_sealer
 
 pytestmark = pytest.mark.both_backends
 
 APPS = 4
 ROUNDS = 30
 CLAIMERS = 6
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[None]:
-    await open_database(database_url, fresh_sealer())
-    yield
-    await close_database()
 
 
 async def in_flight_per_app() -> dict[int, int]:

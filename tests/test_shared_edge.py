@@ -26,7 +26,6 @@ from tests.support.cli import client_env, fogbank
 from tests.support.edge import edge_layout, get, responder, stop_edges_under
 from tests.support.instances import prepare_instances
 from tests.support.ports import free_port
-from tests.support.postgres import PostgresCluster
 from tests.support.sealing import fresh_sealer
 from tests.support.server import Server, TomlValue, wait_until
 
@@ -35,14 +34,8 @@ API_HOST = "fog.test"
 
 
 @pytest.fixture
-def pg_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
-    url = postgres_cluster.create_database(postgres_cluster.template)
-    yield url
-    postgres_cluster.drop_database(url)
-
-
-@pytest.fixture
 async def db(pg_url: str) -> AsyncIterator[None]:
+    """fogbank's models on PostgreSQL: two instances share a database only there."""
     await open_database(pg_url, fresh_sealer())
     yield
     await close_database()

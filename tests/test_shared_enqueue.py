@@ -6,27 +6,17 @@ connections; taking the apps' row locks in the order the batch named them deadlo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from tortoise.transactions import in_transaction
 
 from controller.deploy.queue import CommitRef, NewDeployment, enqueue_many
-from controller.store.db import close_database, open_database
 from controller.store.models import App, Deployment, Trigger
-from tests.support.sealing import fresh_sealer
 
 pytestmark = pytest.mark.both_backends
 
 APPS = 6
 ROUNDS = 20
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[None]:
-    await open_database(database_url, fresh_sealer())
-    yield
-    await close_database()
 
 
 async def test_batches_naming_apps_in_opposite_orders_both_commit(db: None) -> None:

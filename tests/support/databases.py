@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -100,6 +100,23 @@ def database_url(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest
         yield url
     finally:
         cluster.drop_database(url)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[None]:
+    """fogbank's models on the test's database, for tests that use them directly."""
+    await open_database(database_url, fresh_sealer())
+    yield
+    await close_database()
+
+
+@pytest.fixture
+def pg_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
+    """A database of its own on the session's PostgreSQL (whatever the test's backend), for
+    tests of several instances; dropped afterwards."""
+    url = postgres_cluster.create_database(postgres_cluster.template)
+    yield url
+    postgres_cluster.drop_database(url)
 
 
 async def _migrate(url: str) -> None:
