@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,12 +99,6 @@ class Edge:
         restarted Caddy boots with. Both raise EdgeError."""
         async with self._lock:
             await self._load(tuple(routes), tuple(peers))
-
-    async def apply_latest(self, compute: Callable[[], Awaitable[Sequence[Route]]]) -> None:
-        """Compute the routes and apply them under one lock, so two concurrent callers can never
-        apply their answers out of order (an older, stale set last)."""
-        async with self._lock:
-            await self._load(tuple(await compute()), self._peers)
 
     async def drifted(self) -> bool:
         """Whether a layer's live config differs from the routes last applied (someone changed
